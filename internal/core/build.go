@@ -1,0 +1,48 @@
+package core
+
+import "time"
+
+// BuildStatus is where a build is in its life.
+type BuildStatus string
+
+const (
+	BuildRunning   BuildStatus = "running"
+	BuildSucceeded BuildStatus = "succeeded"
+	BuildFailed    BuildStatus = "failed"
+)
+
+// Build turns a source context into an image in the embedded registry.
+type Build struct {
+	ID         string      `json:"id"` // "b<seq>", unique per stack; also the image tag
+	Stack      string      `json:"stack"`
+	Status     BuildStatus `json:"status"`
+	Image      string      `json:"image,omitempty"`  // <registry>/<stack>:<id>
+	Digest     string      `json:"digest,omitempty"` // registry manifest digest
+	Error      string      `json:"error,omitempty"`
+	StartedAt  time.Time   `json:"started_at"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+}
+
+// ReleaseStatus is where a release is in its rollout.
+type ReleaseStatus string
+
+const (
+	ReleasePending    ReleaseStatus = "pending"    // rolling out
+	ReleaseActive     ReleaseStatus = "active"     // serving the stage
+	ReleaseSuperseded ReleaseStatus = "superseded" // replaced by a newer release
+	ReleaseFailed     ReleaseStatus = "failed"     // never became healthy
+)
+
+// Release is an image plus the stage config snapshot, rolled out to one
+// stage. Releases are kept as the stage's history.
+type Release struct {
+	ID        string        `json:"id"` // "r<seq>", unique per stack
+	Stack     string        `json:"stack"`
+	Stage     string        `json:"stage"`
+	Build     string        `json:"build"`
+	Image     string        `json:"image"`
+	Spec      StackSpec     `json:"spec"` // snapshot at release time
+	Status    ReleaseStatus `json:"status"`
+	Error     string        `json:"error,omitempty"`
+	CreatedAt time.Time     `json:"created_at"`
+}

@@ -1,0 +1,24 @@
+package core
+
+// Labels Slipway puts on everything it creates in the container runtime.
+// Adoption after a restart relies on them alone.
+const (
+	LabelManaged   = "io.slipway.managed" // "true"
+	LabelNamespace = "io.slipway.namespace"
+	LabelStack     = "io.slipway.stack"
+	LabelStage     = "io.slipway.stage"
+	LabelRelease   = "io.slipway.release"
+)
+
+// Instance is one running container of a stage, as observed.
+type Instance struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Stack    string `json:"stack"`
+	Stage    string `json:"stage"`
+	Release  string `json:"release"`
+	State    string `json:"state"` // runtime state: created, running, exited, ...
+	Addr     string `json:"addr,omitempty"`
+	Healthy  bool   `json:"healthy"`
+	ExitCode int    `json:"exit_code,omitempty"`
+}

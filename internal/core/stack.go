@@ -1,0 +1,87 @@
+package core
+
+import "time"
+
+// Architecture is how a stack's instances run.
+type Architecture string
+
+const (
+	ArchContainer  Architecture = "container"  // always-on replicas (ECS-like)
+	ArchServerless Architecture = "serverless" // scale to zero (Lambda-like)
+)
+
+// Defaults applied when slipway.yml leaves a field out.
+const (
+	DefaultPort         = 8000
+	DefaultHealthPath   = "/healthy"
+	DefaultDockerfile   = "Dockerfile"
+	DefaultStage        = "dev"
+	DefaultStartTimeout = 60 * time.Second
+	DefaultMemoryMB     = 512
+	DefaultCPU          = 0.25 // vCPU
+	DefaultPidsLimit    = 256
+)
+
+// StackSpec is what slipway.yml declares about a stack. It travels with
+// every build, so the latest successful build's spec is the stack's config.
+type StackSpec struct {
+	Name         string       `json:"name"`
+	Architecture Architecture `json:"architecture"`
+	Port         int          `json:"port"`
+	Health       HealthSpec   `json:"healthcheck"`
+	Build        BuildSpec    `json:"build"`
+	Stages       []StageSpec  `json:"stages"`
+}
+
+// HealthSpec says how to probe an instance before routing to it.
+type HealthSpec struct {
+	// Path is probed with GET; a 2xx or 3xx answer means healthy.
+	Path string `json:"path"`
+	// Explicit is false when Path is the default, in which case a 404 on
+	// /healthy falls back to probing "/".
+	Explicit bool `json:"explicit"`
+	// StartTimeout bounds how long a new instance may take to turn healthy.
+	StartTimeout Duration `json:"start_timeout"`
+}
+
+// BuildSpec says how to build the stack's image.
+type BuildSpec struct {
+	Dockerfile string `json:"dockerfile"`
+}
+
+// StageSpec is one environment of a stack, in pipeline order.
+type StageSpec struct {
+	Name string            `json:"name"`
+	Env  map[string]string `json:"env,omitempty"`
+}
+
+// Stage returns the named stage spec.
+func (s *StackSpec) Stage(name string) (StageSpec, bool) {
+	for _, st := range s.Stages {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return StageSpec{}, false
+}
+
+// FirstStage is the stage a new build is released to.
+func (s *StackSpec) FirstStage() string {
+	if len(s.Stages) == 0 {
+		return DefaultStage
+	}
+	return s.Stages[0].Name
+}
+
+// Stack is a stack as stored: its current spec plus bookkeeping.
+type Stack struct {
+	Name      string    `json:"name"`
+	Spec      StackSpec `json:"spec"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Hostname is the gateway host of a stage: <stage>.<stack>.<domain>.
+func Hostname(stack, stage, domain string) string {
+	return stage + "." + stack + "." + domain
+}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Engine builds images and runs instances.
+//
+// Errors carry core codes: CodeNotFound for an unknown container, image or
+// network; CodeUnavailable when the runtime cannot be reached (with a
+// message naming the socket tried and how to fix it); CodeBuildFailed for
+// a failed image build.
+type Engine interface {
+	// Ping checks the runtime answers and reports its version.
+	Ping(ctx context.Context) (Version, error)
+
+	// BuildImage builds a tar build context into an image with the given
+	// tags. Each output line of the build is passed to progress as it
+	// arrives. It returns the image ID.
+	BuildImage(ctx context.Context, opts BuildOptions, progress func(BuildEvent)) (string, error)
+	// PushImage pushes a local image reference to its registry and returns
+	// the pushed manifest digest ("sha256:...").
+	PushImage(ctx context.Context, ref string, auth RegistryAuth, progress func(string)) (string, error)
+	// RemoveImage removes a local image reference (untags; deletes the
+	// image when no tags remain). Missing images are not an error.
+	RemoveImage(ctx context.Context, ref string) error
+
+	// EnsureNetwork creates a bridge network unless one with that name
+	// exists, and returns its ID.
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
+	// RemoveNetwork removes a network. Missing networks are not an error.
+	RemoveNetwork(ctx context.Context, name string) error
+
+	// CreateContainer creates (but does not start) an instance.
+	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
+	StartContainer(ctx context.Context, id string) error
+	// StopContainer sends SIGTERM, then SIGKILL after grace.
+	StopContainer(ctx context.Context, id string, grace time.Duration) error
+	// RemoveContainer force-removes an instance. Missing is not an error.
+	RemoveContainer(ctx context.Context, id string) error
+	InspectContainer(ctx context.Context, id string) (Container, error)
+	// ListContainers lists containers (running or not) carrying all labels.
+	ListContainers(ctx context.Context, labels map[string]string) ([]Container, error)
+
+	// Logs returns an instance's output as plain text lines (stdout and
+	// stderr merged, Docker's stream framing removed).
+	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
+	// Events streams lifecycle events of containers carrying all labels
+	// until ctx ends. The error channel gets at most one error.
+	Events(ctx context.Context, labels map[string]string) (<-chan Event, <-chan error)
+}
+
+// Version describes the runtime.
+type Version struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"api_version"`
+}
+
+// BuildOptions for BuildImage.
+type BuildOptions struct {
+	Context    io.Reader // an uncompressed tar stream
+	Dockerfile string    // path inside the context; "" means "Dockerfile"
+	Tags       []string
+	Labels     map[string]string
+	NoCache    bool
+}
+
+// BuildEvent is one step of progress from an image build.
+type BuildEvent struct {
+	// Step is set when a new Dockerfile step starts, e.g. "Step 2/3 : COPY app /app".
+	Step string
+	// Line is a line of output (may be empty when Step is set).
+	Line string
+}
+
+// RegistryAuth is basic-auth for a registry push.
+type RegistryAuth struct {
+	Username string
+	Password string
+}
+
+// ContainerSpec describes an instance to create. Every instance is
+// created with no-new-privileges, all capabilities dropped and no
+// published host ports; that is not configurable.
+type ContainerSpec struct {
+	Name          string
+	Image         string
+	Env           []string // KEY=value
+	Labels        map[string]string
+	Network       string   // network name to attach to
+	Aliases       []string // DNS aliases on that network
+	MemoryBytes   int64
+	NanoCPUs      int64
+	PidsLimit     int64
+	StopTimeout   time.Duration
+	RestartAlways bool // restart unless stopped (survives daemon restarts)
+}
+
+// Container is an observed instance.
+type Container struct {
+	ID         string
+	Name       string
+	Image      string
+	Labels     map[string]string
+	State      string // created, running, paused, restarting, exited, dead
+	Running    bool
+	ExitCode   int
+	OOMKilled  bool
+	IPAddress  string // on the container's first user network; "" if none
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// LogOptions for Logs.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // 0 means all
+	Since      time.Time
+	Timestamps bool
+}
+
+// Event is a container lifecycle event ("start", "die", "stop", "destroy", ...).
+type Event struct {
+	Action      string
+	ContainerID string
+	Labels      map[string]string
+	Time        time.Time
+}
