@@ -24,6 +24,9 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// Details are extra lines for a human (a failed build's last log
+	// lines, say); Message stays one line without them.
+	Details []string
 	Err     error // optional cause, not shown to API clients
 }
 
@@ -44,6 +47,12 @@ func Errorf(code Code, format string, args ...any) *Error {
 // Wrap attaches a code and message to a cause.
 func Wrap(code Code, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// WithDetails returns e with details attached.
+func (e *Error) WithDetails(lines []string) *Error {
+	e.Details = lines
+	return e
 }
 
 // CodeOf returns the code of the first domain error in err's chain, or

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+// Store is Slipway's state. Methods return core errors: CodeNotFound for
+// unknown records and CodeConflict for name clashes.
+type Store interface {
+	// Tx runs fn with a Store bound to one transaction: everything fn does
+	// commits together or not at all. Nested Tx calls join the outer one.
+	Tx(ctx context.Context, fn func(Store) error) error
+
+	CreateStack(ctx context.Context, s core.Stack) error
+	GetStack(ctx context.Context, name string) (core.Stack, error)
+	ListStacks(ctx context.Context) ([]core.Stack, error)
+	UpdateStack(ctx context.Context, s core.Stack) error
+	// DeleteStack removes a stack with its builds, releases and stages.
+	DeleteStack(ctx context.Context, name string) error
+
+	// NextSeq returns the next number of a per-stack sequence ("build",
+	// "release"), starting at 1. Numbers are never reused, even after a
+	// stack is deleted and created again with the same name.
+	NextSeq(ctx context.Context, stack, kind string) (int, error)
+
+	PutBuild(ctx context.Context, b core.Build) error
+	GetBuild(ctx context.Context, stack, id string) (core.Build, error)
+	// ListBuilds returns a stack's builds, newest first.
+	ListBuilds(ctx context.Context, stack string) ([]core.Build, error)
+
+	PutRelease(ctx context.Context, r core.Release) error
+	GetRelease(ctx context.Context, stack, id string) (core.Release, error)
+	// ListReleases returns a stage's releases (all stages if stage is
+	// ""), newest first.
+	ListReleases(ctx context.Context, stack, stage string) ([]core.Release, error)
+
+	// SetStageRelease records the release a stage serves.
+	SetStageRelease(ctx context.Context, stack, stage, release string) error
+	// StageReleases returns what every stage of every stack serves.
+	StageReleases(ctx context.Context) ([]StageRelease, error)
+
+	// GetSetting returns a server setting ("" and CodeNotFound if unset).
+	GetSetting(ctx context.Context, key string) (string, error)
+	PutSetting(ctx context.Context, key, value string) error
+
+	Close() error
+}
+
+// StageRelease says which release a stage serves.
+type StageRelease struct {
+	Stack   string `json:"stack"`
+	Stage   string `json:"stage"`
+	Release string `json:"release"`
+}
