@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/service"
+)
+
+// Service is what the API needs of the use cases (service.Service).
+type Service interface {
+	List(ctx context.Context) ([]core.StackStatus, error)
+	Status(ctx context.Context, name string) (core.StackStatus, error)
+	CreateStack(ctx context.Context, name string) (core.Stack, error)
+	Delete(ctx context.Context, name string) error
+	Deploy(ctx context.Context, stack string, body io.Reader) (*service.Job, error)
+	FollowBuild(ctx context.Context, stack, build string, fn func(core.Event) error) error
+	Builds(ctx context.Context, stack string) ([]core.Build, error)
+	Build(ctx context.Context, stack, id string) (core.Build, error)
+	Releases(ctx context.Context, stack, stage string) ([]core.Release, error)
+	Logs(ctx context.Context, stack, stage string, opts engine.LogOptions, w io.Writer) error
+}
+
+var _ Service = (*service.Service)(nil)
+
+// Info describes the server to clients (GET /v1/info).
+type Info struct {
+	Version      string `json:"version"`
+	Domain       string `json:"domain"`
+	GatewayAddr  string `json:"gateway_addr"`
+	RegistryAddr string `json:"registry_addr"`
+	Docker       string `json:"docker"`
+	DockerAPI    string `json:"docker_api"`
+}
+
+// MaxUpload bounds a compressed build context.
+const MaxUpload = 1 << 30
+
+// API is the /v1 HTTP handler.
+type API struct {
+	svc       Service
+	tokenHash [32]byte
+	info      Info
+	log       *slog.Logger
+	mux       *http.ServeMux
+	routes    []route
+}
+
+// New returns the API. Every route but the OpenAPI document needs
+// "Authorization: Bearer <token>".
+func New(svc Service, token string, info Info, log *slog.Logger) *API {
+	a := &API{svc: svc, tokenHash: sha256.Sum256([]byte(token)), info: info, log: log.With("component", "api"), mux: http.NewServeMux()}
+	a.routes = a.table()
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
+	}
+	return a
+}
+
+// ServeHTTP dispatches, answering unknown paths and methods in JSON too.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := a.mux.Handler(r); pattern == "" {
+		if allowed := a.allowed(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "method_not_allowed",
+				Message: r.Method + " is not allowed on " + r.URL.Path + "; allowed: " + strings.Join(allowed, ", ")}})
+			return
+		}
+		writeError(w, a.log, core.Errorf(core.CodeNotFound, "no API route %s %s; see GET /v1/openapi.json", r.Method, r.URL.Path))
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *API) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, p := a.mux.Handler(r2); p != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rt.public && !a.authorized(r) {
+			writeError(w, a.log, core.Errorf(core.CodeUnauthorized,
+				"missing or wrong API token: send \"Authorization: Bearer <token>\"; the token is in the server's credentials file"))
+			return
+		}
+		if err := rt.handle(w, r); err != nil {
+			writeError(w, a.log, err)
+		}
+	})
+}
+
+func (a *API) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	return subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) == 1
+}
+
+func (a *API) getInfo(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, a.info)
+	return nil
+}
+
+func (a *API) listStacks(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.svc.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// CreateStackRequest is the body of POST /v1/stacks.
+type CreateStackRequest struct {
+	Name string `json:"name"`
+}
+
+func (a *API) createStack(w http.ResponseWriter, r *http.Request) error {
+	var req CreateStackRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	st, err := a.svc.CreateStack(r.Context(), req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, st)
+	return nil
+}
+
+func (a *API) getStack(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.svc.Status(r.Context(), r.PathValue("stack"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (a *API) deleteStack(w http.ResponseWriter, r *http.Request) error {
+	if err := a.svc.Delete(r.Context(), r.PathValue("stack")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) createBuild(w http.ResponseWriter, r *http.Request) error {
+	body := http.MaxBytesReader(w, r.Body, MaxUpload)
+	job, err := a.svc.Deploy(r.Context(), r.PathValue("stack"), body)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("detach") == "true" {
+		b, err := a.svc.Build(r.Context(), job.Stack, job.Build)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, b)
+		return nil
+	}
+	w.Header().Set("Location", "/v1/stacks/"+job.Stack+"/builds/"+job.Build)
+	return stream(w, r, http.StatusAccepted, func(fn func(core.Event) error) error {
+		return job.Follow(r.Context(), fn)
+	})
+}
+
+func (a *API) listBuilds(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.svc.Builds(r.Context(), r.PathValue("stack"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (a *API) getBuild(w http.ResponseWriter, r *http.Request) error {
+	b, err := a.svc.Build(r.Context(), r.PathValue("stack"), r.PathValue("build"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (a *API) buildEvents(w http.ResponseWriter, r *http.Request) error {
+	stack, build := r.PathValue("stack"), r.PathValue("build")
+	if _, err := a.svc.Build(r.Context(), stack, build); err != nil {
+		return err
+	}
+	return stream(w, r, http.StatusOK, func(fn func(core.Event) error) error {
+		return a.svc.FollowBuild(r.Context(), stack, build, fn)
+	})
+}
+
+func (a *API) listReleases(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.svc.Releases(r.Context(), r.PathValue("stack"), r.URL.Query().Get("stage"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	opts := engine.LogOptions{Follow: q.Get("follow") == "true", Timestamps: q.Get("timestamps") == "true"}
+	if v := q.Get("tail"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return core.Errorf(core.CodeInvalid, "tail must be a whole number of lines, got %q", v)
+		}
+		opts.Tail = n
+	}
+	if v := q.Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return core.Errorf(core.CodeInvalid, "since must be a duration like 10m, got %q", v)
+		}
+		opts.Since = time.Now().Add(-d)
+	}
+	stack := r.PathValue("stack")
+	if _, err := a.svc.Status(r.Context(), stack); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	if err := a.svc.Logs(r.Context(), stack, q.Get("stage"), opts, fw); err != nil && r.Context().Err() == nil {
+		a.log.Warn("logs stream ended", "stack", stack, "err", err)
+	}
+	return nil
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return core.Errorf(core.CodeInvalid, "bad JSON body: %v", err)
+	}
+	return nil
+}
+
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f *flushWriter) Flush()                      { f.rc.Flush() }

@@ -1,0 +1,51 @@
+package api
+
+import "net/http"
+
+// route is one API operation. The table below is the only list of
+// routes: the mux and the OpenAPI document are both built from it.
+type route struct {
+	method, pattern string
+	summary         string
+	public          bool   // no token needed
+	request         string // request body media type, "" for none
+	response        string // success response media type
+	status          int    // success status
+	params          []param
+	handle          func(http.ResponseWriter, *http.Request) error
+}
+
+type param struct{ name, in, desc string }
+
+var (
+	pStack  = param{"stack", "path", "stack name"}
+	pBuild  = param{"build", "path", "build ID, e.g. b3"}
+	pStage  = param{"stage", "query", "stage name (all stages if omitted)"}
+	pFollow = param{"follow", "query", "true to keep streaming new lines"}
+	pTail   = param{"tail", "query", "number of last lines per instance"}
+	pSince  = param{"since", "query", "only lines newer than this duration, e.g. 10m"}
+	pDetach = param{"detach", "query", "true to return the build at once instead of streaming"}
+	pTimes  = param{"timestamps", "query", "true to prefix lines with timestamps"}
+)
+
+const (
+	jsonType   = "application/json"
+	streamType = "application/x-ndjson"
+)
+
+func (a *API) table() []route {
+	return []route{
+		{method: "GET", pattern: "/v1/openapi.json", summary: "This document", public: true, response: jsonType, status: 200, handle: a.openAPI},
+		{method: "GET", pattern: "/v1/info", summary: "Server version, domain, gateway and registry addresses, Docker version", response: jsonType, status: 200, handle: a.getInfo},
+		{method: "GET", pattern: "/v1/stacks", summary: "List stacks with their status", response: jsonType, status: 200, handle: a.listStacks},
+		{method: "POST", pattern: "/v1/stacks", summary: "Create an empty stack (deploying creates it too)", request: jsonType, response: jsonType, status: 201, handle: a.createStack},
+		{method: "GET", pattern: "/v1/stacks/{stack}", summary: "A stack's status: stages, releases, instances, URLs", response: jsonType, status: 200, params: []param{pStack}, handle: a.getStack},
+		{method: "DELETE", pattern: "/v1/stacks/{stack}", summary: "Delete a stack, its instances, network, images and history", status: 204, params: []param{pStack}, handle: a.deleteStack},
+		{method: "POST", pattern: "/v1/stacks/{stack}/builds", summary: "Upload a build context (tar.gz) to build and release to the first stage; streams progress (NDJSON, or SSE with Accept: text/event-stream)", request: "application/gzip", response: streamType, status: 202, params: []param{pStack, pDetach}, handle: a.createBuild},
+		{method: "GET", pattern: "/v1/stacks/{stack}/builds", summary: "List a stack's builds, newest first", response: jsonType, status: 200, params: []param{pStack}, handle: a.listBuilds},
+		{method: "GET", pattern: "/v1/stacks/{stack}/builds/{build}", summary: "One build", response: jsonType, status: 200, params: []param{pStack, pBuild}, handle: a.getBuild},
+		{method: "GET", pattern: "/v1/stacks/{stack}/builds/{build}/events", summary: "A build's progress events: live while it runs, replayed after", response: streamType, status: 200, params: []param{pStack, pBuild}, handle: a.buildEvents},
+		{method: "GET", pattern: "/v1/stacks/{stack}/releases", summary: "A stack's releases, newest first", response: jsonType, status: 200, params: []param{pStack, pStage}, handle: a.listReleases},
+		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Instance logs as plain text", response: "text/plain", status: 200, params: []param{pStack, pStage, pFollow, pTail, pSince, pTimes}, handle: a.logs},
+	}
+}

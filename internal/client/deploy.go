@@ -1,0 +1,164 @@
+package client
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/manifest"
+	"github.com/slipwayhq/slipway/internal/starter"
+)
+
+// alwaysSent are files the server needs even if .dockerignore lists them
+// (docker build likewise always sends the Dockerfile and .dockerignore).
+var alwaysSent = []string{"slipway.yml", "build.yml", ".dockerignore"}
+
+// ReadManifest parses dir/slipway.yml, so mistakes are reported before
+// anything is uploaded, with the same line-numbered errors the server
+// gives.
+func ReadManifest(dir string) (core.StackSpec, error) {
+	path := filepath.Join(dir, "slipway.yml")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return core.StackSpec{}, fmt.Errorf("no slipway.yml in %s: run `slipway init <name>` to start a stack, or pass --stack to deploy a plain Dockerfile directory", dir)
+	}
+	if err != nil {
+		return core.StackSpec{}, err
+	}
+	return manifest.Parse("slipway.yml", data)
+}
+
+// Deploy packs dir (honouring .dockerignore), uploads it as a build of
+// stack, and streams progress to fn until the release serves or fails.
+// The returned event is the final "done" event with the stage URL.
+func (c *Client) Deploy(ctx context.Context, dir, stack, dockerfile string, fn func(core.Event)) (core.Event, error) {
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(Pack(dir, dockerfile, pw)) }()
+	defer pr.Close()
+	resp, err := c.send(ctx, "POST", "/v1/stacks/"+url.PathEscape(stack)+"/builds", pr, "application/gzip", "application/x-ndjson")
+	if err != nil {
+		return core.Event{}, err
+	}
+	defer resp.Body.Close()
+	return readEvents(resp.Body, fn)
+}
+
+// Pack writes dir as a gzip-compressed tar, leaving out what
+// .dockerignore excludes (but never slipway.yml, build.yml, .dockerignore
+// or the Dockerfile).
+func Pack(dir, dockerfile string, w io.Writer) error {
+	var pm *patternmatcher.PatternMatcher
+	if f, err := os.Open(filepath.Join(dir, ".dockerignore")); err == nil {
+		patterns, err := ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read .dockerignore: %w", err)
+		}
+		if pm, err = patternmatcher.New(patterns); err != nil {
+			return fmt.Errorf("bad pattern in .dockerignore: %w", err)
+		}
+	}
+	keep := map[string]bool{filepath.ToSlash(filepath.Clean(dockerfile)): true}
+	for _, f := range alwaysSent {
+		keep[f] = true
+	}
+	zw := gzip.NewWriter(w)
+	tw := tar.NewWriter(zw)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if pm != nil && !keep[rel] {
+			ignored, err := pm.MatchesOrParentMatches(rel)
+			if err != nil {
+				return err
+			}
+			if ignored {
+				// A directory may still hold re-included files ("!dir/keep").
+				if d.IsDir() && !pm.Exclusions() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		return addFile(tw, path, rel, d)
+	})
+	if err != nil {
+		return fmt.Errorf("pack %s: %w", dir, err)
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func addFile(tw *tar.Writer, path, rel string, d fs.DirEntry) error {
+	info, err := d.Info()
+	if err != nil {
+		return err
+	}
+	link := ""
+	if info.Mode()&fs.ModeSymlink != 0 {
+		if link, err = os.Readlink(path); err != nil {
+			return err
+		}
+	}
+	if !info.Mode().IsRegular() && !info.IsDir() && link == "" {
+		return nil // sockets, devices and pipes are not build input
+	}
+	hdr, err := tar.FileInfoHeader(info, link)
+	if err != nil {
+		return err
+	}
+	hdr.Name = rel
+	if info.IsDir() {
+		hdr.Name += "/"
+	}
+	hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(tw, f)
+	return err
+}
+
+// Init scaffolds a starter into dir.
+func Init(dir, name, template string) ([]string, error) {
+	return starter.Scaffold(dir, name, template)
+}
+
+// Templates lists the starters Init knows.
+func Templates() []string { return starter.Templates() }
+
+// IsNotFound reports whether err is an API "not found" error.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == core.CodeNotFound
+}

@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/engine"
+)
+
+// Images builds and pushes stack images.
+type Images struct {
+	Engine   engine.Engine
+	Registry string // host:port of the embedded registry as the engine reaches it
+	Auth     engine.RegistryAuth
+}
+
+// Ref is the image reference of a stack's tag: <registry>/<stack>:<tag>.
+func (im *Images) Ref(stack, tag string) string {
+	return im.Registry + "/" + stack + ":" + tag
+}
+
+// BuildAndPush builds dir into <registry>/<stack>:<buildID> and :latest
+// and pushes both. It returns the build tag's reference and its digest.
+func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerfile string, emit func(core.Event)) (string, string, error) {
+	if _, err := os.Stat(filepath.Join(dir, dockerfile)); err != nil {
+		return "", "", core.Errorf(core.CodeBuildFailed, "no %s in the build context; add one or set build.dockerfile in slipway.yml", dockerfile)
+	}
+	ref, latest := im.Ref(stack, buildID), im.Ref(stack, "latest")
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeTar(dir, pw)) }()
+	tail := &tailBuffer{max: 20}
+	_, err := im.Engine.BuildImage(ctx, engine.BuildOptions{
+		Context:    pr,
+		Dockerfile: dockerfile,
+		Tags:       []string{ref, latest},
+		Labels:     map[string]string{core.LabelStack: stack, "io.slipway.build": buildID},
+	}, func(ev engine.BuildEvent) {
+		if ev.Step != "" {
+			tail.add(ev.Step)
+			emit(core.Event{Type: core.EventStep, Message: ev.Step})
+		}
+		if ev.Line != "" {
+			tail.add(ev.Line)
+			emit(core.Event{Type: core.EventLog, Message: ev.Line})
+		}
+	})
+	pr.Close()
+	if err != nil {
+		if core.CodeOf(err) == core.CodeBuildFailed {
+			return "", "", core.Wrap(core.CodeBuildFailed, err, "image build failed: %v", oneLine(err)).WithDetails(tail.lines())
+		}
+		return "", "", fmt.Errorf("build image: %w", err)
+	}
+	emit(core.Event{Type: core.EventStep, Message: "push " + ref})
+	digest, err := im.Engine.PushImage(ctx, ref, im.Auth, func(l string) {
+		emit(core.Event{Type: core.EventLog, Message: l})
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	if _, err := im.Engine.PushImage(ctx, latest, im.Auth, func(string) {}); err != nil {
+		return "", "", fmt.Errorf("push %s: %w", latest, err)
+	}
+	return ref, digest, nil
+}
+
+// writeTar writes dir as an uncompressed tar build context.
+func writeTar(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tar build context: %w", err)
+	}
+	return tw.Close()
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,55 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Delete removes a stack: its record and history, its instances and
+// network, its images in the registry and in the engine, and its logs.
+// A build in progress is canceled first.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	if _, err := s.cfg.Store.GetStack(ctx, name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for key, j := range s.jobs {
+		if strings.HasPrefix(key, name+"/") {
+			j.cancel()
+		}
+	}
+	s.mu.Unlock()
+	unlock := s.lockStack(name)
+	defer unlock()
+	builds, err := s.cfg.Store.ListBuilds(ctx, name)
+	if err != nil {
+		return err
+	}
+	// Forget the stack first: the gateway stops routing it and the
+	// controller treats its instances as orphans, so nothing restarts them.
+	if err := s.cfg.Store.DeleteStack(ctx, name); err != nil {
+		return err
+	}
+	s.cfg.Controller.Kick()
+	if err := s.cfg.Controller.RemoveStack(ctx, name); err != nil {
+		return fmt.Errorf("remove instances of %s: %w", name, err)
+	}
+	if err := s.cfg.Registry.DeleteRepository(ctx, name); err != nil {
+		return fmt.Errorf("delete images of %s from the registry: %w", name, err)
+	}
+	refs := []string{s.cfg.Images.Ref(name, "latest")}
+	for _, b := range builds {
+		refs = append(refs, s.cfg.Images.Ref(name, b.ID))
+	}
+	for _, ref := range refs {
+		if err := s.cfg.Engine.RemoveImage(ctx, ref); err != nil {
+			s.log.Warn("remove local image", "image", ref, "err", err)
+		}
+	}
+	os.RemoveAll(filepath.Join(s.cfg.logDir(), name))
+	s.log.Info("stack deleted", "stack", name)
+	return nil
+}

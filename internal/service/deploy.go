@@ -1,0 +1,259 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/manifest"
+	"github.com/slipwayhq/slipway/internal/pipeline"
+)
+
+// ManifestFile is the stack manifest at the root of a build context.
+const ManifestFile = "slipway.yml"
+
+// Deploy unpacks an uploaded build context (a tar.gz), validates its
+// manifest and buildspec, records a build, and starts a job that builds
+// the image and releases it to the stack's first stage. Bad input fails
+// here, before anything is recorded; the job's own failures arrive as
+// its error event. The stack is created on its first deploy.
+func (s *Service) Deploy(ctx context.Context, stack string, context io.Reader) (*Job, error) {
+	if err := core.ValidateStackName(stack); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(s.cfg.tmpDir(), stack+"-")
+	if err != nil {
+		return nil, fmt.Errorf("create build dir: %w", err)
+	}
+	job, err := s.prepare(ctx, stack, dir, context)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return job, nil
+}
+
+func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader) (*Job, error) {
+	if err := pipeline.Extract(body, dir); err != nil {
+		return nil, err
+	}
+	spec, err := readManifest(dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	var buildspec *manifest.Buildspec
+	if data, err := os.ReadFile(filepath.Join(dir, pipeline.BuildspecFile)); err == nil {
+		bs, err := manifest.ParseBuildspec(pipeline.BuildspecFile, data)
+		if err != nil {
+			return nil, err
+		}
+		buildspec = &bs
+	}
+	now := time.Now().UTC()
+	var b core.Build
+	err = s.cfg.Store.Tx(ctx, func(tx storeTx) error {
+		if _, err := tx.GetStack(ctx, stack); core.IsNotFound(err) {
+			if err := tx.CreateStack(ctx, core.Stack{Name: stack, Spec: spec, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		n, err := tx.NextSeq(ctx, stack, "build")
+		if err != nil {
+			return err
+		}
+		b = core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildRunning, StartedAt: now}
+		return tx.PutBuild(ctx, b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Controller.Kick() // a new stack gets its routes
+	logDir := filepath.Join(s.cfg.logDir(), stack)
+	os.MkdirAll(logDir, 0o700)
+	job, err := newJob(stack, b.ID, filepath.Join(logDir, b.ID+".ndjson"))
+	if err != nil {
+		return nil, fmt.Errorf("open build log: %w", err)
+	}
+	jctx, cancel := context.WithCancel(s.ctx)
+	job.cancel = cancel
+	key := stack + "/" + b.ID
+	s.mu.Lock()
+	s.jobs[key] = job
+	s.mu.Unlock()
+	go func() {
+		defer cancel()
+		defer os.RemoveAll(dir)
+		defer func() {
+			s.mu.Lock()
+			delete(s.jobs, key)
+			s.mu.Unlock()
+		}()
+		s.run(jctx, job, b, spec, buildspec, dir)
+	}()
+	return job, nil
+}
+
+// readManifest parses slipway.yml; without one, the stack gets defaults.
+func readManifest(dir, stack string) (core.StackSpec, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return manifest.Parse(ManifestFile, []byte("name: "+stack+"\n"))
+	}
+	if err != nil {
+		return core.StackSpec{}, fmt.Errorf("read %s: %w", ManifestFile, err)
+	}
+	spec, err := manifest.Parse(ManifestFile, data)
+	if err != nil {
+		return spec, err
+	}
+	if spec.Name != stack {
+		return spec, core.Errorf(core.CodeInvalid, "%s names stack %q but this deploy is for stack %q; make them match", ManifestFile, spec.Name, stack)
+	}
+	if spec.Architecture == core.ArchServerless {
+		return spec, core.Errorf(core.CodeInvalid, "%s: architecture \"serverless\" is not supported yet; use \"container\"", ManifestFile)
+	}
+	return spec, nil
+}
+
+// run is the job: build, push, release, roll out. Whatever fails, the
+// stage keeps serving what it served before.
+func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.StackSpec, bs *manifest.Buildspec, dir string) {
+	log := s.log.With("stack", b.Stack, "build", b.ID)
+	unlock := s.lockStack(b.Stack)
+	defer unlock()
+	emit := job.emit
+	fail := func(err error) {
+		ev := core.Event{Type: core.EventError, Message: err.Error(), Code: core.CodeOf(err)}
+		var de *core.Error
+		if errors.As(err, &de) {
+			ev.Details = de.Details
+		}
+		if ctx.Err() != nil && ev.Code == core.CodeInternal {
+			ev.Message = "canceled: " + ev.Message
+		}
+		log.Warn("deploy failed", "err", err)
+		emit(ev)
+	}
+	finishBuild := func(status core.BuildStatus, err error) {
+		now := time.Now().UTC()
+		b.Status, b.FinishedAt = status, &now
+		if err != nil {
+			b.Error = err.Error()
+		}
+		if perr := s.cfg.Store.PutBuild(context.WithoutCancel(ctx), b); perr != nil {
+			log.Error("save build", "err", perr)
+		}
+	}
+
+	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build %s of stack %s", b.ID, b.Stack)})
+	if bs != nil {
+		vars := map[string]string{"SLIPWAY_STACK": b.Stack, "SLIPWAY_BUILD_ID": b.ID}
+		if err := pipeline.RunPhases(ctx, *bs, dir, vars, s.cfg.BuildTimeout, emit); err != nil {
+			finishBuild(core.BuildFailed, err)
+			fail(err)
+			return
+		}
+	}
+	ref, digest, err := s.cfg.Images.BuildAndPush(ctx, b.Stack, b.ID, dir, spec.Build.Dockerfile, emit)
+	if err != nil {
+		finishBuild(core.BuildFailed, err)
+		fail(err)
+		return
+	}
+	b.Image, b.Digest = ref, digest
+	finishBuild(core.BuildSucceeded, nil)
+	emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("pushed %s (%s)", ref, digest)})
+
+	rel, err := s.release(ctx, b, spec, spec.FirstStage(), emit)
+	if err != nil {
+		fail(err)
+		return
+	}
+	url := s.URL(b.Stack, rel.Stage)
+	log.Info("deployed", "release", rel.ID, "stage", rel.Stage, "url", url)
+	emit(core.Event{Type: core.EventDone, Message: fmt.Sprintf("release %s of build %s is serving stage %s", rel.ID, b.ID, rel.Stage),
+		Release: rel.ID, Stage: rel.Stage, URL: url})
+}
+
+// release records a release of build b to stage and rolls it out. On
+// success the release is active, the previous one superseded, and the
+// stack's spec is the one this build carried.
+func (s *Service) release(ctx context.Context, b core.Build, spec core.StackSpec, stage string, emit func(core.Event)) (core.Release, error) {
+	st := s.cfg.Store
+	n, err := st.NextSeq(ctx, b.Stack, "release")
+	if err != nil {
+		return core.Release{}, err
+	}
+	rel := core.Release{ID: "r" + strconv.Itoa(n), Stack: b.Stack, Stage: stage, Build: b.ID, Image: b.Image,
+		Spec: spec, Status: core.ReleasePending, CreatedAt: time.Now().UTC()}
+	if err := st.PutRelease(ctx, rel); err != nil {
+		return rel, err
+	}
+	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("release %s to stage %s", rel.ID, stage), Release: rel.ID, Stage: stage})
+	activate := func(ctx context.Context) error {
+		return st.Tx(ctx, func(tx storeTx) error {
+			stack, err := tx.GetStack(ctx, b.Stack)
+			if err != nil {
+				return err
+			}
+			prev, _ := tx.ListReleases(ctx, b.Stack, stage)
+			for _, p := range prev {
+				if p.Status == core.ReleaseActive {
+					p.Status = core.ReleaseSuperseded
+					if err := tx.PutRelease(ctx, p); err != nil {
+						return err
+					}
+				}
+			}
+			rel.Status = core.ReleaseActive
+			if err := tx.PutRelease(ctx, rel); err != nil {
+				return err
+			}
+			stack.Spec, stack.UpdatedAt = spec, time.Now().UTC()
+			if err := tx.UpdateStack(ctx, stack); err != nil {
+				return err
+			}
+			return tx.SetStageRelease(ctx, b.Stack, stage, rel.ID)
+		})
+	}
+	progress := func(msg string) { emit(core.Event{Type: core.EventLog, Message: msg}) }
+	if err := s.cfg.Controller.Rollout(ctx, rel, progress, activate); err != nil {
+		rel.Status, rel.Error = core.ReleaseFailed, err.Error()
+		if perr := st.PutRelease(context.WithoutCancel(ctx), rel); perr != nil {
+			s.log.Error("save failed release", "err", perr)
+		}
+		return rel, err
+	}
+	return rel, nil
+}
+
+// Job returns a running job, or nil once it has finished.
+func (s *Service) Job(stack, build string) *Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jobs[stack+"/"+build]
+}
+
+// FollowBuild streams a build's events: live while it runs, replayed
+// from its log once it has finished.
+func (s *Service) FollowBuild(ctx context.Context, stack, build string, fn func(core.Event) error) error {
+	if _, err := s.cfg.Store.GetBuild(ctx, stack, build); err != nil {
+		return err
+	}
+	if j := s.Job(stack, build); j != nil {
+		return j.Follow(ctx, fn)
+	}
+	err := readEventLog(filepath.Join(s.cfg.logDir(), stack, build+".ndjson"), fn)
+	if errors.Is(err, os.ErrNotExist) {
+		return core.Errorf(core.CodeNotFound, "build %s of %s has no log", build, stack)
+	}
+	return err
+}

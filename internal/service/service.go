@@ -1,0 +1,186 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/pipeline"
+	"github.com/slipwayhq/slipway/internal/store"
+)
+
+// Controller runs a stack's instances (container.Controller).
+type Controller interface {
+	Rollout(ctx context.Context, rel core.Release, progress func(string), activate func(context.Context) error) error
+	RemoveStack(ctx context.Context, stack string) error
+	Instances(stack string) []core.Instance
+	Logs(ctx context.Context, stack, stage string, opts engine.LogOptions, w io.Writer) error
+	Kick()
+}
+
+// Registry is what the service needs of the embedded registry.
+type Registry interface {
+	DeleteRepository(ctx context.Context, repo string) error
+}
+
+// Config wires a Service.
+type Config struct {
+	Store      store.Store
+	Engine     engine.Engine
+	Images     *pipeline.Images
+	Controller Controller
+	Registry   Registry
+	Logger     *slog.Logger
+
+	Domain       string
+	GatewayPort  string        // the gateway's port, for URLs ("8080")
+	DataDir      string        // builds' temp dirs and logs live under it
+	BuildTimeout time.Duration // bound on build.yml phases (default 15m)
+}
+
+// Service implements Slipway's use cases.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	ctx context.Context // the server's lifetime; jobs outlive requests
+
+	mu      sync.Mutex
+	jobs    map[string]*Job // by stack/build, while running
+	stackMu map[string]*sync.Mutex
+}
+
+// New returns a Service whose jobs run until ctx ends.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.BuildTimeout == 0 {
+		cfg.BuildTimeout = 15 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{cfg.tmpDir(), cfg.logDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "service"), ctx: ctx,
+		jobs: map[string]*Job{}, stackMu: map[string]*sync.Mutex{}}
+	if err := s.recover(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (c Config) tmpDir() string { return filepath.Join(c.DataDir, "tmp") }
+func (c Config) logDir() string { return filepath.Join(c.DataDir, "logs", "builds") }
+
+// recover marks builds and releases that a previous server left running
+// as failed: their jobs died with it. What was serving keeps serving.
+func (s *Service) recover(ctx context.Context) error {
+	os.RemoveAll(s.cfg.tmpDir())
+	os.MkdirAll(s.cfg.tmpDir(), 0o700)
+	stacks, err := s.cfg.Store.ListStacks(ctx)
+	if err != nil {
+		return fmt.Errorf("read stacks: %w", err)
+	}
+	for _, st := range stacks {
+		builds, err := s.cfg.Store.ListBuilds(ctx, st.Name)
+		if err != nil {
+			return err
+		}
+		for _, b := range builds {
+			if b.Status == core.BuildRunning {
+				b.Status, b.Error = core.BuildFailed, "interrupted: the server stopped during the build"
+				now := time.Now().UTC()
+				b.FinishedAt = &now
+				if err := s.cfg.Store.PutBuild(ctx, b); err != nil {
+					return err
+				}
+			}
+		}
+		rels, err := s.cfg.Store.ListReleases(ctx, st.Name, "")
+		if err != nil {
+			return err
+		}
+		for _, r := range rels {
+			if r.Status == core.ReleasePending {
+				r.Status, r.Error = core.ReleaseFailed, "interrupted: the server stopped during the rollout"
+				if err := s.cfg.Store.PutRelease(ctx, r); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// URL is where a stage is served through the gateway.
+func (s *Service) URL(stack, stage string) string {
+	host := core.Hostname(stack, stage, s.cfg.Domain)
+	if s.cfg.GatewayPort != "" && s.cfg.GatewayPort != "80" {
+		host += ":" + s.cfg.GatewayPort
+	}
+	return "http://" + host + "/"
+}
+
+func (s *Service) lockStack(stack string) func() {
+	s.mu.Lock()
+	m, ok := s.stackMu[stack]
+	if !ok {
+		m = &sync.Mutex{}
+		s.stackMu[stack] = m
+	}
+	s.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// CreateStack registers an empty stack; deploying creates it too.
+func (s *Service) CreateStack(ctx context.Context, name string) (core.Stack, error) {
+	if err := core.ValidateStackName(name); err != nil {
+		return core.Stack{}, err
+	}
+	now := time.Now().UTC()
+	st := core.Stack{Name: name, CreatedAt: now, UpdatedAt: now, Spec: core.StackSpec{
+		Name: name, Architecture: core.ArchContainer, Port: core.DefaultPort,
+		Health: core.HealthSpec{Path: core.DefaultHealthPath, StartTimeout: core.Duration(core.DefaultStartTimeout)},
+		Build:  core.BuildSpec{Dockerfile: core.DefaultDockerfile},
+		Stages: []core.StageSpec{{Name: core.DefaultStage}},
+	}}
+	if err := s.cfg.Store.CreateStack(ctx, st); err != nil {
+		return core.Stack{}, err
+	}
+	s.cfg.Controller.Kick()
+	return st, nil
+}
+
+// Logs writes a stack's instance logs (one stage, or all if stage is "").
+func (s *Service) Logs(ctx context.Context, stack, stage string, opts engine.LogOptions, w io.Writer) error {
+	st, err := s.cfg.Store.GetStack(ctx, stack)
+	if err != nil {
+		return err
+	}
+	if stage != "" {
+		if _, ok := st.Spec.Stage(stage); !ok {
+			return core.Errorf(core.CodeNotFound, "stack %q has no stage %q; stages: %s", stack, stage, stageNames(st.Spec))
+		}
+	}
+	return s.cfg.Controller.Logs(ctx, stack, stage, opts, w)
+}
+
+func stageNames(spec core.StackSpec) string {
+	out := ""
+	for i, st := range spec.Stages {
+		if i > 0 {
+			out += ", "
+		}
+		out += st.Name
+	}
+	return out
+}
