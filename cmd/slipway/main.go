@@ -1,2 +1,13 @@
+// Command slipway is Slipway's single binary: the server and its CLI.
 package main
-func main(){}
+
+import (
+	"os"
+
+	"github.com/slipwayhq/slipway/internal/cli"
+	"github.com/slipwayhq/slipway/internal/server"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], server.Command))
+}

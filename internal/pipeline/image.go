@@ -38,8 +38,10 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 	_, err := im.Engine.BuildImage(ctx, engine.BuildOptions{
 		Context:    pr,
 		Dockerfile: dockerfile,
-		Tags:       []string{ref, latest},
-		Labels:     map[string]string{core.LabelStack: stack, "io.slipway.build": buildID},
+		// No labels: each LABEL is an extra, uncached builder step (a
+		// container start each), and a per-build label would make every
+		// rebuild a new image. Tags say whose image it is.
+		Tags: []string{ref, latest},
 	}, func(ev engine.BuildEvent) {
 		if ev.Step != "" {
 			tail.add(ev.Step)

@@ -1,0 +1,356 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipwayhq/slipway/internal/client"
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+func initCmd(g *globals) *cobra.Command {
+	var template, dir string
+	cmd := &cobra.Command{
+		Use:   "init <name>",
+		Short: "Scaffold a new stack from a starter template",
+		Args:  exactArgs(1, "init needs the stack name, e.g. `slipway init hello`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if dir == "" {
+				dir = name
+			}
+			files, err := client.Init(dir, name, template)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Created stack %s in %s from template %s:\n", name, dir, template)
+			for _, f := range files {
+				fmt.Fprintln(g.stdout, "  "+filepath.ToSlash(f))
+			}
+			fmt.Fprintf(g.stdout, "Next: cd %s && slipway deploy\n", dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&template, "template", "t", "go-crud", "starter template: "+strings.Join(client.Templates(), ", "))
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to create (default: the name)")
+	return cmd
+}
+
+func deployCmd(g *globals) *cobra.Command {
+	var stack string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "deploy [dir]",
+		Short: "Build a directory and release it to the stack's first stage; prints the URL",
+		Long: `Build the directory (default: the current one), push the image to the embedded
+registry, and release it to the stack's first stage. Progress goes to stderr and
+the stage's URL to stdout. Whatever was serving keeps serving if anything fails.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory: deploy a directory holding a Dockerfile (and slipway.yml)", dir)
+			}
+			dockerfile := ""
+			if stack == "" {
+				spec, err := client.ReadManifest(dir)
+				if err != nil {
+					return err
+				}
+				stack, dockerfile = spec.Name, spec.Build.Dockerfile
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			p := &progress{w: g.stderr, quiet: quiet, start: time.Now()}
+			done, err := c.Deploy(cmd.Context(), dir, stack, dockerfile, p.event)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "Deployed %s in %.1fs: release %s serves stage %s\n", stack, time.Since(p.start).Seconds(), done.Release, done.Stage)
+			fmt.Fprintln(g.stdout, done.URL)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: name in slipway.yml)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "show steps only, not their output")
+	return cmd
+}
+
+// progress prints deploy events: steps as "==> step", output indented.
+type progress struct {
+	w     interface{ Write([]byte) (int, error) }
+	quiet bool
+	start time.Time
+}
+
+func (p *progress) event(ev core.Event) {
+	switch ev.Type {
+	case core.EventStep:
+		fmt.Fprintf(p.w, "==> %s\n", ev.Message)
+	case core.EventLog:
+		if !p.quiet {
+			fmt.Fprintf(p.w, "    %s\n", ev.Message)
+		}
+	}
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [stack]",
+		Short: "Show stacks, or one stack's stages, releases and instances",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				list, err := c.ListStacks(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return g.printJSON(list)
+				}
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "STACK\tSTAGE\tSTATUS\tRELEASE\tINSTANCES\tURL")
+				for _, s := range list {
+					for _, st := range s.Stages {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, st.Name, st.Status, releaseID(st), healthyCount(st), st.URL)
+					}
+				}
+				return tw.Flush()
+			}
+			s, err := c.Stack(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return g.printJSON(s)
+			}
+			printStack(g, s)
+			return nil
+		},
+	}
+	addOutput(cmd, g)
+	return cmd
+}
+
+func printStack(g *globals, s core.StackStatus) {
+	fmt.Fprintf(g.stdout, "Stack %s (%s)\n", s.Name, s.Architecture)
+	if b := s.LastBuild; b != nil {
+		fmt.Fprintf(g.stdout, "Last build: %s %s %s\n", b.ID, b.Status, ago(b.StartedAt))
+		if b.Error != "" {
+			fmt.Fprintf(g.stdout, "  %s\n", b.Error)
+		}
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tRELEASE\tBUILD\tURL")
+	for _, st := range s.Stages {
+		build := "-"
+		if st.Release != nil {
+			build = st.Release.Build
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Status, releaseID(st), build, st.URL)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nINSTANCE\tSTAGE\tRELEASE\tSTATE\tHEALTHY\tADDRESS")
+	for _, st := range s.Stages {
+		for _, in := range st.Instances {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", in.Name, in.Stage, in.Release, in.State, in.Healthy, in.Addr)
+		}
+	}
+	tw.Flush()
+}
+
+func releaseID(st core.StageStatus) string {
+	if st.Release == nil {
+		return "-"
+	}
+	return st.Release.ID
+}
+
+func healthyCount(st core.StageStatus) string {
+	n := 0
+	for _, in := range st.Instances {
+		if in.Healthy {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d/%d", n, len(st.Instances))
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func logsCmd(g *globals) *cobra.Command {
+	var opts client.LogOptions
+	cmd := &cobra.Command{
+		Use:   "logs <stack>",
+		Short: "Print a stack's instance logs",
+		Args:  exactArgs(1, "logs needs the stack name, e.g. `slipway logs hello`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return c.Logs(cmd.Context(), args[0], opts, g.stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Stage, "stage", "", "only this stage (default: all)")
+	f.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines")
+	f.IntVarP(&opts.Tail, "tail", "n", 0, "only the last N lines of each instance")
+	f.StringVar(&opts.Since, "since", "", "only lines newer than a duration, e.g. 10m")
+	f.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "prefix lines with timestamps")
+	return cmd
+}
+
+func rmCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm <stack>",
+		Aliases: []string{"delete"},
+		Short:   "Delete a stack: its instances, network, images and history",
+		Args:    exactArgs(1, "rm needs the stack name, e.g. `slipway rm hello`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteStack(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Deleted stack %s\n", args[0])
+			return nil
+		},
+	}
+}
+
+func buildsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "builds <stack>",
+		Short: "List a stack's builds, newest first",
+		Args:  exactArgs(1, "builds needs the stack name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.Builds(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return g.printJSON(list)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BUILD\tSTATUS\tSTARTED\tIMAGE\tERROR")
+			for _, b := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, ago(b.StartedAt), b.Image, b.Error)
+			}
+			return tw.Flush()
+		},
+	}
+	addOutput(cmd, g)
+	return cmd
+}
+
+func releasesCmd(g *globals) *cobra.Command {
+	var stage string
+	cmd := &cobra.Command{
+		Use:   "releases <stack>",
+		Short: "List a stack's releases, newest first",
+		Args:  exactArgs(1, "releases needs the stack name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.Releases(cmd.Context(), args[0], stage)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return g.printJSON(list)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RELEASE\tSTAGE\tBUILD\tSTATUS\tCREATED\tERROR")
+			for _, r := range list {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Stage, r.Build, r.Status, ago(r.CreatedAt), r.Error)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&stage, "stage", "", "only this stage")
+	addOutput(cmd, g)
+	return cmd
+}
+
+func schemaCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of slipway.yml (for editors)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := g.stdout.Write(client.ManifestSchema())
+			return err
+		},
+	}
+}
+
+func versionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the client version, and the server's if it is reachable",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(g.stdout, "client: %s\n", Version)
+			c, err := g.client()
+			if err != nil {
+				return nil
+			}
+			if info, err := c.Info(cmd.Context()); err == nil {
+				fmt.Fprintf(g.stdout, "server: %s (docker %s, API %s)\n", info.Version, info.Docker, info.DockerAPI)
+			}
+			return nil
+		},
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a message that says what to type.
+func exactArgs(n int, hint string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s", hint)
+		}
+		return nil
+	}
+}

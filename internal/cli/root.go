@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipwayhq/slipway/internal/client"
+)
+
+// Version is set at build time (-ldflags "-X .../cli.Version=...").
+var Version = "dev"
+
+// globals are the flags every client command shares.
+type globals struct {
+	server, token, dataDir string
+	output                 string
+	stdout, stderr         io.Writer
+}
+
+func (g *globals) client() (*client.Client, error) {
+	cfg, err := client.Discover(g.server, g.token, g.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg), nil
+}
+
+func (g *globals) json() (bool, error) {
+	switch g.output {
+	case "", "table":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, fmt.Errorf("invalid --output %q: use table or json", g.output)
+}
+
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Main runs the CLI and returns the exit code. serverCmd builds the
+// `slipway server` command (injected by main).
+func Main(args []string, serverCmd func(version string) *cobra.Command) int {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	root := &cobra.Command{
+		Use:           "slipway",
+		Short:         "Run a Dockerized web app as a stack on your own machine",
+		Long:          "Slipway deploys a Dockerized web app as a stack: built from a directory or git push, run on the local Docker Engine, routed by its gateway at <stage>.<stack>.<domain>.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.server, "server", "", "server URL (default: $SLIPWAY_SERVER, else the credentials file)")
+	pf.StringVar(&g.token, "token", "", "API token (default: $SLIPWAY_TOKEN, else the credentials file)")
+	pf.StringVar(&g.dataDir, "data-dir", "", "data dir whose credentials file to read (default ~/.local/share/slipway)")
+	root.AddCommand(
+		serverCmd(Version),
+		initCmd(g), deployCmd(g), statusCmd(g), logsCmd(g), rmCmd(g),
+		buildsCmd(g), releasesCmd(g), schemaCmd(g), versionCmd(g),
+	)
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
+		printError(g.stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// printError prints one line, then any detail lines indented.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "error:", err)
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		for _, d := range ce.Details {
+			fmt.Fprintln(w, "  |", d)
+		}
+	}
+}
+
+func addOutput(cmd *cobra.Command, g *globals) {
+	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipwayhq/slipway/internal/credentials"
+)
+
+// Command is `slipway server`. Every flag has a SLIPWAY_* variable
+// equivalent (--data-dir is SLIPWAY_DATA_DIR); flags win.
+func Command(version string) *cobra.Command {
+	cfg := Config{Version: version}
+	var level string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Slipway server (API, gateway, registry, controllers) in the foreground",
+		Long: `Run the Slipway server in the foreground. It listens for the API, the gateway and
+the embedded registry, and keeps deployed stacks running and routed. On first
+start it writes <data-dir>/credentials (mode 0600) with the server URL and an
+admin token, which the other commands read. SIGINT or SIGTERM stop the server
+gracefully; deployed instances keep running and are adopted on the next start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lv slog.Level
+			if err := lv.UnmarshalText([]byte(level)); err != nil {
+				return fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", level)
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return Run(ctx, cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", env("DATA_DIR", credentials.DefaultDataDir()), "where state, images, logs and credentials live (SLIPWAY_DATA_DIR)")
+	f.StringVar(&cfg.APIAddr, "api-addr", env("API_ADDR", "127.0.0.1:7070"), "API and dashboard listen address (SLIPWAY_API_ADDR)")
+	f.StringVar(&cfg.GatewayAddr, "gateway-addr", env("GATEWAY_ADDR", ":8080"), "gateway listen address for app traffic (SLIPWAY_GATEWAY_ADDR)")
+	f.StringVar(&cfg.RegistryAddr, "registry-addr", env("REGISTRY_ADDR", "127.0.0.1:5000"), "embedded registry listen address (SLIPWAY_REGISTRY_ADDR)")
+	f.StringVar(&cfg.Domain, "domain", env("DOMAIN", "localhost"), "stages are served at <stage>.<stack>.<domain> (SLIPWAY_DOMAIN)")
+	f.StringVar(&cfg.Namespace, "namespace", env("NAMESPACE", ""), "keeps this server's containers and networks apart from another server's on the same Docker (SLIPWAY_NAMESPACE)")
+	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
+	cmd.PreRunE = func(*cobra.Command, []string) error {
+		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
+		if cfg.Domain == "" {
+			return fmt.Errorf("--domain is empty: give a DNS name such as localhost or apps.example.com")
+		}
+		if cfg.Namespace != "" && !validNamespace(cfg.Namespace) {
+			return fmt.Errorf("invalid --namespace %q: use up to 20 lower-case letters and digits", cfg.Namespace)
+		}
+		return nil
+	}
+	return cmd
+}
+
+func env(key, def string) string {
+	if v := os.Getenv("SLIPWAY_" + key); v != "" {
+		return v
+	}
+	return def
+}
+
+func validNamespace(s string) bool {
+	if len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

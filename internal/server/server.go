@@ -1,0 +1,213 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/api"
+	"github.com/slipwayhq/slipway/internal/container"
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/credentials"
+	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/engine/docker"
+	"github.com/slipwayhq/slipway/internal/gateway"
+	"github.com/slipwayhq/slipway/internal/pipeline"
+	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/service"
+	"github.com/slipwayhq/slipway/internal/store/sqlite"
+)
+
+// Config is the server's configuration (flags and SLIPWAY_* variables).
+type Config struct {
+	DataDir      string
+	APIAddr      string
+	GatewayAddr  string
+	RegistryAddr string
+	Domain       string
+	Namespace    string
+	Version      string
+}
+
+// RegistryUser is the user name for `docker login` to the registry.
+const RegistryUser = "slipway"
+
+const tokenSetting = "admin_token_sha256"
+
+// Run runs the server until ctx ends.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	eng, err := docker.New(log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ver, err := eng.Ping(pingCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "state.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	token, rotated, err := adminToken(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	tokenHash := sha256.Sum256([]byte(token))
+	checkToken := func(s string) bool {
+		h := sha256.Sum256([]byte(s))
+		return subtle.ConstantTimeCompare(h[:], tokenHash[:]) == 1
+	}
+
+	lAPI, err := listen("api", cfg.APIAddr)
+	if err != nil {
+		return err
+	}
+	lGW, err := listen("gateway", cfg.GatewayAddr)
+	if err != nil {
+		lAPI.Close()
+		return err
+	}
+	lReg, err := listen("registry", cfg.RegistryAddr)
+	if err != nil {
+		lAPI.Close()
+		lGW.Close()
+		return err
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	reg, err := registry.New(ctx, registry.Config{Dir: filepath.Join(cfg.DataDir, "registry"), Username: RegistryUser, Token: checkToken, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain})
+	ctl := container.New(container.Config{
+		Engine: eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, Logger: log,
+		Publish: func(routes []gateway.Route) { gw.Update(gateway.NewRouteTable(routes)) },
+	})
+	registryHost := loopbackAddr(lReg.Addr())
+	svc, err := service.New(ctx, service.Config{
+		Store: st, Engine: eng, Controller: ctl, Registry: reg, Logger: log,
+		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: token}},
+		Domain:      cfg.Domain,
+		GatewayPort: portOf(lGW.Addr()),
+		DataDir:     cfg.DataDir,
+	})
+	if err != nil {
+		return err
+	}
+	apiURL := "http://" + loopbackAddr(lAPI.Addr())
+	info := api.Info{Version: cfg.Version, Domain: cfg.Domain, GatewayAddr: loopbackAddr(lGW.Addr()),
+		RegistryAddr: registryHost, Docker: ver.Version, DockerAPI: ver.APIVersion}
+	handler := api.New(svc, token, info, log)
+
+	servers := []*http.Server{
+		{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
+		{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
+	}
+	listeners := []net.Listener{lAPI, lGW, lReg}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+		go func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	credPath := credentials.Path(cfg.DataDir)
+	if err := credentials.Write(credPath, map[string]string{
+		credentials.Server: apiURL, credentials.Token: token,
+		credentials.Gateway: info.GatewayAddr, credentials.Registry: registryHost,
+	}); err != nil {
+		stop()
+		return err
+	}
+	if rotated {
+		log.Warn("generated a new admin token", "credentials", credPath)
+	}
+	go ctl.Run(ctx)
+	log.Info("slipway server ready", "version", cfg.Version, "api", apiURL, "gateway", lGW.Addr().String(),
+		"registry", registryHost, "domain", cfg.Domain, "docker", ver.Version, "credentials", credPath)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	log.Info("shutting down; instances keep running and are adopted on the next start")
+	stop()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		srv.Shutdown(sctx)
+	}
+	gw.CloseIdleConnections()
+	return runErr
+}
+
+// adminToken returns the admin token from the credentials file when its
+// hash matches the one in the store. Otherwise (first start, or a lost
+// credentials file) it makes a new one; only its hash is stored.
+func adminToken(ctx context.Context, st *sqlite.Store, dataDir string) (token string, rotated bool, err error) {
+	stored, err := st.GetSetting(ctx, tokenSetting)
+	if err != nil && !core.IsNotFound(err) {
+		return "", false, err
+	}
+	if vals, rerr := credentials.Read(credentials.Path(dataDir)); rerr == nil && stored != "" {
+		h := sha256.Sum256([]byte(vals[credentials.Token]))
+		if hex.EncodeToString(h[:]) == stored {
+			return vals[credentials.Token], false, nil
+		}
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	token = "slw_" + hex.EncodeToString(b)
+	h := sha256.Sum256([]byte(token))
+	if err := st.PutSetting(ctx, tokenSetting, hex.EncodeToString(h[:])); err != nil {
+		return "", false, err
+	}
+	return token, stored != "", nil
+}
+
+func listen(what, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for the %s on %s: %w (is another slipway server running? pick another address with --%s-addr)", what, addr, err, what)
+	}
+	return l, nil
+}
+
+// loopbackAddr turns a wildcard listen address into one clients on this
+// machine can dial (and that Docker treats as an insecure registry).
+func loopbackAddr(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func portOf(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	return port
+}
