@@ -1,0 +1,455 @@
+// Command bench is `make bench`: it starts a throwaway Slipway server,
+// deploys the go-crud starter, and measures side by side, in one run:
+//   - deploy: a no-change `slipway deploy` until the new release serves;
+//   - restart: server start until an adopted instance serves again;
+//   - the gateway's req/s and p50/p99 latency against the same instance
+//     hit directly, as ratios (wrk if installed, else a Go load loop).
+//
+// Figures are printed, never asserted: machines are noisy.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var (
+	bin      = flag.String("bin", "bin/slipway", "slipway binary")
+	deploys  = flag.Int("deploys", 5, "no-change redeploys to time")
+	duration = flag.Duration("duration", 10*time.Second, "length of each load run")
+	conns    = flag.Int("c", 64, "concurrent connections")
+	rounds   = flag.Int("rounds", 3, "interleaved load rounds per target")
+)
+
+func main() {
+	flag.Parse()
+	b := &bench{}
+	defer b.cleanup()
+	if err := b.run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		b.cleanup()
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	dir, ns      string
+	srv          *exec.Cmd
+	api, gw, reg string
+	rows         [][]string
+}
+
+func (b *bench) run() error {
+	var err error
+	if *bin, err = filepath.Abs(*bin); err != nil {
+		return err
+	}
+	b.dir, _ = os.MkdirTemp("", "slipway-bench-")
+	b.ns = "bench" + randHex(3)
+	if _, err := b.start(); err != nil {
+		return err
+	}
+	if _, err := b.cli(b.dir, "init", "hello"); err != nil {
+		return err
+	}
+	app := filepath.Join(b.dir, "hello")
+	t0 := time.Now()
+	if _, err := b.cli(app, "deploy", "-q"); err != nil {
+		return err
+	}
+	first := time.Since(t0)
+
+	var times []time.Duration
+	for i := 0; i < *deploys; i++ {
+		t0 := time.Now()
+		if _, err := b.cli(app, "deploy", "-q"); err != nil {
+			return err
+		}
+		d := time.Since(t0)
+		if code, body := b.get("/ping"); code != 200 || body != "pong" {
+			return fmt.Errorf("after deploy %d the gateway answered %d %q", i+1, code, body)
+		}
+		times = append(times, d)
+	}
+	b.row("first deploy (cold go build + image build)", fmt.Sprintf("%.2f s", first.Seconds()), "", "")
+	b.row(fmt.Sprintf("no-change deploy → new release serving (n=%d)", len(times)),
+		fmt.Sprintf("median %.2f s", median(times).Seconds()),
+		fmt.Sprintf("min %.2f / max %.2f s", minD(times).Seconds(), maxD(times).Seconds()), "")
+
+	// Restart: stop the server, start it, time until the adopted instance serves.
+	b.stop()
+	t0 = time.Now()
+	ready, err := b.start()
+	if err != nil {
+		return err
+	}
+	for {
+		if code, _ := b.get("/ping"); code == 200 {
+			break
+		}
+		if time.Since(t0) > 30*time.Second {
+			return fmt.Errorf("adopted instance not serving 30s after restart")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.row("server restart → adopted instance serving", fmt.Sprintf("%.0f ms", float64(time.Since(t0).Microseconds())/1000),
+		fmt.Sprintf("(process ready after %.0f ms)", float64(ready.Microseconds())/1000), "")
+
+	addr, err := b.instanceAddr()
+	if err != nil {
+		return err
+	}
+	gwURL, directURL := "http://"+b.gw+"/ping", "http://"+addr+"/ping"
+	host := "dev.hello.localhost"
+	tool := "wrk"
+	if _, err := exec.LookPath("wrk"); err != nil {
+		tool = "go-load"
+	}
+	var gwRes, dRes []load
+	var gwCPU time.Duration
+	var gwReqs float64
+	for i := 0; i < *rounds; i++ {
+		r, err := runLoad(tool, directURL, "")
+		if err != nil {
+			return err
+		}
+		dRes = append(dRes, r)
+		cpu0 := procCPU(b.srv.Process.Pid)
+		r, err = runLoad(tool, gwURL, host)
+		if err != nil {
+			return err
+		}
+		gwCPU += procCPU(b.srv.Process.Pid) - cpu0
+		gwReqs += r.rps * duration.Seconds()
+		gwRes = append(gwRes, r)
+	}
+	d, g := medianLoad(dRes), medianLoad(gwRes)
+	b.row(fmt.Sprintf("load: %s -c%d, %s × %d rounds, median", tool, *conns, *duration, *rounds), "gateway", "direct", "gateway/direct")
+	b.row("  requests/s", fmt.Sprintf("%.0f", g.rps), fmt.Sprintf("%.0f", d.rps), fmt.Sprintf("%.2f", g.rps/d.rps))
+	b.row("  p50 latency", ms(g.p50), ms(d.p50), fmt.Sprintf("%.2f", g.p50/d.p50))
+	b.row("  p99 latency", ms(g.p99), ms(d.p99), fmt.Sprintf("%.2f", g.p99/d.p99))
+	b.row("  slipway server CPU per proxied request", fmt.Sprintf("%.0f µs", float64(gwCPU.Microseconds())/gwReqs), "", "")
+	b.row("  note: the instance runs with the default 0.25 vCPU limit, which caps both paths", "", "", "")
+	b.row("  non-2xx or errors", fmt.Sprint(g.errors), fmt.Sprint(d.errors), "")
+	b.print()
+	return nil
+}
+
+func (b *bench) row(cells ...string) { b.rows = append(b.rows, cells) }
+
+func (b *bench) print() {
+	w := make([]int, 4)
+	for _, r := range b.rows {
+		for i, c := range r {
+			if len(c) > w[i] {
+				w[i] = len(c)
+			}
+		}
+	}
+	fmt.Println()
+	fmt.Printf("Slipway bench — %s, %d CPUs\n\n", time.Now().Format("2006-01-02 15:04"), numCPU())
+	for _, r := range b.rows {
+		for i, c := range r {
+			fmt.Printf("%-*s  ", w[i], c)
+		}
+		fmt.Println()
+	}
+}
+
+var readyRE = regexp.MustCompile(`msg="slipway server ready".* api=(\S+) gateway=(\S+) registry=(\S+)`)
+
+// start starts the server and returns how long it took to be ready.
+func (b *bench) start() (time.Duration, error) {
+	t0 := time.Now()
+	b.srv = exec.Command(*bin, "server", "--data-dir", filepath.Join(b.dir, "data"), "--api-addr", "127.0.0.1:0",
+		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--namespace", b.ns)
+	stderr, _ := b.srv.StderrPipe()
+	if err := b.srv.Start(); err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(stderr)
+	var logs []string
+	for sc.Scan() {
+		logs = append(logs, sc.Text())
+		if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
+			b.api, b.gw, b.reg = m[1], m[2], m[3]
+			go io.Copy(io.Discard, stderr)
+			return time.Since(t0), nil
+		}
+	}
+	return 0, fmt.Errorf("server exited:\n%s", strings.Join(logs, "\n"))
+}
+
+func (b *bench) stop() {
+	if b.srv != nil && b.srv.Process != nil {
+		b.srv.Process.Signal(syscall.SIGTERM)
+		b.srv.Wait()
+		b.srv = nil
+	}
+}
+
+func (b *bench) cleanup() {
+	if b.dir == "" {
+		return
+	}
+	b.stop()
+	label := "label=io.slipway.namespace=" + b.ns
+	if ids, _ := exec.Command("docker", "ps", "-aq", "--filter", label).Output(); len(bytes.TrimSpace(ids)) > 0 {
+		exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(string(ids))...)...).Run()
+	}
+	if ids, _ := exec.Command("docker", "network", "ls", "-q", "--filter", label).Output(); len(bytes.TrimSpace(ids)) > 0 {
+		exec.Command("docker", append([]string{"network", "rm"}, strings.Fields(string(ids))...)...).Run()
+	}
+	if b.reg != "" {
+		out, _ := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
+		for _, ref := range strings.Fields(string(out)) {
+			if strings.HasPrefix(ref, b.reg+"/") {
+				exec.Command("docker", "rmi", "-f", ref).Run()
+			}
+		}
+	}
+	os.RemoveAll(b.dir)
+	b.dir = ""
+}
+
+func (b *bench) cli(dir string, args ...string) (string, error) {
+	cmd := exec.Command(*bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLIPWAY_DATA_DIR="+filepath.Join(b.dir, "data"))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("slipway %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+func (b *bench) get(path string) (int, string) {
+	req, _ := http.NewRequest("GET", "http://"+b.gw+path, nil)
+	req.Host = "dev.hello.localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (b *bench) instanceAddr() (string, error) {
+	out, err := b.cli(b.dir, "status", "hello", "-o", "json")
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		Stages []struct {
+			Instances []struct {
+				Addr    string `json:"addr"`
+				Healthy bool   `json:"healthy"`
+			} `json:"instances"`
+		} `json:"stages"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return "", err
+	}
+	for _, in := range st.Stages[0].Instances {
+		if in.Healthy {
+			return in.Addr, nil
+		}
+	}
+	return "", fmt.Errorf("no healthy instance in status:\n%s", out)
+}
+
+// load is one load run's result; latencies in milliseconds.
+type load struct {
+	rps, p50, p99 float64
+	errors        int
+}
+
+func runLoad(tool, url, host string) (load, error) {
+	if tool == "wrk" {
+		return runWrk(url, host)
+	}
+	return goLoad(url, host), nil
+}
+
+var (
+	wrkRPS  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkLat  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)`)
+	wrkErrs = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSock = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func runWrk(url, host string) (load, error) {
+	args := []string{"-t2", "-c" + strconv.Itoa(*conns), "-d" + duration.String(), "--latency"}
+	if host != "" {
+		args = append(args, "-H", "Host: "+host)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	if err != nil {
+		return load{}, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	var l load
+	s := string(out)
+	if m := wrkRPS.FindStringSubmatch(s); m != nil {
+		l.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	for _, m := range wrkLat.FindAllStringSubmatch(s, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if m[1] == "50" {
+			l.p50 = v
+		} else {
+			l.p99 = v
+		}
+	}
+	if m := wrkErrs.FindStringSubmatch(s); m != nil {
+		l.errors, _ = strconv.Atoi(m[1])
+	}
+	if m := wrkSock.FindStringSubmatch(s); m != nil {
+		for _, v := range m[1:] {
+			n, _ := strconv.Atoi(v)
+			l.errors += n
+		}
+	}
+	if l.rps == 0 {
+		return l, fmt.Errorf("could not read wrk output:\n%s", s)
+	}
+	return l, nil
+}
+
+// goLoad is the fallback when wrk is not installed: keep-alive clients
+// in a loop, recording every latency.
+func goLoad(url, host string) load {
+	tr := &http.Transport{MaxIdleConnsPerHost: *conns, Proxy: nil}
+	client := &http.Client{Transport: tr}
+	var mu sync.Mutex
+	var lat []float64
+	errs := 0
+	deadline := time.Now().Add(*duration)
+	var wg sync.WaitGroup
+	for i := 0; i < *conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []float64
+			bad := 0
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", url, nil)
+				if host != "" {
+					req.Host = host
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					bad++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 400 {
+					bad++
+				}
+				mine = append(mine, float64(time.Since(t0).Microseconds())/1000)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	tr.CloseIdleConnections()
+	sort.Float64s(lat)
+	if len(lat) == 0 {
+		return load{errors: errs}
+	}
+	return load{rps: float64(len(lat)) / duration.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], errors: errs}
+}
+
+func medianLoad(ls []load) load {
+	pick := func(f func(load) float64) float64 {
+		v := make([]float64, len(ls))
+		for i, l := range ls {
+			v[i] = f(l)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	errs := 0
+	for _, l := range ls {
+		errs += l.errors
+	}
+	return load{rps: pick(func(l load) float64 { return l.rps }), p50: pick(func(l load) float64 { return l.p50 }),
+		p99: pick(func(l load) float64 { return l.p99 }), errors: errs}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func minD(ds []time.Duration) time.Duration {
+	m := ds[0]
+	for _, d := range ds {
+		m = min(m, d)
+	}
+	return m
+}
+
+func maxD(ds []time.Duration) time.Duration {
+	m := ds[0]
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}
+
+func ms(v float64) string { return fmt.Sprintf("%.2f ms", v) }
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// procCPU is a process's user+system CPU time from /proc/<pid>/stat.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after ')'.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return max(1, strings.Count(string(data), "processor\t:"))
+}
