@@ -44,6 +44,9 @@ type Controller struct {
 	stageMu   map[StageKey]*sync.Mutex
 
 	kick chan struct{}
+	// syncMu serialises Sync: a pass that read the desired state before a
+	// rollout's swap must not publish its (stale) routes after it.
+	syncMu sync.Mutex
 }
 
 // New returns a controller; call Run to start it.
@@ -164,6 +167,8 @@ func (c *Controller) desired(ctx context.Context) (Desired, error) {
 
 // Sync observes, decides and acts once.
 func (c *Controller) Sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	d, err := c.desired(ctx)
 	if err != nil {
 		return fmt.Errorf("read desired state: %w", err)

@@ -124,6 +124,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
 		{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
+	// Adopt and route what a previous server left running before the
+	// gateway takes traffic, so a restart does not open with empty routes.
+	syncCtx, cancelSync := context.WithTimeout(ctx, 15*time.Second)
+	if err := ctl.Sync(syncCtx); err != nil {
+		log.Warn("first sync failed; retrying in the background", "err", err)
+	}
+	cancelSync()
 	listeners := []net.Listener{lAPI, lGW, lReg}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {

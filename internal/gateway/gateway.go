@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultDialTimeout           = 2 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultDomain                = "localhost"
+)
+
+// Config configures a Gateway. Zero values get the defaults noted.
+type Config struct {
+	Logger    *slog.Logger // default: discard
+	Upstreams Upstreams    // default: RoundRobin()
+	Domain    string       // only used in the 404 message; default "localhost"
+
+	DialTimeout           time.Duration // connecting to an instance; default 2s
+	ResponseHeaderTimeout time.Duration // waiting for an instance's headers; default 60s
+
+	// OnRequest, when set, is called once after every request, on the
+	// serving goroutine: keep it cheap and do not retain the argument's
+	// fields beyond what you copy.
+	OnRequest func(RequestInfo)
+}
+
+// RequestInfo describes one finished request, for access logs and metrics.
+type RequestInfo struct {
+	RequestID string
+	Host      string // as the client sent it
+	Stack     string // empty when no route matched
+	Stage     string
+	Method    string
+	Path      string
+	Status    int // 499 when the client left before a response was written
+	Duration  time.Duration
+	BytesOut  int64 // response body bytes written (not counted after a websocket upgrade)
+	BackendID string
+}
+
+// Gateway routes requests by Host to the backends of the route table it
+// currently holds. It is an http.Handler; the server owns the listener.
+type Gateway struct {
+	log       *slog.Logger
+	upstreams Upstreams
+	domain    string
+	onRequest func(RequestInfo)
+
+	table     atomic.Pointer[RouteTable]
+	transport *http.Transport
+	proxy     *httputil.ReverseProxy
+}
+
+var _ http.Handler = (*Gateway)(nil)
+
+// New builds a Gateway serving an empty route table.
+func New(cfg Config) *Gateway {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Upstreams == nil {
+		cfg.Upstreams = RoundRobin()
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = DefaultDomain
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.ResponseHeaderTimeout <= 0 {
+		cfg.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	g := &Gateway{
+		log:       cfg.Logger.With("component", "gateway"),
+		upstreams: cfg.Upstreams,
+		domain:    cfg.Domain,
+		onRequest: cfg.OnRequest,
+		transport: newTransport(cfg.DialTimeout, cfg.ResponseHeaderTimeout),
+	}
+	g.proxy = g.newReverseProxy()
+	g.table.Store(NewRouteTable(nil))
+	return g
+}
+
+// Update swaps in a new route table. Requests already past their lookup
+// finish on the old table's backends; new ones see t. Safe to call
+// concurrently with ServeHTTP. A nil table means no routes.
+func (g *Gateway) Update(t *RouteTable) {
+	if t == nil {
+		t = NewRouteTable(nil)
+	}
+	g.table.Store(t)
+}
+
+// Table returns the route table in use.
+func (g *Gateway) Table() *RouteTable { return g.table.Load() }
+
+// CloseIdleConnections closes idle keep-alive connections to backends,
+// for shutdown and for tests.
+func (g *Gateway) CloseIdleConnections() { g.transport.CloseIdleConnections() }
+
+// ServeHTTP routes r: lookup by host, acquire a backend, proxy, release.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{w: w, start: time.Now()}
+	x.setRequestID(r.Header)
+	if g.onRequest != nil {
+		defer g.report(x, r)
+	}
+
+	route, ok := g.table.Load().Lookup(r.Host)
+	if !ok {
+		x.fail(failure{http.StatusNotFound, CodeNotFound, notFoundMessage(normalizeHost(r.Host), g.domain)})
+		return
+	}
+	x.route = route
+
+	ctx := r.Context()
+	backend, release, err := g.upstreams.Acquire(ctx, route)
+	if err == nil && backend.Addr == "" {
+		err = ErrNoBackend // a misbehaving Upstreams must not make us dial ""
+	}
+	if err != nil {
+		if release != nil {
+			release()
+		}
+		f := classifyAcquire(route, ctx, err)
+		// A stage without instances is a state, not an incident: it is
+		// in the access log already, and would flood this log under load.
+		level := slog.LevelWarn
+		if f.status == StatusClientClosedRequest || f.code == CodeNoHealthyInstance {
+			level = slog.LevelDebug
+		}
+		g.log.Log(ctx, level, "no instance for request", "stack", route.Stack, "stage", route.Stage,
+			"request_id", x.requestID[0], "status", f.status, "err", err)
+		x.fail(f)
+		return
+	}
+	if release != nil {
+		defer release()
+	}
+	x.backend = backend
+	g.proxy.ServeHTTP(x, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
+}
+
+// report hands the finished request to OnRequest. It runs deferred, so a
+// response aborted mid-body (ReverseProxy panics with ErrAbortHandler) is
+// still reported, with the status that had been sent.
+func (g *Gateway) report(x *exchange, r *http.Request) {
+	info := RequestInfo{
+		RequestID: x.requestID[0],
+		Host:      r.Host,
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Status:    x.status,
+		Duration:  time.Since(x.start),
+		BytesOut:  x.bytes,
+		BackendID: x.backend.ID,
+	}
+	if x.route != nil {
+		info.Stack, info.Stage = x.route.Stack, x.route.Stage
+	}
+	if info.Status == 0 {
+		info.Status = http.StatusOK // handler wrote nothing: net/http sends 200
+	}
+	g.onRequest(info)
+}
+
+// exchange is the per-request state: it wraps the ResponseWriter to count
+// what is written and carries what Rewrite, ModifyResponse and the error
+// handler need, through the request context. One allocation per request.
+type exchange struct {
+	w         http.ResponseWriter
+	start     time.Time
+	requestID []string // X-Request-Id header value, shared by request and response
+	route     *Route
+	backend   Backend
+	status    int
+	bytes     int64
+
+	// id and fwd back the header values the gateway sets (a generated
+	// request id; X-Forwarded-For, -Host, -Proto), so that setting them
+	// costs no allocation of its own.
+	id  [1]string
+	fwd [3]string
+}
+
+type exchangeKey struct{}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	return ctx.Value(exchangeKey{}).(*exchange)
+}
+
+func (x *exchange) Header() http.Header { return x.w.Header() }
+
+func (x *exchange) WriteHeader(code int) {
+	// 1xx other than 101 are informational (ReverseProxy forwards 103
+	// Early Hints this way); the final status comes later.
+	if x.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		x.status = code
+	}
+	x.w.WriteHeader(code)
+}
+
+func (x *exchange) Write(p []byte) (int, error) {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	n, err := x.w.Write(p)
+	x.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets ReverseProxy stream (text/event-stream, unknown lengths).
+func (x *exchange) Flush() {
+	if f, ok := x.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach Hijack (websockets) and
+// deadlines on the underlying writer.
+func (x *exchange) Unwrap() http.ResponseWriter { return x.w }
+
+// fail writes f as a JSON error, unless the client is gone or a response
+// has already started (then only the status is recorded).
+func (x *exchange) fail(f failure) {
+	if f.status == StatusClientClosedRequest || x.status != 0 {
+		if x.status == 0 {
+			x.status = f.status
+		}
+		return
+	}
+	x.w.Header()["X-Request-Id"] = x.requestID
+	writeError(x, f.status, f.code, f.message) // through x: counts the bytes
+}

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+)
+
+// Backend is one instance a route can send requests to.
+type Backend struct {
+	ID   string // instance id, for logs and the access log
+	Addr string // "ip:port" reachable from the gateway
+}
+
+// Route maps one host to the backends of one stage of one stack.
+type Route struct {
+	Host     string
+	Stack    string
+	Stage    string
+	Backends []Backend
+}
+
+// RouteTable is an immutable snapshot of every route the gateway serves.
+// Build a new table for every change and hand it to Gateway.Update; a
+// table is never modified after NewRouteTable returns, which is what lets
+// the gateway read it without locks.
+type RouteTable struct {
+	byHost map[string]*Route
+	sorted []*Route
+}
+
+// NewRouteTable builds a table from routes. It copies what it keeps, so
+// the caller may reuse or modify routes afterwards. Hosts are normalised
+// like Lookup's argument (lower case, no port, no trailing dot); routes
+// with an empty host are dropped, and when two routes share a host the
+// first one wins so the result does not depend on map order upstream.
+func NewRouteTable(routes []Route) *RouteTable {
+	t := &RouteTable{byHost: make(map[string]*Route, len(routes))}
+	for _, r := range routes {
+		host := normalizeHost(r.Host)
+		if host == "" {
+			continue
+		}
+		if _, dup := t.byHost[host]; dup {
+			continue
+		}
+		r.Host = host
+		r.Backends = slices.Clone(r.Backends)
+		t.byHost[host] = &r
+		t.sorted = append(t.sorted, &r)
+	}
+	slices.SortFunc(t.sorted, func(a, b *Route) int { return strings.Compare(a.Host, b.Host) })
+	return t
+}
+
+// Lookup finds the route for a Host header value. It ignores case, a
+// :port suffix and a trailing dot. The returned route belongs to the table
+// and must not be modified.
+func (t *RouteTable) Lookup(host string) (*Route, bool) {
+	if t == nil {
+		return nil, false
+	}
+	r, ok := t.byHost[normalizeHost(host)]
+	return r, ok
+}
+
+// Routes returns a copy of every route, sorted by host, for status and
+// debugging. Changing the result does not change the table.
+func (t *RouteTable) Routes() []Route {
+	if t == nil {
+		return nil
+	}
+	out := make([]Route, len(t.sorted))
+	for i, r := range t.sorted {
+		out[i] = *r
+		out[i].Backends = slices.Clone(r.Backends)
+	}
+	return out
+}
+
+// Len is the number of routes in the table.
+func (t *RouteTable) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.sorted)
+}
+
+// normalizeHost lower-cases host and strips a :port and a trailing dot.
+// It does not allocate when host is already lower case, which is the
+// common case on the request path.
+func normalizeHost(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
+		host = host[:i] // "[::1]:8080" → "[::1]", but "[::1]" is kept whole
+	}
+	host = strings.TrimSuffix(host, ".")
+	return strings.ToLower(host)
+}

@@ -1,0 +1,14 @@
+// Package manifest parses the files a user keeps in their source tree:
+// slipway.yml, which declares a stack (core.StackSpec), and AWS-CodeBuild-
+// style buildspecs (build.yml, release.yml), which declare build phases.
+//
+// Parsing is strict on purpose: an unknown key, a wrong type or a value out
+// of range is an error, never silently ignored, and every error is one line
+// "file:line:col: what is wrong; what is allowed" so that the CLI, the API
+// and an editor can point at the exact spot. Errors carry core.CodeInvalid.
+//
+// The package only turns bytes into values: it does no I/O, knows nothing
+// about stores, Docker or HTTP, and does not decide whether a parsed value is
+// supported by the rest of Slipway (the service layer does that, e.g. for the
+// serverless architecture). JSONSchema gives editors the same rules as Parse.
+package manifest

@@ -1,0 +1,331 @@
+package manifest
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+// Keys and values slipway.yml accepts. schema_test.go checks that the JSON
+// schema lists exactly these, so the editor and the parser cannot drift.
+var (
+	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "stages"}
+	healthKeys    = []string{"path", "start_timeout"}
+	buildKeys     = []string{"dockerfile"}
+	stageKeys     = []string{"name", "env"}
+	architectures = []string{string(core.ArchContainer), string(core.ArchServerless)}
+)
+
+// Limits of slipway.yml values.
+const (
+	MinPort         = 1
+	MaxPort         = 65535
+	MinStartTimeout = time.Second
+	MaxStartTimeout = 10 * time.Minute
+)
+
+// envNameRE is what a shell accepts as a variable name; anything else
+// could not be read back with $NAME inside the container.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+const envNameRule = "use letters, digits and '_', not starting with a digit"
+
+// Parse reads slipway.yml. filename is only used in messages ("slipway.yml"
+// when empty). Keys left out get the core defaults; anything unknown,
+// mistyped or out of range is an error carrying core.CodeInvalid whose
+// message is one line, "file:line:col: what is wrong; what is allowed",
+// followed by a count of further problems if any (see Error).
+func Parse(filename string, data []byte) (core.StackSpec, error) {
+	d := newDecoder(filename, "slipway.yml")
+	spec := d.stack(data)
+	if err := d.err(); err != nil {
+		return core.StackSpec{}, err
+	}
+	return spec, nil
+}
+
+func defaultSpec() core.StackSpec {
+	return core.StackSpec{
+		Architecture: core.ArchContainer,
+		Port:         core.DefaultPort,
+		Health: core.HealthSpec{
+			Path:         core.DefaultHealthPath,
+			StartTimeout: core.Duration(core.DefaultStartTimeout),
+		},
+		Build:  core.BuildSpec{Dockerfile: core.DefaultDockerfile},
+		Stages: []core.StageSpec{{Name: core.DefaultStage}},
+	}
+}
+
+func (d *decoder) stack(data []byte) core.StackSpec {
+	spec := defaultSpec()
+	body, ok := d.document(data)
+	if !ok {
+		return spec
+	}
+	if body == nil {
+		d.addf(docStart, "name is required: the file has no keys; start it with a line like \"name: my-app\"")
+		return spec
+	}
+	root, ok := d.resolve(body)
+	if !ok {
+		return spec
+	}
+	if _, isMap := root.(*ast.MappingNode); !isMap {
+		d.addf(posOf(body), "%s must be a mapping of keys, got %s; allowed keys: %s", d.base, kind(root), allowedList(stackKeys))
+		return spec
+	}
+	hasName := false
+	for _, e := range d.fields(root, d.base, "", stackKeys, nil) {
+		switch e.key {
+		case "name":
+			hasName = true
+			if name, ok := d.str(e, "use a stack name like \"my-app\""); ok {
+				if err := core.ValidateStackName(name); err != nil {
+					d.addf(posOf(e.value), "%s", oneLine(err.Error()))
+				}
+				spec.Name = name
+			}
+		case "architecture":
+			if a, ok := d.oneOf(e, architectures); ok {
+				spec.Architecture = core.Architecture(a)
+			}
+		case "port":
+			spec.Port = d.port(e)
+		case "healthcheck":
+			d.healthcheck(e, &spec.Health)
+		case "build":
+			d.build(e, &spec.Build)
+		case "stages":
+			if stages, ok := d.stages(e); ok {
+				spec.Stages = stages
+			}
+		}
+	}
+	if !hasName {
+		d.addLatef(posOf(root), "name is required: %s has no name key; add a line like \"name: my-app\"", d.base)
+	}
+	return spec
+}
+
+// oneOf reads a string that must be one of allowed.
+func (d *decoder) oneOf(e entry, allowed []string) (string, bool) {
+	hint := "allowed: " + allowedList(allowed)
+	s, ok := d.str(e, hint)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(allowed, s) {
+		d.addf(posOf(e.value), "invalid %s %q; %s%s", e.path, s, hint, didYouMean(s, allowed))
+		return "", false
+	}
+	return s, true
+}
+
+func (d *decoder) port(e entry) int {
+	hint := fmt.Sprintf("allowed: %d-%d", MinPort, MaxPort)
+	p, ok := d.integer(e, hint)
+	if !ok {
+		return core.DefaultPort
+	}
+	if p < MinPort || p > MaxPort {
+		d.addf(posOf(e.value), "invalid port %d; %s", p, hint)
+		return core.DefaultPort
+	}
+	return int(p)
+}
+
+// healthcheck reads either a path ("healthcheck: /healthz") or a mapping
+// with path and start_timeout.
+func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
+	v, ok := d.resolve(e.value)
+	if !ok {
+		return
+	}
+	switch v.(type) {
+	case *ast.StringNode, *ast.LiteralNode, *ast.TagNode:
+		d.healthPath(e, h)
+		return
+	case *ast.MappingNode:
+	default:
+		d.addf(posOf(e.value, e.keyN), "healthcheck must be a path or a mapping with path and start_timeout, got %s; e.g. \"healthcheck: /healthz\"", kind(v))
+		return
+	}
+	for _, f := range d.fields(v, "healthcheck", "healthcheck.", healthKeys, nil) {
+		switch f.key {
+		case "path":
+			d.healthPath(f, h)
+		case "start_timeout":
+			if t, ok := d.duration(f, MinStartTimeout, MaxStartTimeout); ok {
+				h.StartTimeout = core.Duration(t)
+			}
+		}
+	}
+}
+
+func (d *decoder) healthPath(e entry, h *core.HealthSpec) {
+	p, ok := d.str(e, "use a URL path like \"/healthy\"")
+	if !ok {
+		return
+	}
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		d.addf(posOf(e.value), "invalid %s %q: it must start with '/'; use a URL path like \"/healthy\"", e.path, p)
+	case strings.ContainsFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '#' }):
+		d.addf(posOf(e.value), "invalid %s %q: it contains a space, control character or '#'; use a URL path like \"/healthy\"", e.path, p)
+	default:
+		h.Path, h.Explicit = p, true
+	}
+}
+
+// duration reads a Go duration string ("30s", "2m") within [lo, hi].
+func (d *decoder) duration(e entry, lo, hi time.Duration) (time.Duration, bool) {
+	rng := fmt.Sprintf("allowed: %s to %s", shortDuration(lo), shortDuration(hi))
+	s, ok := d.str(e, "use a duration with a unit, like \"30s\" or \"2m\"")
+	if !ok {
+		return 0, false
+	}
+	t, err := time.ParseDuration(s)
+	if err != nil {
+		d.addf(posOf(e.value), "invalid %s %q: not a duration; use a number with a unit, like \"30s\" or \"2m\" (%s)", e.path, s, rng)
+		return 0, false
+	}
+	if t < lo || t > hi {
+		d.addf(posOf(e.value), "invalid %s %q: out of range; %s", e.path, s, rng)
+		return 0, false
+	}
+	return t, true
+}
+
+// shortDuration prints 10m rather than 10m0s.
+func shortDuration(t time.Duration) string {
+	s := t.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func (d *decoder) build(e entry, b *core.BuildSpec) {
+	m, ok := d.mapping(e, "build settings (dockerfile)")
+	if !ok {
+		return
+	}
+	for _, f := range d.fields(m, "build", "build.", buildKeys, nil) {
+		if f.key == "dockerfile" {
+			if p, ok := d.dockerfile(f); ok {
+				b.Dockerfile = p
+			}
+		}
+	}
+}
+
+// dockerfile checks that the path stays inside the build context: the
+// context is the user's source directory, and a path out of it would read
+// files of the host running Slipway.
+func (d *decoder) dockerfile(e entry) (string, bool) {
+	const hint = "use a path relative to the source directory, like \"Dockerfile\" or \"docker/Dockerfile\""
+	p, ok := d.str(e, hint)
+	if !ok {
+		return "", false
+	}
+	at := posOf(e.value)
+	slashed := strings.ReplaceAll(p, `\`, "/") // a Windows user's "..\Dockerfile" escapes too
+	clean := path.Clean(p)
+	switch {
+	case p == "":
+		d.addf(at, "%s is empty; %s", e.path, hint)
+	case strings.ContainsFunc(p, unicode.IsControl):
+		d.addf(at, "invalid %s %q: it contains a control character; %s", e.path, p, hint)
+	case strings.HasPrefix(slashed, "/") || (len(p) >= 2 && p[1] == ':'):
+		d.addf(at, "invalid %s %q: it is an absolute path; %s", e.path, p, hint)
+	case escapes(clean) || escapes(path.Clean(slashed)):
+		d.addf(at, "invalid %s %q: it escapes the build context; %s", e.path, p, hint)
+	case clean == "." || strings.HasSuffix(p, "/"):
+		d.addf(at, "invalid %s %q: it names a directory, not a file; %s", e.path, p, hint)
+	default:
+		return clean, true
+	}
+	return "", false
+}
+
+func escapes(clean string) bool { return clean == ".." || strings.HasPrefix(clean, "../") }
+
+func (d *decoder) stages(e entry) ([]core.StageSpec, bool) {
+	items, ok := d.sequence(e, "stages", "write each stage as \"- name: dev\"")
+	if !ok {
+		return nil, false
+	}
+	if len(items) == 0 {
+		d.addf(posOf(e.value, e.keyN), "stages is empty; declare at least one stage, e.g. \"- name: dev\"")
+		return nil, false
+	}
+	var out []core.StageSpec
+	seen := map[string]pos{}
+	good := true
+	for i, it := range items {
+		where := fmt.Sprintf("stages[%d]", i)
+		st, ok := d.stage(entry{path: where, keyN: it.dash, value: it.node}, seen)
+		good = good && ok
+		out = append(out, st)
+	}
+	return out, good
+}
+
+func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, bool) {
+	var st core.StageSpec
+	v, ok := d.resolve(e.value)
+	if !ok {
+		return st, false
+	}
+	if _, isMap := v.(*ast.MappingNode); !isMap {
+		d.addf(posOf(e.value, e.keyN), "%s must be a mapping with name and env, got %s; write a stage as \"- name: dev\"", e.path, kind(v))
+		return st, false
+	}
+	good, hasName := true, false
+	for _, f := range d.fields(v, e.path, e.path+".", stageKeys, nil) {
+		switch f.key {
+		case "name":
+			hasName = true
+			name, ok := d.str(f, "use a stage name like \"dev\"")
+			if !ok {
+				good = false
+				continue
+			}
+			if err := core.ValidateStageName(name); err != nil {
+				d.addf(posOf(f.value), "%s", oneLine(err.Error()))
+				good = false
+				continue
+			}
+			if first, dup := seen[name]; dup {
+				d.addf(posOf(f.value), "duplicate stage %q: already declared at line %d; stage names must be unique", name, first.line)
+				good = false
+				continue
+			}
+			seen[name] = posOf(f.value)
+			st.Name = name
+		case "env":
+			env, ok := d.stringMap(f, "environment variables", envNameRE.MatchString, envNameRule)
+			good = good && ok
+			if len(env) > 0 {
+				st.Env = env
+			}
+		}
+	}
+	if !hasName {
+		d.addLatef(posOf(v, e.value), "%s.name is required; write a stage as \"- name: dev\"", e.path)
+		good = false
+	}
+	return st, good
+}

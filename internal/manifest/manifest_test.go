@@ -1,0 +1,46 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+func TestParseGolden(t *testing.T) {
+	runGolden(t, "testdata/slipway", "slipway.yml", Parse)
+}
+
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*/*.yml")
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("a: &x [*x]\nb: *x\n"))
+	f.Add([]byte("x: &m {<<: *m}\nname: a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
+		_, err := Parse("slipway.yml", data)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("Parse took %s on %d bytes", d, len(data))
+		}
+		if err == nil {
+			return
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "slipway.yml:") {
+			t.Fatalf("error does not start with the file name: %q", msg)
+		}
+		if strings.ContainsAny(msg, "\r\n") {
+			t.Fatalf("error is not one line: %q", msg)
+		}
+		if core.CodeOf(err) != core.CodeInvalid {
+			t.Fatalf("code = %s, want invalid: %q", core.CodeOf(err), msg)
+		}
+	})
+}

@@ -1,0 +1,19 @@
+package manifest
+
+import (
+	_ "embed"
+	"slices"
+)
+
+// schema is hand-written for readability in editors; schema_test.go keeps
+// its keys, enums, defaults and limits in step with the parser.
+//
+//go:embed slipway.schema.json
+var schema []byte
+
+// JSONSchema returns a JSON Schema (draft 2020-12) of slipway.yml, with
+// descriptions, defaults and enums, for editors such as yaml-language-server.
+// Parse stays the authority: a few rules (unique stage names, the
+// start_timeout range, a Dockerfile path escaping through a subdirectory)
+// cannot be said in a schema. The caller owns the returned slice.
+func JSONSchema() []byte { return slices.Clone(schema) }
