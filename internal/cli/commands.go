@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipwayhq/slipway/internal/client"
-	"github.com/slipwayhq/slipway/internal/core"
 )
 
 func initCmd(g *globals) *cobra.Command {
@@ -94,11 +93,11 @@ type progress struct {
 	start time.Time
 }
 
-func (p *progress) event(ev core.Event) {
+func (p *progress) event(ev client.Event) {
 	switch ev.Type {
-	case core.EventStep:
+	case client.EventStep:
 		fmt.Fprintf(p.w, "==> %s\n", ev.Message)
-	case core.EventLog:
+	case client.EventLog:
 		if !p.quiet {
 			fmt.Fprintf(p.w, "    %s\n", ev.Message)
 		}
@@ -151,7 +150,7 @@ func statusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printStack(g *globals, s core.StackStatus) {
+func printStack(g *globals, s client.StackStatus) {
 	fmt.Fprintf(g.stdout, "Stack %s (%s)\n", s.Name, s.Architecture)
 	if b := s.LastBuild; b != nil {
 		fmt.Fprintf(g.stdout, "Last build: %s %s %s\n", b.ID, b.Status, ago(b.StartedAt))
@@ -179,14 +178,14 @@ func printStack(g *globals, s core.StackStatus) {
 	tw.Flush()
 }
 
-func releaseID(st core.StageStatus) string {
+func releaseID(st client.StageStatus) string {
 	if st.Release == nil {
 		return "-"
 	}
 	return st.Release.ID
 }
 
-func healthyCount(st core.StageStatus) string {
+func healthyCount(st client.StageStatus) string {
 	n := 0
 	for _, in := range st.Instances {
 		if in.Healthy {

@@ -162,3 +162,6 @@ func IsNotFound(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == core.CodeNotFound
 }
+
+// ManifestSchema is the JSON Schema of slipway.yml.
+func ManifestSchema() []byte { return manifest.JSONSchema() }

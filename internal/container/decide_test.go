@@ -67,7 +67,7 @@ func TestRoutes(t *testing.T) {
 	instances := []core.Instance{
 		{ID: "b", Stack: "hello", Stage: "dev", Release: "r3", Addr: "10.0.0.2:8000", Healthy: true},
 		{ID: "a", Stack: "hello", Stage: "dev", Release: "r3", Addr: "10.0.0.1:8000", Healthy: true},
-		{ID: "c", Stack: "hello", Stage: "dev", Release: "r4", Addr: "10.0.0.3:8000", Healthy: true},  // not serving yet
+		{ID: "c", Stack: "hello", Stage: "dev", Release: "r4", Addr: "10.0.0.3:8000", Healthy: true},   // not serving yet
 		{ID: "d", Stack: "hello", Stage: "prod", Release: "r2", Addr: "10.0.0.4:8000", Healthy: false}, // unhealthy
 	}
 	got := Routes("localhost", d, instances)
