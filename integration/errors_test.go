@@ -163,6 +163,25 @@ func TestUserErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("failing build.yml names the phase and command", func(t *testing.T) {
+		app := filepath.Join(work, "sick")
+		bs := filepath.Join(app, "build.yml")
+		orig, _ := os.ReadFile(bs)
+		defer os.WriteFile(bs, orig, 0o644)
+		os.WriteFile(bs, []byte("version: 0.2\nphases:\n  build:\n    commands:\n      - echo compiling\n      - echo 'no compiler here' >&2; exit 3\n"), 0o644)
+		r := s.run(app, "deploy", "-q")
+		line := errorLine(t, r)
+		if !strings.Contains(line, "build.yml phase build failed: exit status 3") {
+			t.Fatalf("error line %q", line)
+		}
+		if !strings.Contains(r.stderr, "  | no compiler here") || !strings.Contains(r.stderr, "  | + echo 'no compiler here'") {
+			t.Fatalf("last log lines not shown:\n%s", r.stderr)
+		}
+		if code, body, _ := s.gw("GET", "dev.sick.localhost", "/ping", ""); code != 200 || body != "pong" {
+			t.Fatalf("stage stopped serving after a failed build.yml: %d %q", code, body)
+		}
+	})
+
 	t.Run("docker CLI pushes to the embedded registry", func(t *testing.T) {
 		cfg := t.TempDir()
 		docker := func(stdin string, args ...string) (string, error) {

@@ -1,8 +1,12 @@
 package integration
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +63,22 @@ func TestStarterLifecycle(t *testing.T) {
 	if !strings.Contains(logs.stdout, `"path":"/ping"`) {
 		t.Fatalf("logs lack the /ping request:\n%s", logs.stdout)
 	}
+	t.Run("logs -f follows new lines", func(t *testing.T) { followLogs(t, s, app, host) })
+	t.Run("build events replay as SSE", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", s.api+"/v1/stacks/hello/builds/b1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get("Content-Type") != "text/event-stream" || !strings.Contains(string(body), "event: step\ndata: {") ||
+			!strings.Contains(string(body), "event: done\ndata: {") {
+			t.Fatalf("SSE replay: %s\n%s", resp.Header.Get("Content-Type"), body)
+		}
+	})
 	table := s.mustRun(app, "status")
 	if !strings.Contains(table.stdout, "hello") || !strings.Contains(table.stdout, "serving") {
 		t.Fatalf("status table:\n%s", table.stdout)
@@ -267,5 +287,47 @@ func inspectSecurity(t *testing.T, id, namespace string) {
 	}
 	if _, ok := info[0].NetworkSettings.Networks["slipway-"+namespace+"-hello"]; !ok || len(info[0].NetworkSettings.Networks) != 1 {
 		t.Fatalf("networks: %v", info[0].NetworkSettings.Networks)
+	}
+}
+
+// followLogs runs `slipway logs -f` and checks a request made afterwards
+// shows up in its output.
+func followLogs(t *testing.T, s *server, dir, host string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "logs", "hello", "-f", "--tail", "1")
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), "SLIPWAY_DATA_DIR="+s.dataDir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	marker := "/follow-" + randHex(4)
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	time.Sleep(300 * time.Millisecond) // let the follower attach
+	s.gw("GET", host, marker, "")
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("logs -f ended before showing %s", marker)
+			}
+			if strings.Contains(l, marker) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("logs -f did not show %s within 30s", marker)
+		}
 	}
 }
