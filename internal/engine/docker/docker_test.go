@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -116,9 +115,11 @@ func serverBinary(t *testing.T) string {
 		if fixture.binErr != nil {
 			return
 		}
+		// go test puts GOROOT/bin first on the PATH of the tests it runs.
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			fixture.binErr = fmt.Errorf("find the go tool to build the fixture: %w", err)
+			return
 		}
 		cmd := exec.Command(goTool, "build", "-trimpath", "-o", filepath.Join(fixture.dir, "server"), "./testdata/server")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")

@@ -14,10 +14,10 @@ import (
 
 func main() {
 	exit := flag.Int("exit", -1, "print -print and exit with this code instead of serving")
-	print := flag.String("print", "", "line to print before -exit")
+	msg := flag.String("print", "", "line to print before -exit")
 	flag.Parse()
 	if *exit >= 0 {
-		fmt.Println(*print)
+		fmt.Println(*msg)
 		os.Exit(*exit)
 	}
 
