@@ -1,7 +1,6 @@
 package client
 
 import (
-	"archive/tar"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 
+	"github.com/slipwayhq/slipway/internal/archive"
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/manifest"
 	"github.com/slipwayhq/slipway/internal/starter"
@@ -77,76 +77,24 @@ func Pack(dir, dockerfile string, w io.Writer) error {
 		keep[f] = true
 	}
 	zw := gzip.NewWriter(w)
-	tw := tar.NewWriter(zw)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	err := archive.WriteDir(zw, dir, func(rel string, d fs.DirEntry) (bool, error) {
+		if pm == nil || keep[rel] {
+			return true, nil
 		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
+		ignored, err := pm.MatchesOrParentMatches(rel)
+		if err != nil || !ignored {
+			return !ignored, err
 		}
-		rel = filepath.ToSlash(rel)
-		if pm != nil && !keep[rel] {
-			ignored, err := pm.MatchesOrParentMatches(rel)
-			if err != nil {
-				return err
-			}
-			if ignored {
-				// A directory may still hold re-included files ("!dir/keep").
-				if d.IsDir() && !pm.Exclusions() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
+		// A directory may still hold re-included files ("!dir/keep").
+		if d.IsDir() && !pm.Exclusions() {
+			return false, filepath.SkipDir
 		}
-		return addFile(tw, path, rel, d)
+		return false, nil
 	})
 	if err != nil {
 		return fmt.Errorf("pack %s: %w", dir, err)
 	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
 	return zw.Close()
-}
-
-func addFile(tw *tar.Writer, path, rel string, d fs.DirEntry) error {
-	info, err := d.Info()
-	if err != nil {
-		return err
-	}
-	link := ""
-	if info.Mode()&fs.ModeSymlink != 0 {
-		if link, err = os.Readlink(path); err != nil {
-			return err
-		}
-	}
-	if !info.Mode().IsRegular() && !info.IsDir() && link == "" {
-		return nil // sockets, devices and pipes are not build input
-	}
-	hdr, err := tar.FileInfoHeader(info, link)
-	if err != nil {
-		return err
-	}
-	hdr.Name = rel
-	if info.IsDir() {
-		hdr.Name += "/"
-	}
-	hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(tw, f)
-	return err
 }
 
 // Init scaffolds a starter into dir.

@@ -15,7 +15,7 @@ import (
 func TestPackHonoursDockerignore(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		".dockerignore":     ".git\n*.md\nbuild.yml\nlogs/\n!logs/keep.txt\nDockerfile\n",
+		".dockerignore":     ".git\n**/*.md\nbuild.yml\nlogs/\n!logs/keep.txt\nDockerfile\n",
 		"Dockerfile":        "FROM scratch\n",
 		"slipway.yml":       "name: x\n",
 		"build.yml":         "version: 0.2\n",

@@ -1,14 +1,13 @@
 package pipeline
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/slipwayhq/slipway/internal/archive"
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/engine"
 )
@@ -33,7 +32,7 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 	}
 	ref, latest := im.Ref(stack, buildID), im.Ref(stack, "latest")
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeTar(dir, pw)) }()
+	go func() { pw.CloseWithError(archive.WriteDir(pw, dir, nil)) }()
 	tail := &tailBuffer{max: 20}
 	_, err := im.Engine.BuildImage(ctx, engine.BuildOptions{
 		Context:    pr,
@@ -70,56 +69,6 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 		return "", "", fmt.Errorf("push %s: %w", latest, err)
 	}
 	return ref, digest, nil
-}
-
-// writeTar writes dir as an uncompressed tar build context.
-func writeTar(dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("tar build context: %w", err)
-	}
-	return tw.Close()
 }
 
 func oneLine(err error) string {
