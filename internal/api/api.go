@@ -241,16 +241,17 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		opts.Since = time.Now().Add(-d)
 	}
 	stack := r.PathValue("stack")
-	if _, err := a.svc.Status(r.Context(), stack); err != nil {
+	// The status line goes out with the first log line, so a bad stage
+	// or an unreachable Docker still gets a JSON error and its status.
+	lw := &lazyWriter{w: w, rc: http.NewResponseController(w)}
+	err := a.svc.Logs(r.Context(), stack, q.Get("stage"), opts, lw)
+	if err != nil && !lw.started {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
-	if err := a.svc.Logs(r.Context(), stack, q.Get("stage"), opts, fw); err != nil && r.Context().Err() == nil {
+	if err != nil && r.Context().Err() == nil {
 		a.log.Warn("logs stream ended", "stack", stack, "err", err)
 	}
+	lw.start()
 	return nil
 }
 
@@ -263,10 +264,30 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-type flushWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
+// lazyWriter sends a plain-text 200 just before the first byte (or
+// flush), so errors found before any output can still be JSON.
+type lazyWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
 }
 
-func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
-func (f *flushWriter) Flush()                      { f.rc.Flush() }
+func (l *lazyWriter) start() {
+	if l.started {
+		return
+	}
+	l.started = true
+	l.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	l.w.Header().Set("X-Content-Type-Options", "nosniff")
+	l.w.WriteHeader(http.StatusOK)
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	l.start()
+	return l.w.Write(p)
+}
+
+func (l *lazyWriter) Flush() {
+	l.start()
+	l.rc.Flush()
+}

@@ -21,6 +21,10 @@ type Config struct {
 	Publish   func([]gateway.Route) // receives every new route table
 	Domain    string
 	Namespace string // "" is the default namespace
+	// ServerID marks the instances of one server (one data dir), so two
+	// servers sharing a Docker daemon never take each other's instances
+	// for orphans.
+	ServerID string
 	Logger    *slog.Logger
 
 	ProbeInterval time.Duration // how often running instances are probed (default 2s)
@@ -79,7 +83,7 @@ func New(cfg Config) *Controller {
 
 // Labels selects everything this controller manages.
 func (c *Controller) Labels() map[string]string {
-	return map[string]string{core.LabelManaged: "true", core.LabelNamespace: c.namespace()}
+	return map[string]string{core.LabelManaged: "true", core.LabelNamespace: c.namespace(), core.LabelServer: c.cfg.ServerID}
 }
 
 func (c *Controller) namespace() string {

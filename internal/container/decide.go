@@ -34,12 +34,17 @@ const (
 // Classify decides the fate of an observed instance.
 func Classify(d Desired, c engine.Container) Verdict {
 	stack, stage, rel := c.Labels[core.LabelStack], c.Labels[core.LabelStage], c.Labels[core.LabelRelease]
+	k := StageKey{stack, stage}
+	// A rollout may bring a stage the stored spec does not have yet (it
+	// is stored when the release activates), so check it first.
+	if rel != "" && d.RollingOut[k] == rel {
+		return Keep
+	}
 	stages, ok := d.Stacks[stack]
 	if !ok || !contains(stages, stage) {
 		return Orphan
 	}
-	k := StageKey{stack, stage}
-	if d.Serving[k] == rel || d.RollingOut[k] == rel {
+	if d.Serving[k] == rel {
 		return Keep
 	}
 	return Retire

@@ -18,7 +18,7 @@ func desired() Desired {
 	return Desired{
 		Stacks:     map[string][]string{"hello": {"dev", "prod"}, "api": {"dev"}},
 		Serving:    map[StageKey]string{{"hello", "dev"}: "r3", {"hello", "prod"}: "r2"},
-		RollingOut: map[StageKey]string{{"hello", "dev"}: "r4"},
+		RollingOut: map[StageKey]string{{"hello", "dev"}: "r4", {"hello", "staging"}: "r5"},
 	}
 }
 
@@ -36,6 +36,7 @@ func TestClassify(t *testing.T) {
 		{"deleted stack", ct("e", "gone", "dev", "r1", true), Orphan},
 		{"deleted stage", ct("f", "hello", "staging", "r3", true), Orphan},
 		{"stack without a release yet", ct("g", "api", "dev", "r1", true), Retire},
+		{"rollout to a stage new in this release", ct("h", "hello", "staging", "r5", true), Keep},
 	}
 	for _, tc := range cases {
 		if got := Classify(d, tc.c); got != tc.want {

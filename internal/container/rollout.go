@@ -210,11 +210,19 @@ func (c *Controller) RemoveStack(ctx context.Context, stack string) error {
 		return fmt.Errorf("list instances of %s: %w", stack, err)
 	}
 	for _, ct := range cts {
-		if err := c.cfg.Engine.RemoveContainer(ctx, ct.ID); err != nil {
+		if err = c.cfg.Engine.RemoveContainer(ctx, ct.ID); err != nil {
 			return fmt.Errorf("remove instance %s: %w", ct.Name, err)
 		}
 	}
-	if err := c.cfg.Engine.RemoveNetwork(ctx, c.NetworkName(stack)); err != nil {
+	// A concurrent sync may still be removing an instance as an orphan;
+	// the network frees up once it is gone.
+	for try := 0; try < 20; try++ {
+		if err = c.cfg.Engine.RemoveNetwork(ctx, c.NetworkName(stack)); err == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
 		return fmt.Errorf("remove network of %s: %w", stack, err)
 	}
 	c.mu.Lock()
@@ -224,7 +232,7 @@ func (c *Controller) RemoveStack(ctx context.Context, stack string) error {
 		}
 	}
 	c.mu.Unlock()
-	c.Kick()
+	c.Kick() // republish routes without the stack
 	return nil
 }
 
@@ -241,7 +249,11 @@ func (c *Controller) Logs(ctx context.Context, stack, stage string, opts engine.
 		return fmt.Errorf("list instances of %s: %w", stack, err)
 	}
 	if len(cts) == 0 {
-		return nil
+		where := "stack " + stack
+		if stage != "" {
+			where = "stage " + stage + " of stack " + stack
+		}
+		return core.Errorf(core.CodeNotFound, "%s has no instances (deploy it first with `slipway deploy`)", where)
 	}
 	lines := make(chan string, 64)
 	done := make(chan error, len(cts))
@@ -269,6 +281,10 @@ func (c *Controller) Logs(ctx context.Context, stack, stage string, opts engine.
 			}
 			done <- nil
 		}()
+	}
+	// Following may wait long for a first line: start the answer now.
+	if f, ok := w.(interface{ Flush() }); ok && opts.Follow {
+		f.Flush()
 	}
 	var firstErr error
 	for pending := len(cts); pending > 0; {

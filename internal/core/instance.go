@@ -5,6 +5,7 @@ package core
 const (
 	LabelManaged   = "io.slipway.managed" // "true"
 	LabelNamespace = "io.slipway.namespace"
+	LabelServer    = "io.slipway.server" // a server's ID, kept in its state.db
 	LabelStack     = "io.slipway.stack"
 	LabelStage     = "io.slipway.stage"
 	LabelRelease   = "io.slipway.release"

@@ -77,6 +77,9 @@ func RunPhases(ctx context.Context, spec manifest.Buildspec, dir string, vars ma
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return core.Errorf(core.CodeBuildFailed, "build.yml phase %s timed out after %s", ph.Name, timeout).WithDetails(tail.lines())
 		}
+		if ctx.Err() != nil {
+			return core.Wrap(core.CodeConflict, ctx.Err(), "build canceled during build.yml phase %s", ph.Name)
+		}
 		if strings.EqualFold(ph.OnFailure, "CONTINUE") {
 			emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("phase %s failed (%v); continuing (on-failure: CONTINUE)", ph.Name, err)})
 			continue
@@ -87,21 +90,25 @@ func RunPhases(ctx context.Context, spec manifest.Buildspec, dir string, vars ma
 }
 
 // runScript runs commands as one shell script, streaming merged output.
+// When the shell exits, its whole process group is killed, so a command
+// left running in the background cannot outlive the build or hold the
+// output open.
 func runScript(ctx context.Context, shell, dir string, env []string, commands []string, line func(string)) error {
 	var script strings.Builder
 	script.WriteString("set -e\n")
 	for _, c := range commands {
 		fmt.Fprintf(&script, "printf '%%s\\n' %s\n%s\n", shellQuote("+ "+c), c)
 	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, shell, "-c", script.String())
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Kill the whole process group on timeout, not just the shell.
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -113,9 +120,17 @@ func runScript(ctx context.Context, shell, dir string, env []string, commands []
 		}
 		io.Copy(io.Discard, pr)
 	}()
-	err := cmd.Run()
-	pw.Close()
+	err = cmd.Start()
+	pw.Close() // the children hold the only write ends now
+	if err == nil {
+		err = cmd.Wait()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	wg.Wait()
+	pr.Close()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return fmt.Errorf("exit status %d", ee.ExitCode())

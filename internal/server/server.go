@@ -69,6 +69,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	serverID, err := settingOrNew(ctx, st, "server_id", 6)
+	if err != nil {
+		return err
+	}
 	tokenHash := sha256.Sum256([]byte(token))
 	checkToken := func(s string) bool {
 		h := sha256.Sum256([]byte(s))
@@ -100,7 +104,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer reg.Close()
 	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain})
 	ctl := container.New(container.Config{
-		Engine: eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, Logger: log,
+		Engine: eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, ServerID: serverID, Logger: log,
 		Publish: func(routes []gateway.Route) { gw.Update(gateway.NewRouteTable(routes)) },
 	})
 	registryHost := loopbackAddr(lReg.Addr())
@@ -194,6 +198,22 @@ func adminToken(ctx context.Context, st *sqlite.Store, dataDir string) (token st
 		return "", false, err
 	}
 	return token, stored != "", nil
+}
+
+// settingOrNew returns a stored setting, first storing a random hex
+// value of n bytes if there is none.
+func settingOrNew(ctx context.Context, st *sqlite.Store, key string, n int) (string, error) {
+	v, err := st.GetSetting(ctx, key)
+	if err == nil {
+		return v, nil
+	}
+	if !core.IsNotFound(err) {
+		return "", err
+	}
+	b := make([]byte, n)
+	rand.Read(b)
+	v = hex.EncodeToString(b)
+	return v, st.PutSetting(ctx, key, v)
 }
 
 func listen(what, addr string) (net.Listener, error) {

@@ -15,6 +15,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if _, err := s.cfg.Store.GetStack(ctx, name); err != nil {
 		return err
 	}
+	// Once begun, finish even if the client goes away: a half-deleted
+	// stack could not be deleted again ("unknown stack").
+	ctx = context.WithoutCancel(ctx)
 	s.mu.Lock()
 	for key, j := range s.jobs {
 		if strings.HasPrefix(key, name+"/") {
@@ -33,7 +36,6 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err := s.cfg.Store.DeleteStack(ctx, name); err != nil {
 		return err
 	}
-	s.cfg.Controller.Kick()
 	if err := s.cfg.Controller.RemoveStack(ctx, name); err != nil {
 		return fmt.Errorf("remove instances of %s: %w", name, err)
 	}

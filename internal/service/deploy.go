@@ -153,6 +153,11 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		}
 	}
 
+	// A delete may have won the race for the stack lock.
+	if _, err := s.cfg.Store.GetStack(ctx, b.Stack); err != nil {
+		fail(core.Errorf(core.CodeConflict, "stack %s was deleted before build %s started", b.Stack, b.ID))
+		return
+	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build %s of stack %s", b.ID, b.Stack)})
 	if bs != nil {
 		vars := map[string]string{"SLIPWAY_STACK": b.Stack, "SLIPWAY_BUILD_ID": b.ID}
@@ -204,7 +209,10 @@ func (s *Service) release(ctx context.Context, b core.Build, spec core.StackSpec
 			if err != nil {
 				return err
 			}
-			prev, _ := tx.ListReleases(ctx, b.Stack, stage)
+			prev, err := tx.ListReleases(ctx, b.Stack, stage)
+			if err != nil {
+				return err
+			}
 			for _, p := range prev {
 				if p.Status == core.ReleaseActive {
 					p.Status = core.ReleaseSuperseded
