@@ -39,7 +39,11 @@ func stream(w http.ResponseWriter, r *http.Request, status int, follow func(func
 	})
 	if err != nil && r.Context().Err() == nil {
 		b, _ := json.Marshal(core.Event{Type: core.EventError, Message: err.Error(), Code: core.CodeOf(err)})
-		w.Write(append(b, '\n'))
+		if sse {
+			w.Write([]byte("event: error\ndata: " + string(b) + "\n\n"))
+		} else {
+			w.Write(append(b, '\n'))
+		}
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ type Config struct {
 	// servers sharing a Docker daemon never take each other's instances
 	// for orphans.
 	ServerID string
-	Logger    *slog.Logger
+	Logger   *slog.Logger
 
 	ProbeInterval time.Duration // how often running instances are probed (default 2s)
 	Drain         time.Duration // how long a retired instance keeps finishing requests (default 2s)
@@ -48,6 +48,7 @@ type Controller struct {
 	stageMu   map[StageKey]*sync.Mutex
 
 	kick chan struct{}
+	wg   sync.WaitGroup // retiring goroutines
 	// syncMu serialises Sync: a pass that read the desired state before a
 	// rollout's swap must not publish its (stale) routes after it.
 	syncMu sync.Mutex
@@ -133,6 +134,9 @@ func (c *Controller) Run(ctx context.Context) {
 	}
 }
 
+// Wait blocks until instances being retired are gone.
+func (c *Controller) Wait() { c.wg.Wait() }
+
 // Kick asks Run for a sync pass soon.
 func (c *Controller) Kick() {
 	select {
@@ -191,6 +195,9 @@ func (c *Controller) Sync(ctx context.Context) error {
 		case Orphan:
 			c.retire(ct, 0)
 		}
+	}
+	for _, ct := range Dead(d, observed) {
+		c.retire(ct, 0)
 	}
 	c.probeAll(ctx, keep)
 	c.forget(observed)
@@ -260,7 +267,9 @@ func (c *Controller) retire(ct engine.Container, drain time.Duration) {
 	delete(c.health, ct.ID)
 	c.mu.Unlock()
 	log := c.log.With("stack", ct.Labels[core.LabelStack], "stage", ct.Labels[core.LabelStage], "instance", ct.Name)
+	c.wg.Add(1)
 	go func() {
+		defer c.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), drain+c.cfg.StopGrace+30*time.Second)
 		defer cancel()
 		// The instance is already out of the route table; let requests
@@ -272,7 +281,10 @@ func (c *Controller) retire(ct engine.Container, drain time.Duration) {
 			}
 		}
 		if err := c.cfg.Engine.RemoveContainer(ctx, ct.ID); err != nil {
-			log.Warn("remove retired instance", "err", err)
+			log.Warn("remove retired instance; will retry", "err", err)
+			c.mu.Lock()
+			delete(c.retiring, ct.ID) // let a later sync try again
+			c.mu.Unlock()
 			return
 		}
 		log.Info("instance retired")

@@ -50,19 +50,46 @@ func Classify(d Desired, c engine.Container) Verdict {
 	return Retire
 }
 
+// live reports whether an instance is running or about to run again.
+func live(c engine.Container) bool {
+	return c.Running || c.State == "restarting"
+}
+
+// Dead lists instances of a serving release that are not running (stopped
+// by hand, or given up on by the restart policy) once their stage has a
+// live instance of that release again: they are kept until then, for
+// their logs and exit code.
+func Dead(d Desired, observed []engine.Container) []engine.Container {
+	serving := map[StageKey]bool{}
+	for _, c := range observed {
+		k := StageKey{c.Labels[core.LabelStack], c.Labels[core.LabelStage]}
+		if live(c) && c.Labels[core.LabelRelease] == d.Serving[k] {
+			serving[k] = true
+		}
+	}
+	var out []engine.Container
+	for _, c := range observed {
+		k := StageKey{c.Labels[core.LabelStack], c.Labels[core.LabelStage]}
+		if !live(c) && c.State != "created" && serving[k] && Classify(d, c) == Keep && d.RollingOut[k] != c.Labels[core.LabelRelease] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Missing lists the stages whose serving release has no live instance
 // (none running or restarting), so the controller must start one.
 func Missing(d Desired, observed []engine.Container) []StageKey {
-	live := map[StageKey]bool{}
+	running := map[StageKey]bool{}
 	for _, c := range observed {
 		k := StageKey{c.Labels[core.LabelStack], c.Labels[core.LabelStage]}
-		if c.Labels[core.LabelRelease] == d.Serving[k] && (c.Running || c.State == "restarting") {
-			live[k] = true
+		if c.Labels[core.LabelRelease] == d.Serving[k] && live(c) {
+			running[k] = true
 		}
 	}
 	var out []StageKey
 	for k, rel := range d.Serving {
-		if rel == "" || live[k] || d.RollingOut[k] != "" {
+		if rel == "" || running[k] || d.RollingOut[k] != "" {
 			continue
 		}
 		if stages, ok := d.Stacks[k.Stack]; !ok || !contains(stages, k.Stage) {

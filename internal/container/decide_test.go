@@ -90,3 +90,23 @@ func TestInstanceEnv(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestDead(t *testing.T) {
+	d := desired()
+	stopped := ct("x", "hello", "prod", "r2", false)
+	// Kept while it is the stage's only instance.
+	if got := Dead(d, []engine.Container{stopped}); len(got) != 0 {
+		t.Fatalf("dead with no replacement: %v", got)
+	}
+	// Retired once a replacement runs.
+	got := Dead(d, []engine.Container{stopped, ct("y", "hello", "prod", "r2", true)})
+	if len(got) != 1 || got[0].ID != "x" {
+		t.Fatalf("got %v", got)
+	}
+	// A restarting instance is not dead.
+	restarting := ct("z", "hello", "prod", "r2", false)
+	restarting.State = "restarting"
+	if got := Dead(d, []engine.Container{restarting, ct("y", "hello", "prod", "r2", true)}); len(got) != 0 {
+		t.Fatalf("restarting counted dead: %v", got)
+	}
+}

@@ -130,7 +130,10 @@ func (c *Controller) waitHealthy(ctx context.Context, ct engine.Container, rel c
 		if err != nil {
 			return core.Instance{}, fmt.Errorf("inspect instance %s: %w", ct.Name, err)
 		}
-		if !cur.Running && cur.State != "created" && cur.State != "restarting" || cur.State == "restarting" && cur.ExitCode != 0 {
+		// Exited, restarting (the restart policy caught an exit, even with
+		// code 0), or started again since we first looked: it died.
+		restarted := !ct.StartedAt.IsZero() && !cur.StartedAt.IsZero() && !cur.StartedAt.Equal(ct.StartedAt)
+		if !cur.Running && cur.State != "created" || cur.State == "restarting" || restarted {
 			why := fmt.Sprintf("exited with code %d", cur.ExitCode)
 			if cur.OOMKilled {
 				why = fmt.Sprintf("was killed for using more than %d MB of memory", core.DefaultMemoryMB)

@@ -138,6 +138,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	listeners := []net.Listener{lAPI, lGW, lReg}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
+		// Requests (log streams, say) end with the server, not after the
+		// shutdown grace period.
+		srv.BaseContext = func(net.Listener) context.Context { return ctx }
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 		go func() {
 			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
@@ -156,7 +159,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if rotated {
 		log.Warn("generated a new admin token", "credentials", credPath)
 	}
-	go ctl.Run(ctx)
+	ctlDone := make(chan struct{})
+	go func() { ctl.Run(ctx); close(ctlDone) }()
 	log.Info("slipway server ready", "version", cfg.Version, "api", apiURL, "gateway", lGW.Addr().String(),
 		"registry", registryHost, "domain", cfg.Domain, "docker", ver.Version, "credentials", credPath)
 
@@ -173,6 +177,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		srv.Shutdown(sctx)
 	}
 	gw.CloseIdleConnections()
+	// Jobs and the controller use the store and engine closed on return.
+	<-ctlDone
+	svc.Wait()
+	ctl.Wait()
 	return runErr
 }
 

@@ -88,7 +88,9 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	s.mu.Lock()
 	s.jobs[key] = job
 	s.mu.Unlock()
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		defer cancel()
 		defer os.RemoveAll(dir)
 		defer func() {
@@ -167,7 +169,12 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 			return
 		}
 	}
-	ref, digest, err := s.cfg.Images.BuildAndPush(ctx, b.Stack, b.ID, dir, spec.Build.Dockerfile, emit)
+	bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
+	ref, digest, err := s.cfg.Images.BuildAndPush(bctx, b.Stack, b.ID, dir, spec.Build.Dockerfile, emit)
+	cancel()
+	if errors.Is(bctx.Err(), context.DeadlineExceeded) {
+		err = core.Errorf(core.CodeBuildFailed, "image build and push took longer than %s", s.cfg.BuildTimeout)
+	}
 	if err != nil {
 		finishBuild(core.BuildFailed, err)
 		fail(err)

@@ -51,6 +51,7 @@ type Service struct {
 	log *slog.Logger
 	ctx context.Context // the server's lifetime; jobs outlive requests
 
+	wg      sync.WaitGroup // running jobs
 	mu      sync.Mutex
 	jobs    map[string]*Job // by stack/build, while running
 	stackMu map[string]*sync.Mutex
@@ -97,6 +98,10 @@ func (s *Service) recover(ctx context.Context) error {
 		for _, b := range builds {
 			if b.Status == core.BuildRunning {
 				b.Status, b.Error = core.BuildFailed, "interrupted: the server stopped during the build"
+				// End its event log too, so a replay does not hang open.
+				if j, err := newJob(st.Name, b.ID, filepath.Join(s.cfg.logDir(), st.Name, b.ID+".ndjson")); err == nil {
+					j.emit(core.Event{Type: core.EventError, Code: core.CodeBuildFailed, Message: b.Error})
+				}
 				now := time.Now().UTC()
 				b.FinishedAt = &now
 				if err := s.cfg.Store.PutBuild(ctx, b); err != nil {
@@ -119,6 +124,10 @@ func (s *Service) recover(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Wait blocks until every job has returned (they stop when the server's
+// context ends), so the store can be closed under none of them.
+func (s *Service) Wait() { s.wg.Wait() }
 
 // URL is where a stage is served through the gateway.
 func (s *Service) URL(stack, stage string) string {
