@@ -163,6 +163,42 @@ func TestUserErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("instance that crashes on start fails fast", func(t *testing.T) {
+		app := filepath.Join(work, "sick")
+		mainGo := filepath.Join(app, "main.go")
+		orig, _ := os.ReadFile(mainGo)
+		defer os.WriteFile(mainGo, orig, 0o644)
+		os.WriteFile(mainGo, []byte("package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() {\n\tfmt.Println(\"cannot open database: no such host\")\n\tos.Exit(3)\n}\n"), 0o644)
+		os.Rename(filepath.Join(app, "main_test.go"), filepath.Join(app, "main_test.go.off"))
+		defer os.Rename(filepath.Join(app, "main_test.go.off"), filepath.Join(app, "main_test.go"))
+		start := time.Now()
+		r := s.run(app, "deploy", "-q")
+		line := errorLine(t, r)
+		if !strings.Contains(line, "exited with code 3 before answering its health check") {
+			t.Fatalf("error line %q", line)
+		}
+		if !strings.Contains(r.stderr, "  | cannot open database: no such host") {
+			t.Fatalf("instance log lines not shown:\n%s", r.stderr)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Fatalf("a crashing instance took %s to be reported", d)
+		}
+		if code, body, _ := s.gw("GET", "dev.sick.localhost", "/ping", ""); code != 200 || body != "pong" {
+			t.Fatalf("previous release stopped serving: %d %q", code, body)
+		}
+	})
+
+	t.Run("logs of an unknown stage", func(t *testing.T) {
+		line := errorLine(t, s.run(work, "logs", "sick", "--stage", "nope"))
+		if !strings.Contains(line, `stack "sick" has no stage "nope"; stages: dev, prod`) {
+			t.Fatalf("%q", line)
+		}
+		line = errorLine(t, s.run(work, "logs", "sick", "--stage", "prod"))
+		if !strings.Contains(line, "stage prod of stack sick has no instances") {
+			t.Fatalf("%q", line)
+		}
+	})
+
 	t.Run("failing build.yml names the phase and command", func(t *testing.T) {
 		app := filepath.Join(work, "sick")
 		bs := filepath.Join(app, "build.yml")

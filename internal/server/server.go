@@ -65,6 +65,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	_, err = st.GetSetting(ctx, tokenSetting)
+	firstStart := core.IsNotFound(err)
 	token, rotated, err := adminToken(ctx, st, cfg.DataDir)
 	if err != nil {
 		return err
@@ -156,8 +158,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		stop()
 		return err
 	}
-	if rotated {
-		log.Warn("generated a new admin token", "credentials", credPath)
+	switch {
+	case rotated:
+		log.Warn("the credentials file did not hold the admin token; generated a new one", "credentials", credPath)
+	case firstStart:
+		log.Info("first start: generated an admin token and saved it with the server URL (mode 0600)", "credentials", credPath)
 	}
 	ctlDone := make(chan struct{})
 	go func() { ctl.Run(ctx); close(ctlDone) }()
