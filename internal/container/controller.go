@@ -306,7 +306,7 @@ func (c *Controller) replace(ctx context.Context, k StageKey, releaseID string) 
 		c.log.Warn("replace instance: unknown release", "stack", k.Stack, "stage", k.Stage, "release", releaseID, "err", err)
 		return
 	}
-	id, err := c.startInstance(ctx, rel)
+	id, err := c.startInstance(ctx, rel, true)
 	if err != nil {
 		c.log.Warn("replace instance", "stack", k.Stack, "stage", k.Stage, "err", err)
 		return

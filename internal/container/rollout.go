@@ -39,7 +39,9 @@ func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress fun
 		c.mu.Unlock()
 	}()
 
-	id, err := c.startInstance(ctx, rel)
+	// No restart policy until it is healthy: a crash then leaves it
+	// exited with its real exit code, which the error reports.
+	id, err := c.startInstance(ctx, rel, false)
 	if err != nil {
 		return err
 	}
@@ -55,6 +57,10 @@ func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress fun
 		return err
 	}
 	progress(fmt.Sprintf("instance %s is healthy at %s", ct.Name, in.Addr))
+	if err := c.cfg.Engine.SetRestart(ctx, id, true); err != nil {
+		c.discard(id)
+		return fmt.Errorf("set restart policy of the new instance: %w", err)
+	}
 	if err := activate(ctx); err != nil {
 		c.discard(id)
 		return fmt.Errorf("activate release %s: %w", rel.ID, err)
@@ -70,7 +76,7 @@ func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress fun
 
 // startInstance creates and starts one instance of rel on the stack's
 // network.
-func (c *Controller) startInstance(ctx context.Context, rel core.Release) (string, error) {
+func (c *Controller) startInstance(ctx context.Context, rel core.Release, restart bool) (string, error) {
 	network := c.NetworkName(rel.Stack)
 	if _, err := c.cfg.Engine.EnsureNetwork(ctx, network, c.Labels()); err != nil {
 		return "", fmt.Errorf("create network %s: %w", network, err)
@@ -90,7 +96,7 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 		NanoCPUs:      int64(core.DefaultCPU * 1e9),
 		PidsLimit:     core.DefaultPidsLimit,
 		StopTimeout:   c.cfg.StopGrace,
-		RestartAlways: true,
+		RestartAlways: restart,
 	}
 	id, err := c.cfg.Engine.CreateContainer(ctx, spec)
 	if err != nil {

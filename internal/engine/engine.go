@@ -36,6 +36,9 @@ type Engine interface {
 	// CreateContainer creates (but does not start) an instance.
 	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
 	StartContainer(ctx context.Context, id string) error
+	// SetRestart turns an instance's restart-unless-stopped policy on or
+	// off without restarting it.
+	SetRestart(ctx context.Context, id string, always bool) error
 	// StopContainer sends SIGTERM, then SIGKILL after grace.
 	StopContainer(ctx context.Context, id string, grace time.Duration) error
 	// RemoveContainer force-removes an instance. Missing is not an error.

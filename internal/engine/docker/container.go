@@ -125,6 +125,19 @@ func (d *Docker) StartContainer(ctx context.Context, id string) error {
 	return nil
 }
 
+// SetRestart switches the restart policy of a live instance between
+// unless-stopped and none.
+func (d *Docker) SetRestart(ctx context.Context, id string, always bool) error {
+	policy := container.RestartPolicy{Name: container.RestartPolicyDisabled}
+	if always {
+		policy.Name = container.RestartPolicyUnlessStopped
+	}
+	if _, err := d.cli.ContainerUpdate(ctx, id, client.ContainerUpdateOptions{RestartPolicy: &policy}); err != nil {
+		return d.fail(err, "update restart policy of container %s", id)
+	}
+	return nil
+}
+
 // StopContainer asks the instance to stop with its stop signal (SIGTERM
 // unless the image says otherwise) and kills it after grace, rounded up to
 // a whole second. Stopping a stopped instance is not an error.

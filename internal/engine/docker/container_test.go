@@ -188,6 +188,19 @@ func TestCreateContainerDefaults(t *testing.T) {
 	if err := d.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+	// The restart policy can be switched on and off while it runs.
+	for _, always := range []bool{true, false} {
+		if err := d.SetRestart(ctx, id, always); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := d.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := raw.Container.HostConfig.RestartPolicy.Name == container.RestartPolicyUnlessStopped; got != always || !raw.Container.State.Running {
+			t.Errorf("SetRestart(%v): policy %+v, running %v", always, raw.Container.HostConfig.RestartPolicy, raw.Container.State.Running)
+		}
+	}
 	c, err := d.InspectContainer(ctx, id)
 	if err != nil {
 		t.Fatal(err)
