@@ -88,7 +88,7 @@ func (b *bench) run() error {
 		}
 		times = append(times, d)
 	}
-	b.row("first deploy (cold go build + image build)", fmt.Sprintf("%.2f s", first.Seconds()), "", "")
+	b.row("first deploy of a new stack (go build, image build, push, start)", fmt.Sprintf("%.2f s", first.Seconds()), "", "")
 	b.row(fmt.Sprintf("no-change deploy → new release serving (n=%d)", len(times)),
 		fmt.Sprintf("median %.2f s", median(times).Seconds()),
 		fmt.Sprintf("min %.2f / max %.2f s", minD(times).Seconds(), maxD(times).Seconds()), "")
