@@ -51,8 +51,10 @@ type BuildSpec struct {
 
 // StageSpec is one environment of a stack, in pipeline order.
 type StageSpec struct {
-	Name string            `json:"name"`
-	Env  map[string]string `json:"env,omitempty"`
+	Name    string            `json:"name"`
+	Env     map[string]string `json:"env,omitempty"`
+	Scale   ScaleSpec         `json:"scale"`
+	Network NetworkSpec       `json:"network"`
 }
 
 // Stage returns the named stage spec.
