@@ -21,3 +21,14 @@ type StageStatus struct {
 	Release   *Release   `json:"release,omitempty"`
 	Instances []Instance `json:"instances"`
 }
+
+// StageEvent is something that happened to a stage: a scaling decision
+// (with its inputs in Message), a rollout's start, swap or abort, an
+// instance crash or replacement.
+type StageEvent struct {
+	Time    time.Time `json:"time"`
+	Stack   string    `json:"stack"`
+	Stage   string    `json:"stage"`
+	Type    string    `json:"type"` // scale, rollout, instance
+	Message string    `json:"message"`
+}

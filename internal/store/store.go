@@ -41,6 +41,12 @@ type Store interface {
 	// StageReleases returns what every stage of every stack serves.
 	StageReleases(ctx context.Context) ([]StageRelease, error)
 
+	// AddEvent records something that happened to a stage (a scaling
+	// decision with its inputs, a rollout step, a crash).
+	AddEvent(ctx context.Context, e core.StageEvent) error
+	// ListEvents returns a stage's events, newest first, at most limit.
+	ListEvents(ctx context.Context, stack, stage string, limit int) ([]core.StageEvent, error)
+
 	// GetSetting returns a server setting ("" and CodeNotFound if unset).
 	GetSetting(ctx context.Context, key string) (string, error)
 	PutSetting(ctx context.Context, key, value string) error

@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS sequences (
 	n     INTEGER NOT NULL,
 	PRIMARY KEY (stack, kind)
 );
+CREATE TABLE IF NOT EXISTS events (
+	seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+	stack TEXT NOT NULL,
+	stage TEXT NOT NULL,
+	doc   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_stage ON events (stack, stage, seq);
 CREATE TABLE IF NOT EXISTS settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -167,7 +174,7 @@ func (s *Store) DeleteStack(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return core.Errorf(core.CodeNotFound, "unknown stack %q", name)
 		}
-		for _, table := range []string{"builds", "releases", "stage_releases"} {
+		for _, table := range []string{"builds", "releases", "stage_releases", "events"} {
 			if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE stack = ?`, name); err != nil {
 				return fmt.Errorf("delete %s of %s: %w", table, name, err)
 			}
@@ -265,6 +272,30 @@ func (s *Store) StageReleases(ctx context.Context) ([]store.StageRelease, error)
 		out = append(out, sr)
 	}
 	return out, rows.Err()
+}
+
+// maxEventsPerStage bounds the events table: older ones are dropped.
+const maxEventsPerStage = 1000
+
+func (s *Store) AddEvent(ctx context.Context, e core.StageEvent) error {
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := s.q.ExecContext(ctx, `INSERT INTO events (stack, stage, doc) VALUES (?, ?, ?)`, e.Stack, e.Stage, doc); err != nil {
+		return fmt.Errorf("record event of %s/%s: %w", e.Stack, e.Stage, err)
+	}
+	_, err = s.q.ExecContext(ctx, `DELETE FROM events WHERE stack = ? AND stage = ? AND seq <= (
+		SELECT seq FROM events WHERE stack = ? AND stage = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+		e.Stack, e.Stage, e.Stack, e.Stage, maxEventsPerStage)
+	return err
+}
+
+func (s *Store) ListEvents(ctx context.Context, stack, stage string, limit int) ([]core.StageEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return listDocs[core.StageEvent](ctx, s.q, `SELECT doc FROM events WHERE stack = ? AND stage = ? ORDER BY seq DESC LIMIT ?`, stack, stage, limit)
 }
 
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {

@@ -101,6 +101,23 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("seq after delete = %d, want 12", n)
 		}
 	})
+	t.Run("events", func(t *testing.T) {
+		s := newStore(t)
+		must(t, s.CreateStack(ctx, core.Stack{Name: "ev"}))
+		for i := 1; i <= 5; i++ {
+			must(t, s.AddEvent(ctx, core.StageEvent{Stack: "ev", Stage: "dev", Type: "scale", Message: "m" + itoa(i)}))
+		}
+		must(t, s.AddEvent(ctx, core.StageEvent{Stack: "ev", Stage: "prod", Type: "rollout", Message: "other"}))
+		evs, err := s.ListEvents(ctx, "ev", "dev", 3)
+		must(t, err)
+		if len(evs) != 3 || evs[0].Message != "m5" || evs[2].Message != "m3" {
+			t.Fatalf("events not newest first or limit ignored: %+v", evs)
+		}
+		must(t, s.DeleteStack(ctx, "ev"))
+		if evs, _ := s.ListEvents(ctx, "ev", "prod", 10); len(evs) != 0 {
+			t.Fatalf("events survived delete: %+v", evs)
+		}
+	})
 	t.Run("transactions", func(t *testing.T) {
 		s := newStore(t)
 		boom := errors.New("boom")
