@@ -154,7 +154,7 @@ func TestUserErrors(t *testing.T) {
 			t.Fatalf("previous release stopped serving: %d %q", code, body)
 		}
 		st := status(t, s, "sick")
-		if st.Stages[0].Release.ID != "r1" || len(st.Stages[0].Instances) != 1 {
+		if st.Stages[0].Release.ID != "r1" || len(active(st.Stages[0].Instances)) != 1 {
 			t.Fatalf("failed release disturbed the stage: %+v", st.Stages[0])
 		}
 		var rels []core.Release

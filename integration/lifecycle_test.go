@@ -331,3 +331,14 @@ func followLogs(t *testing.T, s *server, dir, host string) {
 		}
 	}
 }
+
+// active leaves out instances being retired.
+func active(in []core.Instance) []core.Instance {
+	var out []core.Instance
+	for _, i := range in {
+		if i.State != "stopping" {
+			out = append(out, i)
+		}
+	}
+	return out
+}

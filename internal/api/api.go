@@ -29,6 +29,10 @@ type Service interface {
 	Build(ctx context.Context, stack, id string) (core.Build, error)
 	Releases(ctx context.Context, stack, stage string) ([]core.Release, error)
 	Logs(ctx context.Context, stack, stage string, opts engine.LogOptions, w io.Writer) error
+	Scale(ctx context.Context, stack, stage string, ch service.ScaleChange) (core.ScaleSpec, error)
+	Events(ctx context.Context, stack, stage string, limit int) ([]core.StageEvent, error)
+	Abort(ctx context.Context, stack, stage string) (string, error)
+	Exec(ctx context.Context, stack, stage, instance string, cmd []string, stdout, stderr io.Writer) (int, error)
 }
 
 var _ Service = (*service.Service)(nil)

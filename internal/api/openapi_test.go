@@ -39,7 +39,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for path, ops := range doc.Paths {
 		for method := range ops {
 			documented = append(documented, strings.ToUpper(method)+" "+path)
-			concrete := strings.NewReplacer("{stack}", "hello", "{build}", "b1").Replace(path)
+			concrete := strings.NewReplacer("{stack}", "hello", "{build}", "b1", "{stage}", "dev").Replace(path)
 			req := httptest.NewRequest(strings.ToUpper(method), concrete, nil)
 			if _, pattern := a.mux.Handler(req); pattern != strings.ToUpper(method)+" "+path {
 				t.Errorf("documented %s %s is routed to %q", method, path, pattern)
@@ -63,7 +63,7 @@ func TestAuthAndUnknownRoutes(t *testing.T) {
 		if rt.public {
 			continue
 		}
-		path := strings.NewReplacer("{stack}", "hello", "{build}", "b1").Replace(rt.pattern)
+		path := strings.NewReplacer("{stack}", "hello", "{build}", "b1", "{stage}", "dev").Replace(rt.pattern)
 		for _, auth := range []string{"", "Bearer wrong", "Basic s3cret", "s3cret"} {
 			req := httptest.NewRequest(rt.method, path, nil)
 			if auth != "" {

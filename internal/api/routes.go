@@ -26,6 +26,8 @@ var (
 	pSince  = param{"since", "query", "only lines newer than this duration, e.g. 10m"}
 	pDetach = param{"detach", "query", "true to return the build at once instead of streaming"}
 	pTimes  = param{"timestamps", "query", "true to prefix lines with timestamps"}
+	pStageP = param{"stage", "path", "stage name"}
+	pLimit  = param{"limit", "query", "at most this many (default 100)"}
 )
 
 const (
@@ -46,6 +48,10 @@ func (a *API) table() []route {
 		{method: "GET", pattern: "/v1/stacks/{stack}/builds/{build}", summary: "One build", response: jsonType, status: 200, params: []param{pStack, pBuild}, handle: a.getBuild},
 		{method: "GET", pattern: "/v1/stacks/{stack}/builds/{build}/events", summary: "A build's progress events: live while it runs, replayed after", response: streamType, status: 200, params: []param{pStack, pBuild}, handle: a.buildEvents},
 		{method: "GET", pattern: "/v1/stacks/{stack}/releases", summary: "A stack's releases, newest first", response: jsonType, status: 200, params: []param{pStack, pStage}, handle: a.listReleases},
+		{method: "PUT", pattern: "/v1/stacks/{stack}/stages/{stage}/scale", summary: "Change a stage's min, max or cpu_target without a build", request: jsonType, response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.scale},
+		{method: "GET", pattern: "/v1/stacks/{stack}/stages/{stage}/events", summary: "A stage's events (scaling decisions with their inputs, rollouts, crashes), newest first", response: jsonType, status: 200, params: []param{pStack, pStageP, pLimit}, handle: a.events},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/abort", summary: "Stop a rollout in progress; the previous release keeps serving", response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.abort},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/exec", summary: "Run a command in an instance; streams output frames then the exit code (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.exec},
 		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Instance logs as plain text", response: "text/plain", status: 200, params: []param{pStack, pStage, pFollow, pTail, pSince, pTimes}, handle: a.logs},
 	}
 }

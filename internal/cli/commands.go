@@ -159,20 +159,36 @@ func printStack(g *globals, s client.StackStatus) {
 		}
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tRELEASE\tBUILD\tURL")
+	fmt.Fprintln(tw, "\nSTAGE\tSTATUS\tRELEASE\tBUILD\tINSTANCES\tURL")
 	for _, st := range s.Stages {
 		build := "-"
 		if st.Release != nil {
 			build = st.Release.Build
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.Name, st.Status, releaseID(st), build, st.URL)
+		status := st.Status
+		if st.RollingOut != "" {
+			status += " (" + st.RollingOut + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s of %d\t%s\n", st.Name, status, releaseID(st), build, healthyCount(st), st.Desired, st.URL)
 	}
 	tw.Flush()
+	for _, st := range s.Stages {
+		if cr := st.Crash; cr != nil {
+			why := fmt.Sprintf("exited with code %d", cr.ExitCode)
+			if cr.OOM {
+				why = "was killed for running out of memory (OOM)"
+			}
+			fmt.Fprintf(g.stdout, "\n%s: instance %s %s (%d crash(es) in a row, %s); its last lines:\n", st.Name, cr.Instance, why, cr.Crashes, ago(cr.Time))
+			for _, l := range cr.Logs {
+				fmt.Fprintln(g.stdout, "  | "+l)
+			}
+		}
+	}
 	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nINSTANCE\tSTAGE\tRELEASE\tSTATE\tHEALTHY\tADDRESS")
+	fmt.Fprintln(tw, "\nINSTANCE\tSTAGE\tRELEASE\tSTATE\tHEALTHY\tCPU\tADDRESS")
 	for _, st := range s.Stages {
 		for _, in := range st.Instances {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", in.Name, in.Stage, in.Release, in.State, in.Healthy, in.Addr)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%.0f%%\t%s\n", in.Name, in.Stage, in.Release, in.State, in.Healthy, in.CPU, in.Addr)
 		}
 	}
 	tw.Flush()
@@ -192,7 +208,7 @@ func healthyCount(st client.StageStatus) string {
 			n++
 		}
 	}
-	return fmt.Sprintf("%d/%d", n, len(st.Instances))
+	return fmt.Sprintf("%d healthy", n)
 }
 
 func ago(t time.Time) string {

@@ -68,7 +68,8 @@ func Main(args []string, serverCmd func(version string) *cobra.Command) int {
 	root.AddCommand(
 		serverCmd(Version),
 		initCmd(g), deployCmd(g), statusCmd(g), logsCmd(g), rmCmd(g),
-		buildsCmd(g), releasesCmd(g), schemaCmd(g), versionCmd(g),
+		buildsCmd(g), releasesCmd(g), scaleCmd(g), eventsCmd(g), abortCmd(g), execCmd(g),
+		schemaCmd(g), versionCmd(g),
 	)
 	root.SetArgs(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

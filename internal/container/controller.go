@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -11,10 +10,11 @@ import (
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/engine"
 	"github.com/slipwayhq/slipway/internal/gateway"
+	"github.com/slipwayhq/slipway/internal/reconcile"
 	"github.com/slipwayhq/slipway/internal/store"
 )
 
-// Config wires a Controller.
+// Config wires a Controller. Zero durations get the defaults noted.
 type Config struct {
 	Engine    engine.Engine
 	Store     store.Store
@@ -27,58 +27,74 @@ type Config struct {
 	ServerID string
 	Logger   *slog.Logger
 
-	ProbeInterval time.Duration // how often running instances are probed (default 2s)
-	Drain         time.Duration // how long a retired instance keeps finishing requests (default 2s)
-	StopGrace     time.Duration // SIGTERM to SIGKILL (default 10s)
+	Tick          time.Duration // pass interval while something changes (200ms)
+	IdleTick      time.Duration // pass interval when all is steady (1s)
+	StartupProbe  time.Duration // probe interval of instances not yet healthy (250ms)
+	StatsInterval time.Duration // CPU sampling for the autoscaler (5s)
+	StatsWindow   time.Duration // the autoscaler averages over this (30s)
 }
 
-// Controller keeps container-architecture stages running and routed.
+// Controller keeps container-architecture stages running, healthy,
+// scaled and routed.
 type Controller struct {
 	cfg    Config
 	log    *slog.Logger
 	prober *prober
 
 	mu        sync.Mutex
-	health    map[string]*health      // by container ID
+	insts     map[string]*tracked // by container ID
+	stages    map[reconcile.Key]*stageState
 	releases  map[string]core.Release // cache, by stack/release ID
-	rolling   map[StageKey]string
-	retiring  map[string]bool
-	lastStart map[StageKey]time.Time
 	published []gateway.Route
-	stageMu   map[StageKey]*sync.Mutex
 
-	kick chan struct{}
-	wg   sync.WaitGroup // retiring goroutines
-	// syncMu serialises Sync: a pass that read the desired state before a
-	// rollout's swap must not publish its (stale) routes after it.
-	syncMu sync.Mutex
+	syncMu    sync.Mutex // one pass at a time
+	kick      chan struct{}
+	wg        sync.WaitGroup // retiring instances
+	lastStats time.Time
+}
+
+// stageState is what the controller keeps per stage between passes.
+type stageState struct {
+	count   int // desired instances; -1 until first computed
+	rollout *rollout
+	lastOut time.Time
+	lastIn  time.Time
+	crash   *core.CrashInfo // the serving release's last crash
+}
+
+// rollout is a release on its way to serving a stage.
+type rollout struct {
+	rel      core.Release
+	activate func(context.Context) error
+	progress func(string)
+	done     chan error // receives exactly once
+	started  time.Time
+	reported int // healthy instances last reported
 }
 
 // New returns a controller; call Run to start it.
 func New(cfg Config) *Controller {
-	if cfg.ProbeInterval == 0 {
-		cfg.ProbeInterval = 2 * time.Second
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	if cfg.Drain == 0 {
-		cfg.Drain = 2 * time.Second
-	}
-	if cfg.StopGrace == 0 {
-		cfg.StopGrace = 10 * time.Second
-	}
+	def(&cfg.Tick, 200*time.Millisecond)
+	def(&cfg.IdleTick, time.Second)
+	def(&cfg.StartupProbe, 250*time.Millisecond)
+	def(&cfg.StatsInterval, 5*time.Second)
+	def(&cfg.StatsWindow, 30*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Controller{
-		cfg:       cfg,
-		log:       cfg.Logger.With("component", "container"),
-		prober:    newProber(),
-		health:    map[string]*health{},
-		releases:  map[string]core.Release{},
-		rolling:   map[StageKey]string{},
-		retiring:  map[string]bool{},
-		lastStart: map[StageKey]time.Time{},
-		stageMu:   map[StageKey]*sync.Mutex{},
-		kick:      make(chan struct{}, 1),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "container"),
+		prober:   newProber(),
+		insts:    map[string]*tracked{},
+		stages:   map[reconcile.Key]*stageState{},
+		releases: map[string]core.Release{},
+		kick:     make(chan struct{}, 1),
 	}
 }
 
@@ -103,41 +119,67 @@ func (c *Controller) NetworkName(stack string) string {
 	return "slipway-" + c.cfg.Namespace + "-" + stack
 }
 
-// Run observes Docker (events plus a periodic pass) until ctx ends. The
-// first pass runs at once, which is how instances left running by a
-// previous server are adopted and routed again.
+// Run observes the engine (events plus periodic passes) until ctx ends.
+// The event stream is resubscribed when it breaks (a Docker daemon
+// restart, say); passes go on meanwhile, so instances are re-adopted as
+// soon as the daemon answers again.
 func (c *Controller) Run(ctx context.Context) {
-	events, errs := c.cfg.Engine.Events(ctx, c.Labels())
-	tick := time.NewTicker(c.cfg.ProbeInterval)
-	defer tick.Stop()
+	events := make(chan struct{}, 1)
+	go c.watch(ctx, events)
 	for {
-		if err := c.Sync(ctx); err != nil && ctx.Err() == nil {
+		busy, err := c.pass(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.log.Warn("sync failed", "err", err)
+		}
+		wait := c.cfg.IdleTick
+		if busy {
+			wait = c.cfg.Tick
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(wait):
 		case <-c.kick:
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			c.log.Debug("docker event", "action", ev.Action, "container", short(ev.ContainerID))
-		case err, ok := <-errs:
-			if ok && ctx.Err() == nil {
-				c.log.Warn("docker events stopped; relying on periodic sync", "err", err)
-			}
-			errs = nil
+		case <-events:
 		}
 	}
 }
 
-// Wait blocks until instances being retired are gone.
-func (c *Controller) Wait() { c.wg.Wait() }
+// watch forwards engine events as wake-ups, resubscribing with backoff.
+func (c *Controller) watch(ctx context.Context, wake chan<- struct{}) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		evs, errs := c.cfg.Engine.Events(ctx, c.Labels())
+		ok := true
+		for ok {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok = <-evs:
+				if ok {
+					backoff = time.Second
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			case err, open := <-errs:
+				if open && err != nil && ctx.Err() == nil {
+					c.log.Warn("engine events stopped; resubscribing", "err", err, "in", backoff)
+				}
+				ok = false
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
 
-// Kick asks Run for a sync pass soon.
+// Kick asks Run for a pass soon.
 func (c *Controller) Kick() {
 	select {
 	case c.kick <- struct{}{}:
@@ -145,72 +187,46 @@ func (c *Controller) Kick() {
 	}
 }
 
-func (c *Controller) desired(ctx context.Context) (Desired, error) {
-	d := Desired{Stacks: map[string][]string{}, Serving: map[StageKey]string{}, RollingOut: map[StageKey]string{}}
-	stacks, err := c.cfg.Store.ListStacks(ctx)
-	if err != nil {
-		return d, err
-	}
-	for _, s := range stacks {
-		var stages []string
-		for _, st := range s.Spec.Stages {
-			stages = append(stages, st.Name)
-		}
-		d.Stacks[s.Name] = stages
-	}
-	srs, err := c.cfg.Store.StageReleases(ctx)
-	if err != nil {
-		return d, err
-	}
-	for _, sr := range srs {
-		d.Serving[StageKey{sr.Stack, sr.Stage}] = sr.Release
-	}
-	c.mu.Lock()
-	for k, v := range c.rolling {
-		d.RollingOut[k] = v
-	}
-	c.mu.Unlock()
-	return d, nil
+// Wait blocks until instances being retired are gone.
+func (c *Controller) Wait() { c.wg.Wait() }
+
+// Sync runs one pass now.
+func (c *Controller) Sync(ctx context.Context) error {
+	_, err := c.pass(ctx)
+	return err
 }
 
-// Sync observes, decides and acts once.
-func (c *Controller) Sync(ctx context.Context) error {
-	c.syncMu.Lock()
-	defer c.syncMu.Unlock()
-	d, err := c.desired(ctx)
-	if err != nil {
-		return fmt.Errorf("read desired state: %w", err)
-	}
-	observed, err := c.cfg.Engine.ListContainers(ctx, c.Labels())
-	if err != nil {
-		return fmt.Errorf("list instances: %w", err)
-	}
-	var keep []engine.Container
-	for _, ct := range observed {
-		switch Classify(d, ct) {
-		case Keep:
-			keep = append(keep, ct)
-		case Retire:
-			c.retire(ct, c.cfg.Drain)
-		case Orphan:
-			c.retire(ct, 0)
+// Instances returns what the controller knows of a stack's instances
+// ("" for all stacks).
+func (c *Controller) Instances(stack string) []core.Instance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []core.Instance
+	for _, t := range c.insts {
+		if stack == "" || t.inst.Stack == stack {
+			out = append(out, t.view())
 		}
 	}
-	for _, ct := range Dead(d, observed) {
-		c.retire(ct, 0)
+	return out
+}
+
+// StageInfo reports a stage's desired count, rollout and last crash.
+func (c *Controller) StageInfo(stack, stage string) core.StageRuntime {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.stages[reconcile.Key{Stack: stack, Stage: stage}]
+	if st == nil {
+		return core.StageRuntime{}
 	}
-	c.probeAll(ctx, keep)
-	c.forget(observed)
-	for _, k := range Missing(d, observed) {
-		c.replace(ctx, k, d.Serving[k])
+	info := core.StageRuntime{Desired: max(st.count, 0), Crash: st.crash}
+	if st.rollout != nil {
+		info.RollingOut = st.rollout.rel.ID
 	}
-	c.publish(d)
-	return nil
+	return info
 }
 
 // publish sends the route table if it changed.
-func (c *Controller) publish(d Desired) {
-	routes := Routes(c.cfg.Domain, d, c.Instances(""))
+func (c *Controller) publish(routes []gateway.Route) {
 	c.mu.Lock()
 	changed := !reflect.DeepEqual(routes, c.published)
 	if changed {
@@ -220,98 +236,6 @@ func (c *Controller) publish(d Desired) {
 	if changed && c.cfg.Publish != nil {
 		c.cfg.Publish(routes)
 	}
-}
-
-// Instances returns what the controller knows of a stack's instances
-// ("" for all stacks).
-func (c *Controller) Instances(stack string) []core.Instance {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []core.Instance
-	for _, h := range c.health {
-		if stack == "" || h.inst.Stack == stack {
-			out = append(out, h.inst)
-		}
-	}
-	return out
-}
-
-// forget drops health state of containers that no longer exist.
-func (c *Controller) forget(observed []engine.Container) {
-	seen := map[string]bool{}
-	for _, ct := range observed {
-		seen[ct.ID] = true
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id := range c.health {
-		if !seen[id] {
-			delete(c.health, id)
-		}
-	}
-	for id := range c.retiring {
-		if !seen[id] {
-			delete(c.retiring, id)
-		}
-	}
-}
-
-// retire drains and stops an instance in the background, once.
-func (c *Controller) retire(ct engine.Container, drain time.Duration) {
-	c.mu.Lock()
-	if c.retiring[ct.ID] {
-		c.mu.Unlock()
-		return
-	}
-	c.retiring[ct.ID] = true
-	delete(c.health, ct.ID)
-	c.mu.Unlock()
-	log := c.log.With("stack", ct.Labels[core.LabelStack], "stage", ct.Labels[core.LabelStage], "instance", ct.Name)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), drain+c.cfg.StopGrace+30*time.Second)
-		defer cancel()
-		// The instance is already out of the route table; let requests
-		// in flight finish before SIGTERM.
-		time.Sleep(drain)
-		if ct.Running {
-			if err := c.cfg.Engine.StopContainer(ctx, ct.ID, c.cfg.StopGrace); err != nil && !core.IsNotFound(err) {
-				log.Warn("stop retired instance", "err", err)
-			}
-		}
-		if err := c.cfg.Engine.RemoveContainer(ctx, ct.ID); err != nil {
-			log.Warn("remove retired instance; will retry", "err", err)
-			c.mu.Lock()
-			delete(c.retiring, ct.ID) // let a later sync try again
-			c.mu.Unlock()
-			return
-		}
-		log.Info("instance retired")
-	}()
-}
-
-// replace starts an instance for a stage whose serving release has none,
-// at most once per 10 s per stage so a failing start cannot spin.
-func (c *Controller) replace(ctx context.Context, k StageKey, releaseID string) {
-	c.mu.Lock()
-	if time.Since(c.lastStart[k]) < 10*time.Second {
-		c.mu.Unlock()
-		return
-	}
-	c.lastStart[k] = time.Now()
-	c.mu.Unlock()
-	rel, err := c.release(ctx, k.Stack, releaseID)
-	if err != nil {
-		c.log.Warn("replace instance: unknown release", "stack", k.Stack, "stage", k.Stage, "release", releaseID, "err", err)
-		return
-	}
-	id, err := c.startInstance(ctx, rel, true)
-	if err != nil {
-		c.log.Warn("replace instance", "stack", k.Stack, "stage", k.Stage, "err", err)
-		return
-	}
-	c.log.Info("started replacement instance", "stack", k.Stack, "stage", k.Stage, "release", releaseID, "instance", short(id))
 }
 
 func (c *Controller) release(ctx context.Context, stack, id string) (core.Release, error) {
@@ -332,16 +256,15 @@ func (c *Controller) release(ctx context.Context, stack, id string) (core.Releas
 	return rel, nil
 }
 
-func (c *Controller) lockStage(k StageKey) func() {
-	c.mu.Lock()
-	m, ok := c.stageMu[k]
-	if !ok {
-		m = &sync.Mutex{}
-		c.stageMu[k] = m
+// event records a stage event; failures only get logged.
+func (c *Controller) event(k reconcile.Key, typ, msg string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.cfg.Store.AddEvent(ctx, core.StageEvent{Time: time.Now().UTC(), Stack: k.Stack, Stage: k.Stage, Type: typ, Message: msg})
+	if err != nil && !core.IsNotFound(err) {
+		c.log.Warn("record event", "stack", k.Stack, "stage", k.Stage, "err", err)
 	}
-	c.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	c.log.Info(msg, "stack", k.Stack, "stage", k.Stage, "event", typ)
 }
 
 func short(id string) string {

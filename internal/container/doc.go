@@ -1,9 +1,12 @@
-// Package container runs container-architecture stages: it starts a
-// release's instances, waits for them to turn healthy, swaps routes,
-// retires the previous release, keeps probing health, and adopts the
-// instances it finds after a server restart by their labels.
+// Package container runs container-architecture stages like ECS services:
+// N replicas of a release behind the gateway, health checks with
+// thresholds, crash restarts with exponential backoff, zero-downtime
+// rollouts that fail fast, CPU target-tracking autoscaling, and adoption
+// of running instances after a server restart.
 //
-// Deciding is kept apart from acting: Classify and Routes are pure
-// functions over observed data; Controller applies what they decide.
-// It never touches the store's history; the service owns that.
+// Each pass observes the engine, updates what it knows of every instance
+// (health, crashes, CPU), asks reconcile.Compute for a plan, and applies
+// it. The deciding parts (reconcile.Compute, Autoscale, Routes) are pure;
+// this package only observes and acts. It never writes release history;
+// the service does, through the activate callback of Rollout.
 package container

@@ -6,26 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
-	"github.com/slipwayhq/slipway/internal/engine"
 )
 
-// Health thresholds. The container-architecture issue makes these part
-// of each stage's scale spec; until then they are fixed.
-const (
-	unhealthyAfter = 3 // consecutive failed probes before leaving routes
-	probeTimeout   = 2 * time.Second
-)
-
-// health is what the controller knows of one instance.
-type health struct {
-	inst  core.Instance
-	fails int
-}
+// probeTimeout bounds a probe when the caller's context does not.
+const probeTimeout = 30 * time.Second
 
 // prober sends health probes: plain GETs over fresh connections, no
 // proxies from the environment, redirects not followed (3xx is healthy).
@@ -78,69 +65,4 @@ func (p *prober) get(ctx context.Context, addr, path string) (int, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-// instanceOf describes an observed container in domain terms.
-func instanceOf(ct engine.Container, port int) core.Instance {
-	in := core.Instance{
-		ID: ct.ID, Name: ct.Name, State: ct.State, ExitCode: ct.ExitCode,
-		Stack: ct.Labels[core.LabelStack], Stage: ct.Labels[core.LabelStage], Release: ct.Labels[core.LabelRelease],
-	}
-	if ct.IPAddress != "" && port > 0 {
-		in.Addr = net.JoinHostPort(ct.IPAddress, strconv.Itoa(port))
-	}
-	return in
-}
-
-// probeAll probes the kept instances concurrently and updates their
-// health: one pass makes an instance healthy, unhealthyAfter consecutive
-// failures make it unhealthy.
-func (c *Controller) probeAll(ctx context.Context, keep []engine.Container) {
-	var wg sync.WaitGroup
-	for _, ct := range keep {
-		rel, err := c.release(ctx, ct.Labels[core.LabelStack], ct.Labels[core.LabelRelease])
-		if err != nil {
-			continue
-		}
-		in := instanceOf(ct, rel.Spec.Port)
-		if !ct.Running || in.Addr == "" {
-			c.setHealth(in, false, true)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.prober.probe(ctx, in.Addr, rel.Spec.Health)
-			c.setHealth(in, err == nil, false)
-		}()
-	}
-	wg.Wait()
-}
-
-// setHealth records a probe result. hard marks the instance unhealthy at
-// once (it is not running at all).
-func (c *Controller) setHealth(in core.Instance, ok, hard bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.retiring[in.ID] {
-		return
-	}
-	h, found := c.health[in.ID]
-	if !found {
-		h = &health{}
-		c.health[in.ID] = h
-	}
-	wasHealthy := h.inst.Healthy
-	h.inst = in
-	switch {
-	case ok:
-		h.fails = 0
-		h.inst.Healthy = true
-	case hard:
-		h.fails = unhealthyAfter
-		h.inst.Healthy = false
-	default:
-		h.fails++
-		h.inst.Healthy = wasHealthy && h.fails < unhealthyAfter
-	}
 }

@@ -13,97 +13,171 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/reconcile"
 )
 
 // logTail is how many of an instance's last log lines a failure shows.
 const logTail = 20
 
-// Rollout moves a stage onto rel without downtime: it starts the new
-// instance, waits for it to pass its health check, calls activate (the
-// service records the stage's new release there), swaps the routes, and
-// retires the old instances after a drain. If the new instance never
-// turns healthy, it is removed, the old release keeps serving, and the
-// error (CodeDeployFailed) says what was probed and carries the
-// instance's last log lines.
+// Rollout moves a stage onto rel without downtime and returns when it
+// serves (nil) or has been given up (an error saying why):
+//   - start the new release's instances, as many as the stage runs;
+//   - once all pass their health checks, call activate (the service
+//     records the release there) and swap the routes in one snapshot;
+//   - drain the old instances (no new requests; in-flight ones get the
+//     stage's drain time), then SIGTERM, and SIGKILL after stop_grace.
+//
+// It fails fast: a new instance that fails its health checks or exits 3
+// times aborts the rollout, and the old release keeps serving. Canceling
+// ctx, or Abort, also aborts it.
 func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress func(string), activate func(context.Context) error) error {
-	k := StageKey{rel.Stack, rel.Stage}
-	unlock := c.lockStage(k)
-	defer unlock()
+	k := reconcile.Key{Stack: rel.Stack, Stage: rel.Stage}
+	r := &rollout{rel: rel, activate: activate, progress: progress, done: make(chan error, 1), started: time.Now()}
 	c.mu.Lock()
-	c.rolling[k] = rel.ID
+	st := c.stageState(k)
+	prev := st.rollout
+	st.rollout = r
 	c.releases[rel.Stack+"/"+rel.ID] = rel
+	count := st.count
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.rolling, k)
-		c.mu.Unlock()
-	}()
-
-	// No restart policy until it is healthy: a crash then leaves it
-	// exited with its real exit code, which the error reports.
-	id, err := c.startInstance(ctx, rel, false)
-	if err != nil {
+	if prev != nil {
+		prev.finish(core.Errorf(core.CodeConflict, "superseded by release %s", rel.ID))
+	}
+	if count < 1 {
+		stage, _ := rel.Spec.Stage(rel.Stage)
+		count = max(stage.EffectiveScale().Min, 1)
+	}
+	c.event(k, "rollout", fmt.Sprintf("rolling out release %s (%d instance(s))", rel.ID, count))
+	c.Kick()
+	select {
+	case err := <-r.done:
 		return err
+	case <-ctx.Done():
+		c.abort(k, r, core.Errorf(core.CodeConflict, "rollout of %s canceled", rel.ID))
+		c.Kick()
+		return ctx.Err()
 	}
-	ct, err := c.cfg.Engine.InspectContainer(ctx, id)
-	if err != nil {
-		c.discard(id)
-		return fmt.Errorf("inspect new instance: %w", err)
-	}
-	progress(fmt.Sprintf("started instance %s; waiting for GET %s on port %d to answer 2xx/3xx", ct.Name, healthPath(rel.Spec.Health), rel.Spec.Port))
-	in, err := c.waitHealthy(ctx, ct, rel)
-	if err != nil {
-		c.discard(id)
-		return err
-	}
-	progress(fmt.Sprintf("instance %s is healthy at %s", ct.Name, in.Addr))
-	if err := c.cfg.Engine.SetRestart(ctx, id, true); err != nil {
-		c.discard(id)
-		return fmt.Errorf("set restart policy of the new instance: %w", err)
-	}
-	if err := activate(ctx); err != nil {
-		c.discard(id)
-		return fmt.Errorf("activate release %s: %w", rel.ID, err)
-	}
-	c.setHealth(in, true, false)
-	// Sync publishes the new routes (the store now says rel serves the
-	// stage) and retires the previous release's instances.
-	if err := c.Sync(ctx); err != nil {
-		c.log.Warn("sync after rollout", "err", err)
-	}
-	return nil
 }
 
-// startInstance creates and starts one instance of rel on the stack's
-// network.
-func (c *Controller) startInstance(ctx context.Context, rel core.Release, restart bool) (string, error) {
+// Abort stops a stage's rollout in progress; the release serving before
+// keeps serving and the new instances are removed.
+func (c *Controller) Abort(stack, stage string) (string, error) {
+	k := reconcile.Key{Stack: stack, Stage: stage}
+	c.mu.Lock()
+	r := c.stageState(k).rollout
+	c.mu.Unlock()
+	if r == nil {
+		return "", core.Errorf(core.CodeNotFound, "stage %s of %s has no rollout in progress", stage, stack)
+	}
+	c.abort(k, r, core.Errorf(core.CodeDeployFailed, "rollout of %s aborted by `slipway abort`", r.rel.ID))
+	c.Kick()
+	return r.rel.ID, nil
+}
+
+func (c *Controller) abort(k reconcile.Key, r *rollout, err error) {
+	c.mu.Lock()
+	st := c.stageState(k)
+	if st.rollout == r {
+		st.rollout = nil
+	}
+	c.mu.Unlock()
+	c.event(k, "rollout", err.Error())
+	r.finish(err)
+}
+
+// abortError explains why Compute gave up a rollout, from what the
+// controller saw of its failing instance. Called with c.mu held.
+func (c *Controller) abortError(a reconcile.Abort, r *rollout) error {
+	if r == nil {
+		return core.Errorf(core.CodeDeployFailed, "%s", a.Reason)
+	}
+	rel := r.rel
+	stage, _ := rel.Spec.Stage(rel.Stage)
+	path := healthPathOf(rel, stage.EffectiveScale())
+	for _, t := range c.insts {
+		if t.key != a.Key || t.inst.Release != rel.ID {
+			continue
+		}
+		switch {
+		case t.crashes >= reconcile.MaxCrashes:
+			why := fmt.Sprintf("exited with code %d", t.exitCode)
+			if t.oom {
+				why = fmt.Sprintf("was killed for using more than %d MB of memory (OOM)", stage.EffectiveScale().MemoryMB)
+			}
+			return core.Errorf(core.CodeDeployFailed,
+				"instance %s of %s/%s %s before answering its health check (GET %s on port %d), %d times; rollout of %s aborted",
+				t.inst.Name, rel.Stack, rel.Stage, why, path, rel.Spec.Port, t.crashes, rel.ID).WithDetails(t.logs)
+		case t.failed && !t.everHealthy:
+			timeout := rel.Spec.Health.StartTimeout.D()
+			if timeout <= 0 {
+				timeout = core.DefaultStartTimeout
+			}
+			last := "it has no network address"
+			if t.lastErr != "" {
+				last = "last answer: " + t.lastErr
+			}
+			return core.Errorf(core.CodeDeployFailed,
+				"instance %s of %s/%s never answered its health check GET %s on port %d within %s (%s); check that the app listens on 0.0.0.0:%d and that %s answers 2xx/3xx, or set port/healthcheck in slipway.yml",
+				t.inst.Name, rel.Stack, rel.Stage, path, rel.Spec.Port, timeout, last, rel.Spec.Port, path).WithDetails(c.tail(t.inst.ID))
+		case t.failed:
+			return core.Errorf(core.CodeDeployFailed,
+				"instance %s of %s/%s failed %d health checks in a row (GET %s on port %d: %s); rollout of %s aborted",
+				t.inst.Name, rel.Stack, rel.Stage, stage.EffectiveScale().Health.Unhealthy, path, rel.Spec.Port, t.lastErr, rel.ID).WithDetails(c.tail(t.inst.ID))
+		}
+	}
+	return core.Errorf(core.CodeDeployFailed, "rollout of %s aborted: %s", rel.ID, a.Reason)
+}
+
+// startInstance creates and starts one instance of rel. Instances run
+// without a restart policy: the controller restarts crashes itself, with
+// backoff, so it sees every exit and its code.
+func (c *Controller) startInstance(ctx context.Context, rel core.Release) (string, error) {
+	stage, _ := rel.Spec.Stage(rel.Stage)
+	scale := stage.EffectiveScale()
 	network := c.NetworkName(rel.Stack)
-	if _, err := c.cfg.Engine.EnsureNetwork(ctx, network, c.Labels()); err != nil {
+	internal := !stage.Network.EgressAllowed()
+	if internal {
+		network += "-internal"
+	}
+	if _, err := c.cfg.Engine.EnsureNetwork(ctx, network, c.Labels(), internal); err != nil {
 		return "", fmt.Errorf("create network %s: %w", network, err)
+	}
+	if a := stage.Network.Attach; a != "" {
+		ok, err := c.cfg.Engine.NetworkExists(ctx, a)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", core.Errorf(core.CodeInvalid, "network.attach of stage %s names Docker network %q, which does not exist; create it with `docker network create %s` or fix slipway.yml", rel.Stage, a, a)
+		}
 	}
 	labels := c.Labels()
 	labels[core.LabelStack] = rel.Stack
 	labels[core.LabelStage] = rel.Stage
 	labels[core.LabelRelease] = rel.ID
-	spec := engine.ContainerSpec{
-		Name:          fmt.Sprintf("%s-%s-%s-%s", network, rel.Stage, rel.ID, randomSuffix()),
-		Image:         rel.Image,
-		Env:           instanceEnv(rel),
-		Labels:        labels,
-		Network:       network,
-		Aliases:       []string{rel.Stage},
-		MemoryBytes:   core.DefaultMemoryMB << 20,
-		NanoCPUs:      int64(core.DefaultCPU * 1e9),
-		PidsLimit:     core.DefaultPidsLimit,
-		StopTimeout:   c.cfg.StopGrace,
-		RestartAlways: restart,
-	}
-	id, err := c.cfg.Engine.CreateContainer(ctx, spec)
+	id, err := c.cfg.Engine.CreateContainer(ctx, engine.ContainerSpec{
+		Name:        fmt.Sprintf("%s-%s-%s-%s", c.NetworkName(rel.Stack), rel.Stage, rel.ID, randomSuffix()),
+		Image:       rel.Image,
+		Env:         instanceEnv(rel),
+		Labels:      labels,
+		Network:     network,
+		Aliases:     []string{rel.Stage},
+		MemoryBytes: int64(scale.MemoryMB) << 20,
+		NanoCPUs:    int64(scale.CPU * 1e9),
+		PidsLimit:   core.DefaultPidsLimit,
+		StopTimeout: scale.StopGrace.D(),
+	})
 	if err != nil {
 		return "", fmt.Errorf("create instance of %s/%s: %w", rel.Stack, rel.Stage, err)
 	}
+	if a := stage.Network.Attach; a != "" {
+		if err := c.cfg.Engine.ConnectNetwork(ctx, a, id, []string{rel.Stage + "." + rel.Stack}); err != nil {
+			c.cfg.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
+			return "", fmt.Errorf("attach instance to network %s: %w", a, err)
+		}
+	}
 	if err := c.cfg.Engine.StartContainer(ctx, id); err != nil {
-		c.discard(id)
+		c.cfg.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
 		return "", fmt.Errorf("start instance of %s/%s: %w", rel.Stack, rel.Stage, err)
 	}
 	return id, nil
@@ -121,59 +195,49 @@ func instanceEnv(rel core.Release) []string {
 	return env
 }
 
-// waitHealthy polls a new instance until it passes one probe, exits, or
-// the release's start timeout passes.
-func (c *Controller) waitHealthy(ctx context.Context, ct engine.Container, rel core.Release) (core.Instance, error) {
-	timeout := rel.Spec.Health.StartTimeout.D()
-	if timeout <= 0 {
-		timeout = core.DefaultStartTimeout
+// retire takes an instance out of the routes at once, then (in the
+// background) waits for requests in flight if it was routable, sends
+// SIGTERM, SIGKILL after its stop grace, and removes it.
+func (c *Controller) retire(id string, drain bool, reason string) {
+	c.mu.Lock()
+	t := c.insts[id]
+	if t == nil || t.stopping {
+		c.mu.Unlock()
+		return
 	}
-	deadline := time.Now().Add(timeout)
-	wait := 20 * time.Millisecond
-	path, lastErr := healthPath(rel.Spec.Health), error(nil)
-	for {
-		cur, err := c.cfg.Engine.InspectContainer(ctx, ct.ID)
-		if err != nil {
-			return core.Instance{}, fmt.Errorf("inspect instance %s: %w", ct.Name, err)
-		}
-		// Exited, restarting (the restart policy caught an exit, even with
-		// code 0), or started again since we first looked: it died.
-		restarted := !ct.StartedAt.IsZero() && !cur.StartedAt.IsZero() && !cur.StartedAt.Equal(ct.StartedAt)
-		if !cur.Running && cur.State != "created" || cur.State == "restarting" || restarted {
-			why := fmt.Sprintf("exited with code %d", cur.ExitCode)
-			if cur.OOMKilled {
-				why = fmt.Sprintf("was killed for using more than %d MB of memory", core.DefaultMemoryMB)
-			}
-			return core.Instance{}, core.Errorf(core.CodeDeployFailed,
-				"instance %s of %s/%s %s before answering its health check (GET %s on port %d)",
-				ct.Name, rel.Stack, rel.Stage, why, path, rel.Spec.Port).WithDetails(c.tail(ct.ID))
-		}
-		in := instanceOf(cur, rel.Spec.Port)
-		if in.Addr != "" {
-			path, lastErr = c.prober.probe(ctx, in.Addr, rel.Spec.Health)
-			if lastErr == nil {
-				in.Healthy = true
-				return in, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			why := "it has no network address"
-			if lastErr != nil {
-				why = "last answer: " + oneLine(lastErr.Error())
-			}
-			return core.Instance{}, core.Errorf(core.CodeDeployFailed,
-				"instance %s of %s/%s never answered its health check GET %s on port %d within %s (%s); check that the app listens on 0.0.0.0:%d and that %s answers 2xx/3xx, or set port/healthcheck in slipway.yml",
-				ct.Name, rel.Stack, rel.Stage, path, rel.Spec.Port, timeout, why, rel.Spec.Port, path).WithDetails(c.tail(ct.ID))
-		}
-		select {
-		case <-ctx.Done():
-			return core.Instance{}, ctx.Err()
-		case <-time.After(wait):
-		}
-		if wait < 500*time.Millisecond {
-			wait *= 2
-		}
+	t.stopping = true
+	name, key, running := t.inst.Name, t.key, t.running
+	rel := c.releases[key.Stack+"/"+t.inst.Release]
+	c.mu.Unlock()
+	stage, _ := rel.Spec.Stage(key.Stage)
+	scale := stage.EffectiveScale()
+	wait := time.Duration(0)
+	if drain {
+		wait = scale.Drain.D()
 	}
+	log := c.log.With("stack", key.Stack, "stage", key.Stage, "instance", name)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), wait+scale.StopGrace.D()+30*time.Second)
+		defer cancel()
+		time.Sleep(wait)
+		if running {
+			if err := c.cfg.Engine.StopContainer(ctx, id, scale.StopGrace.D()); err != nil && !core.IsNotFound(err) {
+				log.Warn("stop instance", "err", err)
+			}
+		}
+		if err := c.cfg.Engine.RemoveContainer(ctx, id); err != nil {
+			log.Warn("remove instance; will retry", "err", err)
+			c.mu.Lock()
+			if t := c.insts[id]; t != nil {
+				t.stopping = false // let a later pass try again
+			}
+			c.mu.Unlock()
+			return
+		}
+		log.Info("instance removed", "reason", reason)
+	}()
 }
 
 // tail returns an instance's last log lines.
@@ -196,20 +260,8 @@ func (c *Controller) tail(id string) []string {
 	return lines
 }
 
-// discard removes a failed new instance.
-func (c *Controller) discard(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.cfg.Engine.RemoveContainer(ctx, id); err != nil {
-		c.log.Warn("remove failed instance", "instance", short(id), "err", err)
-	}
-	c.mu.Lock()
-	delete(c.health, id)
-	c.mu.Unlock()
-}
-
-// RemoveStack removes every instance and the network of a stack. The
-// caller deletes the stack from the store first, so a concurrent sync
+// RemoveStack removes every instance and the networks of a stack. The
+// caller deletes the stack from the store first, so a concurrent pass
 // sees its instances as orphans and agrees.
 func (c *Controller) RemoveStack(ctx context.Context, stack string) error {
 	labels := c.Labels()
@@ -223,21 +275,31 @@ func (c *Controller) RemoveStack(ctx context.Context, stack string) error {
 			return fmt.Errorf("remove instance %s: %w", ct.Name, err)
 		}
 	}
-	// A concurrent sync may still be removing an instance as an orphan;
+	// A concurrent pass may still be removing an instance as an orphan;
 	// the network frees up once it is gone.
-	for try := 0; try < 20; try++ {
-		if err = c.cfg.Engine.RemoveNetwork(ctx, c.NetworkName(stack)); err == nil {
-			break
+	for _, network := range []string{c.NetworkName(stack), c.NetworkName(stack) + "-internal"} {
+		for try := 0; try < 20; try++ {
+			if err = c.cfg.Engine.RemoveNetwork(ctx, network); err == nil {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	if err != nil {
-		return fmt.Errorf("remove network of %s: %w", stack, err)
+		if err != nil {
+			return fmt.Errorf("remove network %s: %w", network, err)
+		}
 	}
 	c.mu.Lock()
 	for key := range c.releases {
 		if strings.HasPrefix(key, stack+"/") {
 			delete(c.releases, key)
+		}
+	}
+	for k, st := range c.stages {
+		if k.Stack == stack {
+			if st.rollout != nil {
+				st.rollout.finish(core.Errorf(core.CodeConflict, "stack %s was deleted", stack))
+			}
+			delete(c.stages, k)
 		}
 	}
 	c.mu.Unlock()
@@ -322,11 +384,16 @@ func (c *Controller) Logs(ctx context.Context, stack, stage string, opts engine.
 	}
 }
 
-func healthPath(hs core.HealthSpec) string {
-	if hs.Path == "" {
+// healthPathOf is the path probed: the stage's health.path, else the
+// stack's healthcheck path.
+func healthPathOf(rel core.Release, scale core.ScaleSpec) string {
+	if scale.Health.Path != "" {
+		return scale.Health.Path
+	}
+	if rel.Spec.Health.Path == "" {
 		return core.DefaultHealthPath
 	}
-	return hs.Path
+	return rel.Spec.Health.Path
 }
 
 func randomSuffix() string {

@@ -13,13 +13,16 @@ const (
 
 // Instance is one running container of a stage, as observed.
 type Instance struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Stack    string `json:"stack"`
-	Stage    string `json:"stage"`
-	Release  string `json:"release"`
-	State    string `json:"state"` // runtime state: created, running, exited, ...
-	Addr     string `json:"addr,omitempty"`
-	Healthy  bool   `json:"healthy"`
-	ExitCode int    `json:"exit_code,omitempty"`
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Stack    string  `json:"stack"`
+	Stage    string  `json:"stage"`
+	Release  string  `json:"release"`
+	State    string  `json:"state"` // runtime state: created, running, exited, ...
+	Addr     string  `json:"addr,omitempty"`
+	Healthy  bool    `json:"healthy"`
+	ExitCode int     `json:"exit_code,omitempty"`
+	OOM      bool    `json:"oom_killed,omitempty"`
+	Crashes  int     `json:"crashes,omitempty"`
+	CPU      float64 `json:"cpu_percent,omitempty"` // of its vCPU, last sample
 }

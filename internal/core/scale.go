@@ -2,7 +2,7 @@ package core
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -98,66 +98,140 @@ func MemoryFor(cpu float64) []int {
 	return out
 }
 
-// Validate checks a scale spec and says what is allowed. Path is a
-// prefix for messages, e.g. "stages[1].scale".
-func (s ScaleSpec) Validate() error {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if s.Min < 0 || s.Min > 100 {
-		bad("min %d is out of range; allowed: 0-100", s.Min)
+// Limits of a scale spec, beyond CPUs and MemoryFor.
+const (
+	maxInstances   = 100
+	minCPUTarget   = 1
+	maxCPUTarget   = 100
+	minInterval    = 100 * time.Millisecond
+	maxInterval    = 5 * time.Minute
+	minTimeout     = 10 * time.Millisecond
+	maxThreshold   = 10 // health.healthy and health.unhealthy
+	maxDelay       = time.Hour
+	cpuUnitsPerCPU = 1024
+)
+
+// ScaleProblem is one rule a scale spec breaks. Field is the key at fault
+// ("memory", "health.timeout"); Related, when not empty, is the key it
+// conflicts with ("cpu"), so that a manifest parser can point at whichever
+// of the two the user wrote. Detail follows the field's name in a message.
+type ScaleProblem struct {
+	Field   string
+	Related string
+	Detail  string // e.g. "3000 is not valid with cpu 0.25; allowed: 512, 1024, 2048"
+}
+
+func (p ScaleProblem) String() string { return p.Field + " " + p.Detail }
+
+// Problems lists the rules s breaks, in field order, each saying what is
+// allowed; nil when s is valid. A conflict between two fields is only
+// reported when both are in range on their own.
+func (s ScaleSpec) Problems() []ScaleProblem {
+	var out []ScaleProblem
+	bad := func(field, related, format string, args ...any) {
+		out = append(out, ScaleProblem{Field: field, Related: related, Detail: fmt.Sprintf(format, args...)})
 	}
-	if s.Max < 1 || s.Max > 100 {
-		bad("max %d is out of range; allowed: 1-100", s.Max)
+	minOK := s.Min >= 0 && s.Min <= maxInstances
+	maxOK := s.Max >= 1 && s.Max <= maxInstances
+	if !minOK {
+		bad("min", "", "%d is out of range; allowed: 0-%d", s.Min, maxInstances)
 	}
-	if s.Min > s.Max {
-		bad("min %d is above max %d", s.Min, s.Max)
+	if !maxOK {
+		bad("max", "", "%d is out of range; allowed: 1-%d", s.Max, maxInstances)
 	}
-	mems := MemoryFor(s.CPU)
-	if mems == nil {
-		bad("cpu %g is not a Fargate size; allowed: 0.25, 0.5, 1, 2, 4", s.CPU)
-	} else if !containsInt(mems, s.MemoryMB) {
-		bad("memory %d MB is not valid with cpu %g; allowed: %s", s.MemoryMB, s.CPU, memoryRange(s.CPU, mems))
+	if minOK && maxOK && s.Min > s.Max {
+		bad("min", "max", "%d is above max %d; allowed: at most max", s.Min, s.Max)
 	}
-	if s.CPUTarget < 1 || s.CPUTarget > 100 {
-		bad("cpu_target %d is out of range; allowed: 1-100 (percent)", s.CPUTarget)
+	if mems := MemoryFor(s.CPU); mems == nil {
+		hint := ""
+		if s.CPU >= 128 {
+			hint = fmt.Sprintf(" (vCPU, not CPU units: %d units are 1 vCPU)", cpuUnitsPerCPU)
+		}
+		bad("cpu", "", "%g is not a Fargate size; allowed: %s%s", s.CPU, CPUList(), hint)
+	} else if !slices.Contains(mems, s.MemoryMB) {
+		hint := ""
+		if s.MemoryMB > 0 && s.MemoryMB <= 30 {
+			hint = fmt.Sprintf(" (memory is in MB: %d GB is %d)", s.MemoryMB, s.MemoryMB*1024)
+		}
+		bad("memory", "cpu", "%d is not valid with cpu %g; allowed: %s%s", s.MemoryMB, s.CPU, memoryRange(mems), hint)
 	}
-	h := s.Health
-	if h.Interval.D() < 100*time.Millisecond || h.Interval.D() > 5*time.Minute {
-		bad("health.interval %s is out of range; allowed: 100ms-5m", h.Interval)
+	if s.CPUTarget < minCPUTarget || s.CPUTarget > maxCPUTarget {
+		bad("cpu_target", "", "%d is out of range; allowed: %d-%d (percent)", s.CPUTarget, minCPUTarget, maxCPUTarget)
 	}
-	if h.Timeout.D() < 10*time.Millisecond || h.Timeout.D() > h.Interval.D() {
-		bad("health.timeout %s must be at least 10ms and at most health.interval (%s)", h.Timeout, h.Interval)
-	}
-	if h.Healthy < 1 || h.Healthy > 10 {
-		bad("health.healthy %d is out of range; allowed: 1-10", h.Healthy)
-	}
-	if h.Unhealthy < 1 || h.Unhealthy > 10 {
-		bad("health.unhealthy %d is out of range; allowed: 1-10", h.Unhealthy)
-	}
-	for name, d := range map[string]Duration{"scale_out_cooldown": s.ScaleOutCooldown, "scale_in_cooldown": s.ScaleInCooldown, "stop_grace": s.StopGrace, "drain": s.Drain} {
-		if d.D() < 0 || d.D() > time.Hour {
-			bad("%s %s is out of range; allowed: 0s-1h", name, d)
+	delay := func(field string, d Duration) {
+		if d.D() < 0 || d.D() > maxDelay {
+			bad(field, "", "%s is out of range; allowed: 0s-%s", shortDuration(d.D()), shortDuration(maxDelay))
 		}
 	}
+	delay("scale_out_cooldown", s.ScaleOutCooldown)
+	delay("scale_in_cooldown", s.ScaleInCooldown)
+	h := s.Health
+	intervalOK := h.Interval.D() >= minInterval && h.Interval.D() <= maxInterval
+	timeoutOK := h.Timeout.D() >= minTimeout && h.Timeout.D() <= maxInterval
+	if !intervalOK {
+		bad("health.interval", "", "%s is out of range; allowed: %s-%s", shortDuration(h.Interval.D()), shortDuration(minInterval), shortDuration(maxInterval))
+	}
+	if !timeoutOK {
+		bad("health.timeout", "", "%s is out of range; allowed: %s-%s, and at most health.interval", shortDuration(h.Timeout.D()), shortDuration(minTimeout), shortDuration(maxInterval))
+	}
+	if intervalOK && timeoutOK && h.Timeout > h.Interval {
+		bad("health.timeout", "health.interval", "%s is longer than health.interval %s; allowed: at most health.interval", shortDuration(h.Timeout.D()), shortDuration(h.Interval.D()))
+	}
+	if h.Healthy < 1 || h.Healthy > maxThreshold {
+		bad("health.healthy", "", "%d is out of range; allowed: 1-%d", h.Healthy, maxThreshold)
+	}
+	if h.Unhealthy < 1 || h.Unhealthy > maxThreshold {
+		bad("health.unhealthy", "", "%d is out of range; allowed: 1-%d", h.Unhealthy, maxThreshold)
+	}
+	delay("stop_grace", s.StopGrace)
+	delay("drain", s.Drain)
+	return out
+}
+
+// Validate checks a scale spec and says what is allowed: every problem,
+// in field order, on one line.
+func (s ScaleSpec) Validate() error {
+	problems := s.Problems()
 	if len(problems) == 0 {
 		return nil
 	}
-	sort.Strings(problems)
-	return Errorf(CodeInvalid, "%s", strings.Join(problems, "; "))
-}
-
-func memoryRange(cpu float64, mems []int) string {
-	if cpu == 0.25 {
-		return "512, 1024, 2048"
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.String()
 	}
-	return fmt.Sprintf("%d-%d in steps of 1024", mems[0], mems[len(mems)-1])
+	return Errorf(CodeInvalid, "%s", strings.Join(msgs, "; "))
 }
 
-func containsInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
+// CPUList renders CPUs for messages: "0.25, 0.5, 1, 2, 4".
+func CPUList() string {
+	out := make([]string, len(CPUs))
+	for i, c := range CPUs {
+		out[i] = fmt.Sprintf("%g", c)
+	}
+	return strings.Join(out, ", ")
+}
+
+// memoryRange renders MemoryFor(cpu) for messages: a short list as is,
+// a long one as its range and step.
+func memoryRange(mems []int) string {
+	if len(mems) <= 3 {
+		out := make([]string, len(mems))
+		for i, m := range mems {
+			out[i] = fmt.Sprint(m)
 		}
+		return strings.Join(out, ", ")
 	}
-	return false
+	return fmt.Sprintf("%d-%d in steps of %d", mems[0], mems[len(mems)-1], mems[1]-mems[0])
+}
+
+// shortDuration prints 5m rather than 5m0s, as a user would write it.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -15,11 +15,32 @@ type StackStatus struct {
 
 // StageStatus is one stage of a stack.
 type StageStatus struct {
-	Name      string     `json:"name"`
-	URL       string     `json:"url"`
-	Status    string     `json:"status"` // not-deployed, serving, unhealthy, deploying
-	Release   *Release   `json:"release,omitempty"`
-	Instances []Instance `json:"instances"`
+	Name       string     `json:"name"`
+	URL        string     `json:"url"`
+	Status     string     `json:"status"` // not-deployed, serving, unhealthy, deploying, CrashLooping
+	Release    *Release   `json:"release,omitempty"`
+	Desired    int        `json:"desired"`
+	RollingOut string     `json:"rolling_out,omitempty"` // release being rolled out
+	Crash      *CrashInfo `json:"crash,omitempty"`
+	Scale      *ScaleSpec `json:"scale,omitempty"`
+	Instances  []Instance `json:"instances"`
+}
+
+// StageRuntime is what the controller reports of a stage.
+type StageRuntime struct {
+	Desired    int
+	RollingOut string
+	Crash      *CrashInfo
+}
+
+// CrashInfo describes an instance's last crash.
+type CrashInfo struct {
+	Instance string    `json:"instance"`
+	Time     time.Time `json:"time"`
+	ExitCode int       `json:"exit_code"`
+	OOM      bool      `json:"oom_killed"`
+	Crashes  int       `json:"crashes"` // consecutive, without turning healthy between
+	Logs     []string  `json:"logs,omitempty"`
 }
 
 // StageEvent is something that happened to a stage: a scaling decision

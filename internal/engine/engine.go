@@ -28,8 +28,14 @@ type Engine interface {
 	RemoveImage(ctx context.Context, ref string) error
 
 	// EnsureNetwork creates a bridge network unless one with that name
-	// exists, and returns its ID.
-	EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error)
+	// exists, and returns its ID. An internal network has no route out of
+	// the host (the host can still reach its containers).
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string, internal bool) (string, error)
+	// NetworkExists reports whether a network of that name exists.
+	NetworkExists(ctx context.Context, name string) (bool, error)
+	// ConnectNetwork attaches a created or running instance to another
+	// network, with DNS aliases there.
+	ConnectNetwork(ctx context.Context, network, id string, aliases []string) error
 	// RemoveNetwork removes a network. Missing networks are not an error.
 	RemoveNetwork(ctx context.Context, name string) error
 
@@ -50,6 +56,14 @@ type Engine interface {
 	// Logs returns an instance's output as plain text lines (stdout and
 	// stderr merged, Docker's stream framing removed).
 	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
+	// Stats samples an instance's cumulative CPU time and memory use at
+	// once (no waiting for a second sample): callers derive rates from
+	// successive samples.
+	Stats(ctx context.Context, id string) (Stats, error)
+	// Exec runs cmd in a running instance, streaming its output, and
+	// returns its exit code. stdin may be nil.
+	Exec(ctx context.Context, id string, cmd []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
+
 	// Events streams lifecycle events of containers carrying all labels
 	// until ctx ends. The error channel gets at most one error.
 	Events(ctx context.Context, labels map[string]string) (<-chan Event, <-chan error)
@@ -111,6 +125,7 @@ type Container struct {
 	Running    bool
 	ExitCode   int
 	OOMKilled  bool
+	Restarts   int    // times the engine restarted it (restart policy)
 	IPAddress  string // on the container's first user network; "" if none
 	StartedAt  time.Time
 	FinishedAt time.Time
@@ -122,6 +137,14 @@ type LogOptions struct {
 	Tail       int // 0 means all
 	Since      time.Time
 	Timestamps bool
+}
+
+// Stats is one sample of an instance's resource use.
+type Stats struct {
+	Time        time.Time
+	CPUNanos    uint64 // cumulative CPU time used, all cores
+	MemoryBytes uint64 // current usage (without page cache where the engine reports it)
+	MemoryLimit uint64
 }
 
 // Event is a container lifecycle event ("start", "die", "stop", "destroy", ...).

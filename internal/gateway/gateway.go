@@ -25,6 +25,12 @@ type Config struct {
 	DialTimeout           time.Duration // connecting to an instance; default 2s
 	ResponseHeaderTimeout time.Duration // waiting for an instance's headers; default 60s
 
+	// SkipFailedFor is how long the default RoundRobin skips an instance
+	// after a connection error to it (passive health), unless every
+	// instance of the stage is skipped. Default 2s; negative: never skip.
+	// It does not apply to a Config.Upstreams of your own.
+	SkipFailedFor time.Duration
+
 	// OnRequest, when set, is called once after every request, on the
 	// serving goroutine: keep it cheap and do not retain the argument's
 	// fields beyond what you copy.
@@ -41,8 +47,12 @@ type RequestInfo struct {
 	Path      string
 	Status    int // 499 when the client left before a response was written
 	Duration  time.Duration
-	BytesOut  int64 // response body bytes written (not counted after a websocket upgrade)
-	BackendID string
+	BytesOut  int64  // response body bytes written (not counted after a websocket upgrade)
+	BackendID string // the instance that answered, or the last one tried
+	// Attempts counts round trips to instances: 0 when none was tried (no
+	// route, no instance), 1 normally, up to 3 when connection errors made
+	// the gateway retry on other instances.
+	Attempts int
 }
 
 // Gateway routes requests by Host to the backends of the route table it
@@ -50,6 +60,7 @@ type RequestInfo struct {
 type Gateway struct {
 	log       *slog.Logger
 	upstreams Upstreams
+	failover  Failover // upstreams, when it implements Failover; else nil
 	domain    string
 	onRequest func(RequestInfo)
 
@@ -66,7 +77,11 @@ func New(cfg Config) *Gateway {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Upstreams == nil {
-		cfg.Upstreams = RoundRobin()
+		skip := cfg.SkipFailedFor
+		if skip == 0 {
+			skip = DefaultSkipFailedFor
+		}
+		cfg.Upstreams = newRoundRobin(skip)
 	}
 	if cfg.Domain == "" {
 		cfg.Domain = DefaultDomain
@@ -84,6 +99,7 @@ func New(cfg Config) *Gateway {
 		onRequest: cfg.OnRequest,
 		transport: newTransport(cfg.DialTimeout, cfg.ResponseHeaderTimeout),
 	}
+	g.failover, _ = cfg.Upstreams.(Failover)
 	g.proxy = g.newReverseProxy()
 	g.table.Store(NewRouteTable(nil))
 	return g
@@ -106,7 +122,8 @@ func (g *Gateway) Table() *RouteTable { return g.table.Load() }
 // for shutdown and for tests.
 func (g *Gateway) CloseIdleConnections() { g.transport.CloseIdleConnections() }
 
-// ServeHTTP routes r: lookup by host, acquire a backend, proxy, release.
+// ServeHTTP routes r: lookup by host, acquire a backend, proxy (retrying
+// on other backends, see retrier), release.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now()}
 	x.setRequestID(r.Header)
@@ -142,10 +159,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.fail(f)
 		return
 	}
-	if release != nil {
-		defer release()
-	}
-	x.backend = backend
+	x.backend, x.release = backend, release
+	defer x.releaseBackend() // the backend of the last attempt; retries release the others
 	g.proxy.ServeHTTP(x, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
 }
 
@@ -162,6 +177,7 @@ func (g *Gateway) report(x *exchange, r *http.Request) {
 		Duration:  time.Since(x.start),
 		BytesOut:  x.bytes,
 		BackendID: x.backend.ID,
+		Attempts:  x.attempts,
 	}
 	if x.route != nil {
 		info.Stack, info.Stage = x.route.Stack, x.route.Stage
@@ -181,8 +197,14 @@ type exchange struct {
 	requestID []string // X-Request-Id header value, shared by request and response
 	route     *Route
 	backend   Backend
+	release   func() // backend's release; nil once called
 	status    int
 	bytes     int64
+	attempts  int  // round trips started
+	informed  bool // a 1xx response was forwarded: the backend has answered
+
+	tried []Backend  // backends failed by earlier attempts; allocated on retry only
+	body  replayBody // the outbound body's wrapper, when the request has a body
 
 	// id and fwd back the header values the gateway sets (a generated
 	// request id; X-Forwarded-For, -Host, -Proto), so that setting them
@@ -204,6 +226,9 @@ func (x *exchange) WriteHeader(code int) {
 	// Early Hints this way); the final status comes later.
 	if x.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		x.status = code
+	}
+	if code < 200 {
+		x.informed = true
 	}
 	x.w.WriteHeader(code)
 }
@@ -227,6 +252,14 @@ func (x *exchange) Flush() {
 // Unwrap lets http.ResponseController reach Hijack (websockets) and
 // deadlines on the underlying writer.
 func (x *exchange) Unwrap() http.ResponseWriter { return x.w }
+
+// releaseBackend releases the backend of the current attempt, once.
+func (x *exchange) releaseBackend() {
+	if release := x.release; release != nil {
+		x.release = nil
+		release()
+	}
+}
 
 // fail writes f as a JSON error, unless the client is gone or a response
 // has already started (then only the status is recorded).

@@ -412,7 +412,7 @@ func TestGatewayOnRequest(t *testing.T) {
 	want := RequestInfo{
 		RequestID: "abc-123", Host: "DEV.hello.localhost:8080", Stack: "hello", Stage: "dev",
 		Method: http.MethodGet, Path: "/some/path", Status: http.StatusOK,
-		BytesOut: int64(len(body)), BackendID: "inst-a",
+		BytesOut: int64(len(body)), BackendID: "inst-a", Attempts: 1,
 	}
 	if ri.Duration <= 0 {
 		t.Errorf("Duration = %v", ri.Duration)
@@ -424,7 +424,7 @@ func TestGatewayOnRequest(t *testing.T) {
 
 	resp, body = get(t, client, front.URL+"/x", "unknown.localhost", nil)
 	ri = <-infos
-	if ri.Status != http.StatusNotFound || ri.Stack != "" || ri.BackendID != "" || ri.BytesOut != int64(len(body)) ||
+	if ri.Status != http.StatusNotFound || ri.Stack != "" || ri.BackendID != "" || ri.Attempts != 0 || ri.BytesOut != int64(len(body)) ||
 		ri.RequestID != resp.Header.Get("X-Request-Id") {
 		t.Fatalf("404 RequestInfo = %+v", ri)
 	}

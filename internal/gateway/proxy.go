@@ -65,11 +65,12 @@ func (b *bufferPool) Put(buf []byte) {
 
 // newReverseProxy builds the single ReverseProxy of a Gateway. Everything
 // per request (backend, request id) travels in the exchange, which
-// ServeHTTP puts in the request context.
+// ServeHTTP puts in the request context. Its RoundTripper is the retrier
+// over the shared Transport.
 func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      g.transport,
+		Transport:      retrier{g},
 		BufferPool:     newBufferPool(),
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   g.proxyError,

@@ -47,7 +47,8 @@ func (e *Error) Error() string {
 }
 
 // sortProblems orders problems by position, late ones last, and drops exact
-// duplicates (an alias used twice reports its anchor's problems twice).
+// duplicates (an alias used twice reports its anchor's problems twice; a
+// top-level scale value is checked once for every stage that inherits it).
 func sortProblems(ps []Problem) []Problem {
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if a.late != b.late {
@@ -58,8 +59,16 @@ func sortProblems(ps []Problem) []Problem {
 		}
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
-	return slices.CompactFunc(ps, func(a, b Problem) bool {
-		return a.Line == b.Line && a.Col == b.Col && a.Message == b.Message
+	type key struct {
+		line, col int
+		msg       string
+	}
+	seen := map[key]bool{}
+	return slices.DeleteFunc(ps, func(p Problem) bool {
+		k := key{p.Line, p.Col, p.Message}
+		dup := seen[k]
+		seen[k] = true
+		return dup
 	})
 }
 

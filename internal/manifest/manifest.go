@@ -17,10 +17,10 @@ import (
 // Keys and values slipway.yml accepts. schema_test.go checks that the JSON
 // schema lists exactly these, so the editor and the parser cannot drift.
 var (
-	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "stages"}
+	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "stages"}
 	healthKeys    = []string{"path", "start_timeout"}
 	buildKeys     = []string{"dockerfile"}
-	stageKeys     = []string{"name", "env"}
+	stageKeys     = []string{"name", "env", "scale", "network"}
 	architectures = []string{string(core.ArchContainer), string(core.ArchServerless)}
 )
 
@@ -84,6 +84,8 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 		return spec
 	}
 	hasName := false
+	var top *scaleLayer
+	var stageScales []*scaleLayer
 	for _, e := range d.fields(root, d.base, "", stackKeys, nil) {
 		switch e.key {
 		case "name":
@@ -104,12 +106,17 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 			d.healthcheck(e, &spec.Health)
 		case "build":
 			d.build(e, &spec.Build)
+		case "scale":
+			top = d.scale(e)
 		case "stages":
-			if stages, ok := d.stages(e); ok {
+			stages, scales, ok := d.stages(e)
+			if ok {
 				spec.Stages = stages
 			}
+			stageScales = scales
 		}
 	}
+	d.applyScale(spec.Stages, top, stageScales)
 	if !hasName {
 		d.addLatef(posOf(root), "name is required: %s has no name key; add a line like \"name: my-app\"", d.base)
 	}
@@ -152,7 +159,9 @@ func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
 	}
 	switch v.(type) {
 	case *ast.StringNode, *ast.LiteralNode, *ast.TagNode:
-		d.healthPath(e, h)
+		if p, ok := d.urlPath(e); ok {
+			h.Path, h.Explicit = p, true
+		}
 		return
 	case *ast.MappingNode:
 	default:
@@ -162,7 +171,9 @@ func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
 	for _, f := range d.fields(v, "healthcheck", "healthcheck.", healthKeys, nil) {
 		switch f.key {
 		case "path":
-			d.healthPath(f, h)
+			if p, ok := d.urlPath(f); ok {
+				h.Path, h.Explicit = p, true
+			}
 		case "start_timeout":
 			if t, ok := d.duration(f, MinStartTimeout, MaxStartTimeout); ok {
 				h.StartTimeout = core.Duration(t)
@@ -171,10 +182,12 @@ func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
 	}
 }
 
-func (d *decoder) healthPath(e entry, h *core.HealthSpec) {
+// urlPath reads a health check path: healthcheck.path, or a stage's
+// scale.health.path.
+func (d *decoder) urlPath(e entry) (string, bool) {
 	p, ok := d.str(e, "use a URL path like \"/healthy\"")
 	if !ok {
-		return
+		return "", false
 	}
 	switch {
 	case !strings.HasPrefix(p, "/"):
@@ -182,27 +195,39 @@ func (d *decoder) healthPath(e entry, h *core.HealthSpec) {
 	case strings.ContainsFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '#' }):
 		d.addf(posOf(e.value), "invalid %s %q: it contains a space, control character or '#'; use a URL path like \"/healthy\"", e.path, p)
 	default:
-		h.Path, h.Explicit = p, true
+		return p, true
 	}
+	return "", false
 }
 
 // duration reads a Go duration string ("30s", "2m") within [lo, hi].
 func (d *decoder) duration(e entry, lo, hi time.Duration) (time.Duration, bool) {
 	rng := fmt.Sprintf("allowed: %s to %s", shortDuration(lo), shortDuration(hi))
-	s, ok := d.str(e, "use a duration with a unit, like \"30s\" or \"2m\"")
+	t, text, ok := d.anyDuration(e, " ("+rng+")")
 	if !ok {
 		return 0, false
 	}
-	t, err := time.ParseDuration(s)
-	if err != nil {
-		d.addf(posOf(e.value), "invalid %s %q: not a duration; use a number with a unit, like \"30s\" or \"2m\" (%s)", e.path, s, rng)
-		return 0, false
-	}
 	if t < lo || t > hi {
-		d.addf(posOf(e.value), "invalid %s %q: out of range; %s", e.path, s, rng)
+		d.addf(posOf(e.value), "invalid %s %q: out of range; %s", e.path, text, rng)
 		return 0, false
 	}
 	return t, true
+}
+
+// anyDuration reads a Go duration string ("30s", "2m"), leaving its range
+// to the caller, and returns it as written too. after ends the message of
+// a string that is no duration.
+func (d *decoder) anyDuration(e entry, after string) (time.Duration, string, bool) {
+	s, ok := d.str(e, "use a duration with a unit, like \"30s\" or \"2m\"")
+	if !ok {
+		return 0, "", false
+	}
+	t, err := time.ParseDuration(s)
+	if err != nil {
+		d.addf(posOf(e.value), "invalid %s %q: not a duration; use a number with a unit, like \"30s\" or \"2m\"%s", e.path, s, after)
+		return 0, "", false
+	}
+	return t, s, true
 }
 
 // shortDuration prints 10m rather than 10m0s.
@@ -262,36 +287,41 @@ func (d *decoder) dockerfile(e entry) (string, bool) {
 
 func escapes(clean string) bool { return clean == ".." || strings.HasPrefix(clean, "../") }
 
-func (d *decoder) stages(e entry) ([]core.StageSpec, bool) {
+// stages reads the stages and, for each, its scale block as written (nil
+// when it has none), to be merged with the top-level one by applyScale.
+func (d *decoder) stages(e entry) ([]core.StageSpec, []*scaleLayer, bool) {
 	items, ok := d.sequence(e, "stages", "write each stage as \"- name: dev\"")
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	if len(items) == 0 {
 		d.addf(posOf(e.value, e.keyN), "stages is empty; declare at least one stage, e.g. \"- name: dev\"")
-		return nil, false
+		return nil, nil, false
 	}
 	var out []core.StageSpec
+	var scales []*scaleLayer
 	seen := map[string]pos{}
 	good := true
 	for i, it := range items {
 		where := fmt.Sprintf("stages[%d]", i)
-		st, ok := d.stage(entry{path: where, keyN: it.dash, value: it.node}, seen)
+		st, sc, ok := d.stage(entry{path: where, keyN: it.dash, value: it.node}, seen)
 		good = good && ok
 		out = append(out, st)
+		scales = append(scales, sc)
 	}
-	return out, good
+	return out, scales, good
 }
 
-func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, bool) {
+func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, *scaleLayer, bool) {
 	var st core.StageSpec
+	var sc *scaleLayer
 	v, ok := d.resolve(e.value)
 	if !ok {
-		return st, false
+		return st, nil, false
 	}
 	if _, isMap := v.(*ast.MappingNode); !isMap {
 		d.addf(posOf(e.value, e.keyN), "%s must be a mapping with name and env, got %s; write a stage as \"- name: dev\"", e.path, kind(v))
-		return st, false
+		return st, nil, false
 	}
 	good, hasName := true, false
 	for _, f := range d.fields(v, e.path, e.path+".", stageKeys, nil) {
@@ -321,11 +351,17 @@ func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, bool) {
 			if len(env) > 0 {
 				st.Env = env
 			}
+		case "scale":
+			sc = d.scale(f)
+		case "network":
+			net, ok := d.network(f)
+			good = good && ok
+			st.Network = net
 		}
 	}
 	if !hasName {
 		d.addLatef(posOf(v, e.value), "%s.name is required; write a stage as \"- name: dev\"", e.path)
 		good = false
 	}
-	return st, good
+	return st, sc, good
 }

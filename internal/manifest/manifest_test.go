@@ -25,11 +25,21 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("x: &m {<<: *m}\nname: a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
-		_, err := Parse("slipway.yml", data)
+		spec, err := Parse("slipway.yml", data)
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("Parse took %s on %d bytes", d, len(data))
 		}
 		if err == nil {
+			// What Parse accepts, core accepts: every stage gets a complete,
+			// valid scale spec and a well-formed network.
+			for _, st := range spec.Stages {
+				if err := st.Scale.Validate(); err != nil {
+					t.Fatalf("stage %s: Parse accepted a scale core rejects: %v", st.Name, err)
+				}
+				if a := st.Network.Attach; a != "" && !networkNameRE.MatchString(a) {
+					t.Fatalf("stage %s: Parse accepted network.attach %q", st.Name, a)
+				}
+			}
 			return
 		}
 		msg := err.Error()

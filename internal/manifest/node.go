@@ -571,6 +571,44 @@ func (d *decoder) integer(e entry, hint string) (int64, bool) {
 	return 0, false
 }
 
+// number reads an integer or a decimal number (a scale's cpu).
+func (d *decoder) number(e entry, hint string) (float64, bool) {
+	v, ok := d.resolve(e.value)
+	if !ok {
+		return 0, false
+	}
+	switch v := v.(type) {
+	case *ast.FloatNode:
+		return v.Value, true
+	case *ast.IntegerNode:
+		switch x := v.Value.(type) {
+		case int64:
+			return float64(x), true
+		case uint64:
+			return float64(x), true
+		}
+	case *ast.InfinityNode, *ast.NanNode:
+		d.addf(posOf(e.value, e.keyN), "invalid %s %s: not a finite number; %s", e.path, rawText(v), hint)
+		return 0, false
+	}
+	d.addf(posOf(e.value, e.keyN), "%s must be a number, got %s; %s", e.path, kind(v), hint)
+	return 0, false
+}
+
+// boolean reads true or false. YAML 1.1's yes, no, on and off are strings
+// to the YAML library, so they are refused rather than guessed at.
+func (d *decoder) boolean(e entry) (bool, bool) {
+	v, ok := d.resolve(e.value)
+	if !ok {
+		return false, false
+	}
+	if b, isBool := v.(*ast.BoolNode); isBool {
+		return b.Value, true
+	}
+	d.addf(posOf(e.value, e.keyN), "%s must be true or false, got %s", e.path, kind(v))
+	return false, false
+}
+
 // stringMap reads a mapping of names to scalars, checking each name with
 // keyOK. Used for stage env, buildspec variables and runtime versions.
 func (d *decoder) stringMap(e entry, what string, keyOK func(string) bool, keyRule string) (map[string]string, bool) {

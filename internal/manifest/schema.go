@@ -13,7 +13,9 @@ var schema []byte
 
 // JSONSchema returns a JSON Schema (draft 2020-12) of slipway.yml, with
 // descriptions, defaults and enums, for editors such as yaml-language-server.
-// Parse stays the authority: a few rules (unique stage names, the
-// start_timeout range, a Dockerfile path escaping through a subdirectory)
-// cannot be said in a schema. The caller owns the returned slice.
+// Parse stays the authority: a few rules (unique stage names, duration
+// ranges, a Dockerfile path escaping through a subdirectory, scale rules
+// across two keys or between the top-level and a stage's scale, such as
+// min <= max or memory for an inherited cpu) cannot be said in a schema.
+// The caller owns the returned slice.
 func JSONSchema() []byte { return slices.Clone(schema) }

@@ -2,9 +2,12 @@ package manifest
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +61,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 
 	health := findObjectBranch(t, s.obj(t, "properties", "healthcheck"))
 	stage := s.obj(t, "properties", "stages", "items")
+	scale := s.obj(t, "$defs", "scale")
 	levels := []struct {
 		name   string
 		schema obj
@@ -67,6 +71,9 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{"healthcheck", health, healthKeys},
 		{"build", s.obj(t, "properties", "build"), buildKeys},
 		{"stages[]", stage, stageKeys},
+		{"scale", scale, scaleKeys},
+		{"scale.health", scale.obj(t, "properties", "health"), scaleHealthKeys},
+		{"stages[].network", stage.obj(t, "properties", "network"), networkKeys},
 	}
 	for _, l := range levels {
 		if got, want := l.schema.keys(t), sorted(l.parser); !slices.Equal(got, want) {
@@ -112,16 +119,141 @@ func TestSchemaMatchesParser(t *testing.T) {
 	checkNamePattern(t, "stack", obj(props).obj(t, "name"), core.MaxStackNameLen, core.ValidateStackName)
 	checkNamePattern(t, "stage", stage.obj(t, "properties", "name"), core.MaxStageNameLen, core.ValidateStageName)
 
+	checkScaleSchema(t, s)
+
 	durRE := regexp.MustCompile(timeout["pattern"].(string))
-	for _, d := range []string{"1s", "30s", "1m30s", "2.5m", "10m"} {
+	for _, d := range []string{"1s", "30s", "1m30s", "2.5m", "10m", "0", "0s", "500ms"} {
 		if !durRE.MatchString(d) {
 			t.Errorf("start_timeout pattern rejects %q, which the parser accepts", d)
 		}
 	}
-	for _, d := range []string{"30", "s", "thirty seconds", ""} {
+	for _, d := range []string{"30", "s", "thirty seconds", "", "00", "1h0"} {
 		if durRE.MatchString(d) {
 			t.Errorf("start_timeout pattern accepts %q, which the parser rejects", d)
 		}
+	}
+}
+
+// checkScaleSchema checks the scale and network schemas against core: the
+// defaults of core.DefaultScale, the cpu enum of core.CPUs, the memory of
+// core.MemoryFor, and integer limits probed with core.ScaleSpec.Problems.
+func checkScaleSchema(t *testing.T, s obj) {
+	t.Helper()
+	for _, at := range [][]string{{"properties", "scale"}, {"properties", "stages", "items", "properties", "scale"}} {
+		if ref := s.obj(t, at...)["$ref"]; ref != "#/$defs/scale" {
+			t.Errorf("%v: $ref = %v, want #/$defs/scale", at, ref)
+		}
+	}
+	scale := s.obj(t, "$defs", "scale")
+	props := scale.obj(t, "properties")
+	field := func(name string) obj {
+		if h, ok := strings.CutPrefix(name, "health."); ok {
+			return props.obj(t, "health", "properties", h)
+		}
+		return props.obj(t, name)
+	}
+
+	// Defaults: every key but health.path ("" = the stack's) has one, equal to core's.
+	var defaults map[string]any
+	raw, _ := json.Marshal(core.DefaultScale())
+	if err := json.Unmarshal(raw, &defaults); err != nil {
+		t.Fatal(err)
+	}
+	health := defaults["health"].(map[string]any)
+	delete(defaults, "health")
+	for k, v := range health {
+		defaults["health."+k] = v
+	}
+	for name, want := range defaults {
+		got, has := field(name)["default"]
+		if name == "health.path" {
+			if has || want != "" {
+				t.Errorf("health.path: default %v, core %v; want none in the schema and \"\" in core", got, want)
+			}
+			continue
+		}
+		if ws, isStr := want.(string); isStr { // a duration: "5m" in the schema is "5m0s" in JSON
+			gd, err1 := time.ParseDuration(fmt.Sprint(got))
+			wd, err2 := time.ParseDuration(ws)
+			if err1 != nil || err2 != nil || gd != wd {
+				t.Errorf("%s: default %v, core %v", name, got, want)
+			}
+			if ref := field(name)["$ref"]; ref != "#/$defs/duration" {
+				t.Errorf("%s: $ref = %v, want #/$defs/duration", name, ref)
+			}
+			continue
+		}
+		if !equalJSON(got, want) {
+			t.Errorf("%s: default %v, core %v", name, got, want)
+		}
+	}
+
+	if got := field("cpu")["enum"]; !equalJSON(got, core.CPUs) {
+		t.Errorf("cpu enum = %v, core.CPUs = %v", got, core.CPUs)
+	}
+	lo, hi := math.MaxInt, 0
+	memFor := map[float64][]int{}
+	for _, c := range core.CPUs {
+		m := core.MemoryFor(c)
+		lo, hi = min(lo, m[0]), max(hi, m[len(m)-1])
+		memFor[c] = m
+	}
+	mem := field("memory")
+	if mem["minimum"] != float64(lo) || mem["maximum"] != float64(hi) {
+		t.Errorf("memory minimum/maximum = %v/%v, want %d/%d", mem["minimum"], mem["maximum"], lo, hi)
+	}
+	pairs := map[float64][]int{}
+	for _, b := range scale["allOf"].([]any) {
+		rule := obj(b.(map[string]any))
+		c := rule.obj(t, "if", "properties", "cpu")["const"].(float64)
+		var m []int
+		for _, x := range rule.obj(t, "then", "properties", "memory")["enum"].([]any) {
+			m = append(m, int(x.(float64)))
+		}
+		pairs[c] = m
+	}
+	if !maps.EqualFunc(pairs, memFor, slices.Equal) {
+		t.Errorf("memory per cpu in the schema %v, core.MemoryFor %v", pairs, memFor)
+	}
+
+	// Integer limits: the schema's minimum and maximum are exactly the
+	// values core accepts.
+	ints := map[string]func(*core.ScaleSpec, int){
+		"min":              func(s *core.ScaleSpec, v int) { s.Min = v },
+		"max":              func(s *core.ScaleSpec, v int) { s.Max = v },
+		"cpu_target":       func(s *core.ScaleSpec, v int) { s.CPUTarget = v },
+		"health.healthy":   func(s *core.ScaleSpec, v int) { s.Health.Healthy = v },
+		"health.unhealthy": func(s *core.ScaleSpec, v int) { s.Health.Unhealthy = v },
+	}
+	rejects := func(name string, v int) bool {
+		spec := core.DefaultScale()
+		ints[name](&spec, v)
+		return slices.ContainsFunc(spec.Problems(), func(p core.ScaleProblem) bool { return p.Field == name && p.Related == "" })
+	}
+	for name := range ints {
+		f := field(name)
+		if f["type"] != "integer" {
+			t.Errorf("%s: type %v, want integer", name, f["type"])
+			continue
+		}
+		lo, hi := int(f["minimum"].(float64)), int(f["maximum"].(float64))
+		if rejects(name, lo) || rejects(name, hi) || !rejects(name, lo-1) || !rejects(name, hi+1) {
+			t.Errorf("%s: schema allows %d-%d, core disagrees", name, lo, hi)
+		}
+	}
+
+	if got, want := field("health.path")["pattern"], s.obj(t, "$defs", "healthPath")["pattern"]; got != want {
+		t.Errorf("scale.health.path pattern = %v, want the healthcheck path's %v", got, want)
+	}
+	if got, want := s.obj(t, "$defs", "duration")["pattern"], findObjectBranch(t, s.obj(t, "properties", "healthcheck")).obj(t, "properties", "start_timeout")["pattern"]; got != want {
+		t.Errorf("duration pattern = %v, want start_timeout's %v", got, want)
+	}
+	network := s.obj(t, "properties", "stages", "items", "properties", "network", "properties")
+	if got := obj(network).obj(t, "attach")["pattern"]; got != networkNameRE.String() {
+		t.Errorf("network.attach pattern = %v, want %s", got, networkNameRE)
+	}
+	if got := obj(network).obj(t, "egress")["default"]; got != (core.NetworkSpec{}).EgressAllowed() {
+		t.Errorf("network.egress default = %v, want %v", got, (core.NetworkSpec{}).EgressAllowed())
 	}
 }
 
@@ -142,6 +274,9 @@ func TestSchemaDescribesEveryKey(t *testing.T) {
 				}
 			}
 			for k, x := range v {
+				if k == "if" || k == "then" {
+					continue // conditions on keys declared (and described) elsewhere
+				}
 				walk(path+"."+k, x)
 			}
 		case []any:

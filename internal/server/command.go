@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,6 +46,8 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 	f.StringVar(&cfg.RegistryAddr, "registry-addr", env("REGISTRY_ADDR", "127.0.0.1:5000"), "embedded registry listen address (SLIPWAY_REGISTRY_ADDR)")
 	f.StringVar(&cfg.Domain, "domain", env("DOMAIN", "localhost"), "stages are served at <stage>.<stack>.<domain> (SLIPWAY_DOMAIN)")
 	f.StringVar(&cfg.Namespace, "namespace", env("NAMESPACE", ""), "keeps this server's containers and networks apart from another server's on the same Docker (SLIPWAY_NAMESPACE)")
+	f.DurationVar(&cfg.StatsInterval, "autoscale-interval", envDuration("AUTOSCALE_INTERVAL", 5*time.Second), "how often instances' CPU is sampled for autoscaling (SLIPWAY_AUTOSCALE_INTERVAL)")
+	f.DurationVar(&cfg.StatsWindow, "autoscale-window", envDuration("AUTOSCALE_WINDOW", 30*time.Second), "the autoscaler averages CPU over this window (SLIPWAY_AUTOSCALE_WINDOW)")
 	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
@@ -62,6 +65,13 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 func env(key, def string) string {
 	if v := os.Getenv("SLIPWAY_" + key); v != "" {
 		return v
+	}
+	return def
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SLIPWAY_" + key)); err == nil && d > 0 {
+		return d
 	}
 	return def
 }

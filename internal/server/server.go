@@ -37,6 +37,11 @@ type Config struct {
 	Domain       string
 	Namespace    string
 	Version      string
+
+	// The autoscaler samples CPU every StatsInterval and averages over
+	// StatsWindow (5s and 30s, as CloudWatch-driven ECS scaling).
+	StatsInterval time.Duration
+	StatsWindow   time.Duration
 }
 
 // RegistryUser is the user name for `docker login` to the registry.
@@ -107,6 +112,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain})
 	ctl := container.New(container.Config{
 		Engine: eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, ServerID: serverID, Logger: log,
+		StatsInterval: cfg.StatsInterval, StatsWindow: cfg.StatsWindow,
 		Publish: func(routes []gateway.Route) { gw.Update(gateway.NewRouteTable(routes)) },
 	})
 	registryHost := loopbackAddr(lReg.Addr())

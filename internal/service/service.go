@@ -19,8 +19,10 @@ import (
 // Controller runs a stack's instances (container.Controller).
 type Controller interface {
 	Rollout(ctx context.Context, rel core.Release, progress func(string), activate func(context.Context) error) error
+	Abort(stack, stage string) (string, error)
 	RemoveStack(ctx context.Context, stack string) error
 	Instances(stack string) []core.Instance
+	StageInfo(stack, stage string) core.StageRuntime
 	Logs(ctx context.Context, stack, stage string, opts engine.LogOptions, w io.Writer) error
 	Kick()
 }

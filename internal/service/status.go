@@ -36,6 +36,9 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 				ss.Instances = append(ss.Instances, in)
 			}
 		}
+		rt := s.cfg.Controller.StageInfo(name, stage.Name)
+		scale := stage.EffectiveScale()
+		ss.Desired, ss.RollingOut, ss.Crash, ss.Scale = rt.Desired, rt.RollingOut, rt.Crash, &scale
 		if id := serving[stage.Name]; id != "" {
 			if rel, err := s.cfg.Store.GetRelease(ctx, name, id); err == nil {
 				ss.Release = &rel
@@ -47,7 +50,10 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 				}
 			}
 		}
-		if out.LastBuild != nil && out.LastBuild.Status == core.BuildRunning && stage.Name == st.Spec.FirstStage() {
+		if rt.Crash != nil && rt.Crash.Crashes >= crashLooping {
+			ss.Status = "CrashLooping"
+		}
+		if rt.RollingOut != "" || out.LastBuild != nil && out.LastBuild.Status == core.BuildRunning && stage.Name == st.Spec.FirstStage() {
 			ss.Status = "deploying"
 		}
 		out.Stages = append(out.Stages, ss)
@@ -95,3 +101,7 @@ func (s *Service) Releases(ctx context.Context, stack, stage string) ([]core.Rel
 	}
 	return s.cfg.Store.ListReleases(ctx, stack, stage)
 }
+
+// crashLooping is how many consecutive crashes of a serving instance make
+// its stage CrashLooping.
+const crashLooping = 3

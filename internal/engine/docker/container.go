@@ -174,8 +174,8 @@ func (d *Docker) InspectContainer(ctx context.Context, id string) (engine.Contai
 }
 
 // ListContainers lists instances, running or not, carrying all labels.
-// Each is inspected, since the list endpoint lacks exit codes, OOM kills
-// and times; one that vanishes in between is left out.
+// Each is inspected, since the list endpoint lacks exit codes, OOM kills,
+// restart counts and times; one that vanishes in between is left out.
 func (d *Docker) ListContainers(ctx context.Context, labels map[string]string) ([]engine.Container, error) {
 	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: labelFilters(labels)})
 	if err != nil {
@@ -207,8 +207,9 @@ func labelFilters(labels map[string]string) client.Filters {
 // fromInspect translates Docker's view of a container into Slipway's.
 func fromInspect(c container.InspectResponse) engine.Container {
 	out := engine.Container{
-		ID:   c.ID,
-		Name: strings.TrimPrefix(c.Name, "/"),
+		ID:       c.ID,
+		Name:     strings.TrimPrefix(c.Name, "/"),
+		Restarts: c.RestartCount,
 	}
 	if c.Config != nil {
 		// The reference the instance was created from, not the resolved

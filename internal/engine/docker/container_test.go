@@ -284,3 +284,56 @@ func TestListContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestarts checks that an instance the engine restarts after a crash
+// reports it, from inspect and from list.
+func TestRestarts(t *testing.T) {
+	t.Parallel()
+	d := requireDocker(t)
+	ctx := testContext(t)
+	name := uniqueName(t)
+	id := createTestContainer(t, d, engine.ContainerSpec{
+		Name:          name,
+		Image:         serverImage(t, d),
+		Labels:        map[string]string{testLabel: name},
+		Network:       ensureTestNetwork(t, d),
+		RestartAlways: true,
+	})
+	c, err := d.InspectContainer(ctx, id)
+	if err != nil || c.Restarts != 0 {
+		t.Fatalf("created container: restarts %d, %v", c.Restarts, err)
+	}
+	if err := d.StartContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = d.InspectContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitHTTP(t, "http://"+c.IPAddress+":8080/")
+	waitHTTP(t, "http://"+c.IPAddress+":8080/exit?code=1") // a crash
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err = d.InspectContainer(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Restarts >= 1 && c.Running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted after a crash: %+v", c)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if c.Restarts != 1 {
+		t.Errorf("restarts = %d after one crash", c.Restarts)
+	}
+	listed, err := d.ListContainers(ctx, map[string]string{testLabel: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 1 || listed[0].Restarts != c.Restarts {
+		t.Errorf("listed = %+v, want one with %d restarts", listed, c.Restarts)
+	}
+}

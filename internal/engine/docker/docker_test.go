@@ -237,7 +237,7 @@ func ensureTestNetwork(t *testing.T, d *Docker) string {
 	t.Helper()
 	name := uniqueName(t)
 	cleanupNetwork(t, d, name)
-	if _, err := d.EnsureNetwork(testContext(t), name, map[string]string{testLabel: name}); err != nil {
+	if _, err := d.EnsureNetwork(testContext(t), name, map[string]string{testLabel: name}, false); err != nil {
 		t.Fatalf("ensure network: %v", err)
 	}
 	return name
@@ -357,9 +357,16 @@ func TestUnreachableDaemon(t *testing.T) {
 			_, err := d.PushImage(ctx, "localhost:5000/app:1", engine.RegistryAuth{}, nil)
 			return err
 		},
-		"RemoveImage":   func() error { return d.RemoveImage(ctx, "app:1") },
-		"EnsureNetwork": func() error { _, err := d.EnsureNetwork(ctx, "n", nil); return err },
-		"RemoveNetwork": func() error { return d.RemoveNetwork(ctx, "n") },
+		"RemoveImage":    func() error { return d.RemoveImage(ctx, "app:1") },
+		"EnsureNetwork":  func() error { _, err := d.EnsureNetwork(ctx, "n", nil, false); return err },
+		"RemoveNetwork":  func() error { return d.RemoveNetwork(ctx, "n") },
+		"NetworkExists":  func() error { _, err := d.NetworkExists(ctx, "n"); return err },
+		"ConnectNetwork": func() error { return d.ConnectNetwork(ctx, "n", "c", nil) },
+		"Stats":          func() error { _, err := d.Stats(ctx, "c"); return err },
+		"Exec": func() error {
+			_, err := d.Exec(ctx, "c", []string{"true"}, strings.NewReader(""), io.Discard, io.Discard)
+			return err
+		},
 		"CreateContainer": func() error {
 			_, err := d.CreateContainer(ctx, engine.ContainerSpec{Name: "c", Image: "app:1"})
 			return err
@@ -417,6 +424,14 @@ func TestNotFound(t *testing.T) {
 	assertCode(t, d.StopContainer(ctx, missing, time.Second), core.CodeNotFound)
 	_, err = d.Logs(ctx, missing, engine.LogOptions{})
 	assertCode(t, err, core.CodeNotFound)
+	_, err = d.Stats(ctx, missing)
+	assertCode(t, err, core.CodeNotFound)
+	_, err = d.Exec(ctx, missing, []string{"true"}, nil, nil, nil)
+	assertCode(t, err, core.CodeNotFound)
+	assertCode(t, d.ConnectNetwork(ctx, missing, missing, nil), core.CodeNotFound)
+	if ok, err := d.NetworkExists(ctx, missing); ok || err != nil {
+		t.Errorf("NetworkExists(missing) = %v, %v", ok, err)
+	}
 	_, err = d.CreateContainer(ctx, engine.ContainerSpec{Name: missing, Image: missing + ":nope"})
 	assertCode(t, err, core.CodeNotFound)
 

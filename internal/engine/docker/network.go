@@ -36,7 +36,15 @@ func (l *networkLocks) lock(name string) func() {
 }
 
 // EnsureNetwork returns the ID of the bridge network called name,
-// creating it with labels if there is none.
+// creating it with labels if there is none. An internal network gets no
+// gateway out: its containers reach each other and the host reaches them
+// by IP, but they cannot open connections beyond the host.
+//
+// An existing network is kept as it is (labels are not updated), except
+// that one whose internal setting differs from the one asked for is
+// CodeConflict: silently handing back a network with a route out when
+// isolation was asked for (or the reverse) would be wrong either way, and
+// only the caller can decide to remove and recreate it.
 //
 // Docker before API 1.44 (so Docker 20.10) happily creates two networks
 // with the same name unless the request sets CheckDuplicate, a field the
@@ -47,7 +55,7 @@ func (l *networkLocks) lock(name string) func() {
 // creating we list again: if another process raced us, every racer keeps
 // the oldest network and removes its own duplicate. Newer daemons refuse
 // the duplicate with a conflict, which lands in the same place.
-func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[string]string, internal bool) (string, error) {
 	unlock := d.networks.lock(name)
 	defer unlock()
 
@@ -56,12 +64,13 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 		return "", d.fail(err, "look up network %s", name)
 	}
 	if len(found) > 0 {
-		return found[0].ID, nil
+		return found[0].ID, checkInternal(found[0], internal)
 	}
 
 	res, err := d.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-		Driver: "bridge",
-		Labels: maps.Clone(labels),
+		Driver:   "bridge",
+		Internal: internal,
+		Labels:   maps.Clone(labels),
 	})
 	if err != nil && !cerrdefs.IsConflict(err) {
 		return "", d.fail(err, "create network %s", name)
@@ -80,7 +89,57 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 			return "", d.fail(err, "remove duplicate network %s", name)
 		}
 	}
-	return keep, nil
+	// The kept network may be a concurrent caller's, made with the other
+	// setting.
+	return keep, checkInternal(found[0], internal)
+}
+
+// checkInternal reports an existing network whose isolation is not the
+// one asked for.
+func checkInternal(n network.Summary, internal bool) error {
+	if n.Internal == internal {
+		return nil
+	}
+	have, want := "has a route out", "internal"
+	if n.Internal {
+		have, want = "is internal", "with a route out"
+	}
+	return core.Errorf(core.CodeConflict,
+		"ensure network %s: it exists but %s, and it was asked for %s: remove it (docker network rm %s) to recreate it",
+		n.Name, have, want, n.Name)
+}
+
+// NetworkExists reports whether a network is called name (exactly: not
+// an ID, not a prefix).
+func (d *Docker) NetworkExists(ctx context.Context, name string) (bool, error) {
+	found, err := d.networksNamed(ctx, name)
+	if err != nil {
+		return false, d.fail(err, "look up network %s", name)
+	}
+	return len(found) > 0, nil
+}
+
+// ConnectNetwork attaches a created or running instance to the network
+// called name, with DNS aliases there. The network is resolved to its ID
+// first, as in CreateContainer, so an unknown one is CodeNotFound and an
+// old daemon's duplicate name is not ambiguous. Connecting an instance
+// that is already attached is CodeConflict.
+func (d *Docker) ConnectNetwork(ctx context.Context, name, id string, aliases []string) error {
+	found, err := d.networksNamed(ctx, name)
+	if err != nil {
+		return d.fail(err, "connect container %s: look up network %s", id, name)
+	}
+	if len(found) == 0 {
+		return core.Errorf(core.CodeNotFound, "connect container %s: network %s not found", id, name)
+	}
+	_, err = d.cli.NetworkConnect(ctx, found[0].ID, client.NetworkConnectOptions{
+		Container:      id,
+		EndpointConfig: &network.EndpointSettings{Aliases: slices.Clone(aliases)},
+	})
+	if err != nil {
+		return d.fail(err, "connect container %s to network %s", id, name)
+	}
+	return nil
 }
 
 // RemoveNetwork removes every network called name (there is one unless an

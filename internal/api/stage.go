@@ -1,0 +1,125 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/service"
+)
+
+func (a *API) scale(w http.ResponseWriter, r *http.Request) error {
+	var ch service.ScaleChange
+	if err := decode(r, &ch); err != nil {
+		return err
+	}
+	spec, err := a.svc.Scale(r.Context(), r.PathValue("stack"), r.PathValue("stage"), ch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, spec)
+	return nil
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request) error {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return core.Errorf(core.CodeInvalid, "limit must be a number from 1 to 1000, got %q", v)
+		}
+		limit = n
+	}
+	evs, err := a.svc.Events(r.Context(), r.PathValue("stack"), r.PathValue("stage"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, evs)
+	return nil
+}
+
+// AbortResult is the answer of POST .../abort.
+type AbortResult struct {
+	Aborted string `json:"aborted"`
+}
+
+func (a *API) abort(w http.ResponseWriter, r *http.Request) error {
+	rel, err := a.svc.Abort(r.Context(), r.PathValue("stack"), r.PathValue("stage"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, AbortResult{Aborted: rel})
+	return nil
+}
+
+// ExecRequest is the body of POST .../exec.
+type ExecRequest struct {
+	Command  []string `json:"command"`
+	Instance string   `json:"instance,omitempty"`
+}
+
+// ExecFrame is one NDJSON line of an exec's answer: output, or the end.
+type ExecFrame struct {
+	Stream   string `json:"stream,omitempty"` // stdout or stderr
+	Data     string `json:"data,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+func (a *API) exec(w http.ResponseWriter, r *http.Request) error {
+	var req ExecRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	fw := &frameWriter{w: w, rc: http.NewResponseController(w)}
+	code, err := a.svc.Exec(r.Context(), r.PathValue("stack"), r.PathValue("stage"), req.Instance, req.Command,
+		fw.stream("stdout"), fw.stream("stderr"))
+	if err != nil && !fw.started {
+		return err
+	}
+	end := ExecFrame{ExitCode: &code}
+	if err != nil {
+		end = ExecFrame{Error: err.Error()}
+	}
+	fw.write(end)
+	return nil
+}
+
+// frameWriter turns output streams into NDJSON frames, starting the
+// response with the first one.
+type frameWriter struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+}
+
+func (f *frameWriter) write(fr ExecFrame) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.started {
+		f.started = true
+		f.w.Header().Set("Content-Type", streamType)
+		f.w.WriteHeader(http.StatusOK)
+	}
+	b, _ := json.Marshal(fr)
+	if _, err := f.w.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return f.rc.Flush()
+}
+
+type streamFunc func([]byte) (int, error)
+
+func (s streamFunc) Write(p []byte) (int, error) { return s(p) }
+
+func (f *frameWriter) stream(name string) streamFunc {
+	return func(p []byte) (int, error) {
+		if err := f.write(ExecFrame{Stream: name, Data: string(p)}); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+}

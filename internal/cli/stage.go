@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipwayhq/slipway/internal/client"
+)
+
+func scaleCmd(g *globals) *cobra.Command {
+	var minN, maxN, target int
+	cmd := &cobra.Command{
+		Use:   "scale <stack> <stage> [--min N] [--max N] [--cpu-target PCT]",
+		Short: "Change a stage's instance bounds or CPU target without a build",
+		Args:  exactArgs(2, "scale needs the stack and stage, e.g. `slipway scale hello dev --min 2`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch client.ScaleChange
+			if cmd.Flags().Changed("min") {
+				ch.Min = &minN
+			}
+			if cmd.Flags().Changed("max") {
+				ch.Max = &maxN
+			}
+			if cmd.Flags().Changed("cpu-target") {
+				ch.CPUTarget = &target
+			}
+			if ch.Min == nil && ch.Max == nil && ch.CPUTarget == nil {
+				return fmt.Errorf("nothing to change: give --min, --max or --cpu-target")
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			spec, err := c.Scale(cmd.Context(), args[0], args[1], ch)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s/%s: min %d, max %d, cpu_target %d%%\n", args[0], args[1], spec.Min, spec.Max, spec.CPUTarget)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&minN, "min", 0, "fewest instances")
+	cmd.Flags().IntVar(&maxN, "max", 0, "most instances")
+	cmd.Flags().IntVar(&target, "cpu-target", 0, "average CPU percent the autoscaler tracks")
+	return cmd
+}
+
+func eventsCmd(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "events <stack> <stage>",
+		Short: "Show a stage's events: scaling decisions with their inputs, rollouts, crashes",
+		Args:  exactArgs(2, "events needs the stack and stage, e.g. `slipway events hello dev`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			evs, err := c.Events(cmd.Context(), args[0], args[1], limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return g.printJSON(evs)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tTYPE\tMESSAGE")
+			for i := len(evs) - 1; i >= 0; i-- {
+				e := evs[i]
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Time.Local().Format("15:04:05"), e.Type, e.Message)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "how many of the newest events")
+	addOutput(cmd, g)
+	return cmd
+}
+
+func abortCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "abort <stack> <stage>",
+		Short: "Stop a rollout in progress; the previous release keeps serving",
+		Args:  exactArgs(2, "abort needs the stack and stage, e.g. `slipway abort hello dev`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			rel, err := c.Abort(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Aborted the rollout of %s to %s/%s\n", rel, args[0], args[1])
+			return nil
+		},
+	}
+}
+
+func execCmd(g *globals) *cobra.Command {
+	var instance string
+	cmd := &cobra.Command{
+		Use:   "exec <stack> <stage> [--instance id] -- CMD [ARGS...]",
+		Short: "Run a command in a running instance, like ECS Exec; exits with its exit code",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 3 {
+				return fmt.Errorf("exec needs the stack, the stage and a command, e.g. `slipway exec hello dev -- ls /`")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			code, err := c.Exec(cmd.Context(), args[0], args[1], instance, args[2:], g.stdout, g.stderr)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&instance, "instance", "", "instance name or ID prefix (default: a healthy one)")
+	return cmd
+}

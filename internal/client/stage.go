@@ -1,0 +1,90 @@
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+// ScaleSpec and StageEvent are the API's types.
+type (
+	ScaleSpec  = core.ScaleSpec
+	StageEvent = core.StageEvent
+)
+
+// ScaleChange changes a stage's scale spec; nil fields stay as they are.
+type ScaleChange struct {
+	Min       *int `json:"min,omitempty"`
+	Max       *int `json:"max,omitempty"`
+	CPUTarget *int `json:"cpu_target,omitempty"`
+}
+
+func stagePath(stack, stage string) string {
+	return "/v1/stacks/" + url.PathEscape(stack) + "/stages/" + url.PathEscape(stage)
+}
+
+// Scale changes a stage's min, max or CPU target without a build.
+func (c *Client) Scale(ctx context.Context, stack, stage string, ch ScaleChange) (ScaleSpec, error) {
+	var out ScaleSpec
+	body, _ := json.Marshal(ch)
+	return out, c.do(ctx, "PUT", stagePath(stack, stage)+"/scale", bytes.NewReader(body), "application/json", &out)
+}
+
+// Events lists a stage's events, newest first.
+func (c *Client) Events(ctx context.Context, stack, stage string, limit int) ([]StageEvent, error) {
+	var out []StageEvent
+	return out, c.do(ctx, "GET", fmt.Sprintf("%s/events?limit=%d", stagePath(stack, stage), limit), nil, "", &out)
+}
+
+// Abort stops a stage's rollout and returns the aborted release.
+func (c *Client) Abort(ctx context.Context, stack, stage string) (string, error) {
+	var out struct {
+		Aborted string `json:"aborted"`
+	}
+	return out.Aborted, c.do(ctx, "POST", stagePath(stack, stage)+"/abort", nil, "", &out)
+}
+
+// Exec runs cmd in an instance of a stage (instance "" picks a healthy
+// one), copying its output as it comes, and returns its exit code.
+func (c *Client) Exec(ctx context.Context, stack, stage, instance string, cmd []string, stdout, stderr io.Writer) (int, error) {
+	body, _ := json.Marshal(map[string]any{"command": cmd, "instance": instance})
+	resp, err := c.send(ctx, "POST", stagePath(stack, stage)+"/exec", bytes.NewReader(body), "application/json", "application/x-ndjson")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	for sc.Scan() {
+		var f struct {
+			Stream   string `json:"stream"`
+			Data     string `json:"data"`
+			ExitCode *int   `json:"exit_code"`
+			Error    string `json:"error"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			return 0, fmt.Errorf("bad exec frame from server: %w", err)
+		}
+		switch {
+		case f.Error != "":
+			return 0, errors.New(f.Error)
+		case f.ExitCode != nil:
+			return *f.ExitCode, nil
+		case f.Stream == "stderr":
+			io.WriteString(stderr, f.Data)
+		default:
+			io.WriteString(stdout, f.Data)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("exec stream broke: %w", err)
+	}
+	return 0, errors.New("exec stream ended without an exit code")
+}
