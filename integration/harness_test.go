@@ -63,6 +63,7 @@ func TestMain(m *testing.M) {
 // server is a running `slipway server` process.
 type server struct {
 	t         *testing.T
+	args      []string // extra server flags
 	dataDir   string
 	namespace string
 	cmd       *exec.Cmd
@@ -78,9 +79,9 @@ var readyRE = regexp.MustCompile(`msg="slipway server ready".* api=(\S+) gateway
 
 // startServer starts a server on ephemeral loopback ports in a fresh
 // namespace, cleaning up its containers, networks and images at the end.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: t.TempDir(), namespace: "it" + randHex(4)}
+	s := &server{t: t, dataDir: t.TempDir(), namespace: "it" + randHex(4), args: args}
 	s.start()
 	t.Cleanup(func() {
 		s.stop()
@@ -97,6 +98,7 @@ func (s *server) start() {
 	s.exited = make(chan struct{})
 	s.cmd = exec.Command(binary, "server", "--data-dir", s.dataDir, "--api-addr", "127.0.0.1:0",
 		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--namespace", s.namespace)
+	s.cmd.Args = append(s.cmd.Args, s.args...)
 	s.cmd.Env = append(os.Environ(), "SLIPWAY_LOG_LEVEL=info")
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {

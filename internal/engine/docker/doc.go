@@ -5,7 +5,7 @@
 // the security settings every instance gets (no-new-privileges, all
 // capabilities dropped, no published ports, bounded json-file logs), the
 // parsing of build and push message streams, the demultiplexing of log
-// streams, and the mapping of Docker failures onto core error codes
+// and exec streams, the reading of stats samples, and the mapping of Docker failures onto core error codes
 // (unreachable daemon → CodeUnavailable, unknown object → CodeNotFound,
 // failed build → CodeBuildFailed).
 //

@@ -40,6 +40,13 @@ func (l *networkLocks) lock(name string) func() {
 // gateway out: its containers reach each other and the host reaches them
 // by IP, but they cannot open connections beyond the host.
 //
+// Internal is not isolation from the host itself (moby/libnetwork#1151,
+// verified on Docker 20.10 by TestInternalNetworkIsolation): Docker only
+// drops forwarded traffic, and its containers still get a default route
+// via the bridge's host address, so they reach every host service
+// listening on all interfaces (Slipway's gateway on :8080 included), at
+// any host address. Services bound to 127.0.0.1 stay out of reach.
+//
 // An existing network is kept as it is (labels are not updated), except
 // that one whose internal setting differs from the one asked for is
 // CodeConflict: silently handing back a network with a route out when

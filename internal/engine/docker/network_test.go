@@ -223,7 +223,15 @@ func TestInternalNetworkIsolation(t *testing.T) {
 		t.Errorf("a peer on the internal network cannot reach inner:8080: %s", got)
 	}
 
-	// Recorded, not asserted: host services listening on all interfaces.
+	logHostReachability(t, d, internal, innerURL)
+}
+
+// logHostReachability records, without asserting, whether the instance at
+// innerURL on network reaches a host listener on all interfaces, at the
+// host's primary address and at the network's own gateway address.
+func logHostReachability(t *testing.T, d *Docker, network, innerURL string) {
+	t.Helper()
+	ctx := testContext(t)
 	ln, err := net.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +248,7 @@ func TestInternalNetworkIsolation(t *testing.T) {
 	}()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	addrs := []string{net.JoinHostPort(primaryIPv4(t), port)}
-	raw, err := d.cli.NetworkInspect(ctx, internal, client.NetworkInspectOptions{})
+	raw, err := d.cli.NetworkInspect(ctx, network, client.NetworkInspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
