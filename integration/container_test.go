@@ -254,3 +254,56 @@ func defaultGateway(t *testing.T) string {
 	t.Skip("no default route: cannot tell egress from no egress here")
 	return ""
 }
+
+// TestAbortAndAttach: `slipway abort` stops a rollout that would never
+// finish, keeping the old release; network.attach joins an existing
+// Docker network.
+func TestAbortAndAttach(t *testing.T) {
+	s := startServer(t)
+	net := "slipway-it-byo-" + randHex(3)
+	if out, err := exec.Command("docker", "network", "create", net).CombinedOutput(); err != nil {
+		t.Fatalf("docker network create: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "network", "rm", net).Run() })
+	app := fixtureApp(t, "byo", "stages:\n  - name: dev\n    network: {attach: "+net+"}\n")
+	s.mustRun(app, "deploy", "-q")
+	in := waitServing(t, s, "byo", 1, 30*time.Second)
+	out, err := exec.Command("docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}", in[0].ID).Output()
+	if err != nil || !strings.Contains(string(out), `"`+net+`"`) {
+		t.Fatalf("instance not attached to %s: %s %v", net, out, err)
+	}
+
+	// A release whose health path never answers, with a long start
+	// timeout: only abort ends it early.
+	app2 := fixtureApp(t, "byo", "healthcheck: {path: /nope, start_timeout: 5m}\nstages:\n  - name: dev\n    network: {attach: "+net+"}\n")
+	done := make(chan result, 1)
+	go func() { done <- s.run(app2, "deploy", "-q") }()
+	eventually(t, 60*time.Second, "rollout in progress", func() error {
+		if st := status(t, s, "byo").Stages[0]; st.RollingOut == "" {
+			return fmt.Errorf("no rollout yet (%s)", st.Status)
+		}
+		return nil
+	})
+	r := s.mustRun(app, "abort", "byo", "dev")
+	if !strings.Contains(r.stdout, "Aborted the rollout of r2") {
+		t.Fatalf("abort: %q", r.stdout)
+	}
+	select {
+	case r := <-done:
+		if line := errorLine(t, r); !strings.Contains(line, "aborted by `slipway abort`") {
+			t.Fatalf("deploy after abort: %q", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("deploy did not end after abort")
+	}
+	if code, body, _ := s.gw("GET", "dev.byo.localhost", "/ping", ""); code != 200 || body != "pong" {
+		t.Fatalf("old release stopped serving after abort: %d %q", code, body)
+	}
+	if r := s.run(app, "abort", "byo", "dev"); !strings.Contains(errorLine(t, r), "no rollout in progress") {
+		t.Fatalf("second abort: %q", r.stderr)
+	}
+	app3 := fixtureApp(t, "byo", "stages:\n  - name: dev\n    network: {attach: no-such-net-"+randHex(3)+"}\n")
+	if line := errorLine(t, s.run(app3, "deploy", "-q")); !strings.Contains(line, "does not exist") {
+		t.Fatalf("attach to a missing network: %q", line)
+	}
+}
