@@ -148,8 +148,136 @@ func (b *bench) run() error {
 	b.row("  slipway server CPU per proxied request", fmt.Sprintf("%.0f µs", float64(gwCPU.Microseconds())/gwReqs), "", "")
 	b.row("  note: the instance runs with the default 0.25 vCPU limit, which caps both paths", "", "", "")
 	b.row("  non-2xx or errors", fmt.Sprint(g.errors), fmt.Sprint(d.errors), "")
+	if err := b.containerScenarios(); err != nil {
+		return err
+	}
 	b.print()
 	return nil
+}
+
+// containerScenarios measures issue 3's figures on the fixture app: a
+// rollout of a 2-instance stage under load, and the time from the start
+// of an overload to a new instance serving.
+func (b *bench) containerScenarios() error {
+	dir := filepath.Join(b.dir, "fixture")
+	os.MkdirAll(dir, 0o755)
+	src := filepath.Join("integration", "testdata", "fixture")
+	for from, to := range map[string]string{"main.go": "main.go", "Dockerfile": "Dockerfile", "build.yml": "build.yml", "go.mod.fixture": "go.mod"} {
+		data, err := os.ReadFile(filepath.Join(src, from))
+		if err != nil {
+			return fmt.Errorf("bench runs from the repository root: %w", err)
+		}
+		os.WriteFile(filepath.Join(dir, to), data, 0o644)
+	}
+	manifest := "name: fx\nstages:\n  - name: dev\n    scale: {min: 2, max: 3, cpu_target: 50, scale_out_cooldown: 5s, drain: 2s, health: {interval: 1s, timeout: 500ms}}\n"
+	os.WriteFile(filepath.Join(dir, "slipway.yml"), []byte(manifest), 0o644)
+	if _, err := b.cli(dir, "deploy", "-q"); err != nil {
+		return err
+	}
+	if err := b.waitInstances("fx", 2, 60*time.Second); err != nil {
+		return err
+	}
+	// Rollout under load: a load loop through the gateway for the whole
+	// deploy plus the old instances' drain.
+	stop := make(chan struct{})
+	res := make(chan load, 1)
+	go func() { res <- loopLoad("http://"+b.gw+"/ping", "dev.fx.localhost", 8, stop) }()
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	if _, err := b.cli(dir, "deploy", "-q"); err != nil {
+		close(stop)
+		return err
+	}
+	rollout := time.Since(t0)
+	time.Sleep(3 * time.Second)
+	close(stop)
+	l := <-res
+	b.row("rollout of 2 instances under load (deploy → new release serving)", fmt.Sprintf("%.2f s", rollout.Seconds()),
+		fmt.Sprintf("%.0f req/s, %d failed", l.rps, l.errors), "")
+
+	// Overload: burn CPU through the gateway until a third instance serves.
+	stop = make(chan struct{})
+	go func() { res <- loopLoad("http://"+b.gw+"/burn?ms=25", "dev.fx.localhost", 8, stop) }()
+	t0 = time.Now()
+	err := b.waitInstances("fx", 3, 90*time.Second)
+	overload := time.Since(t0)
+	close(stop)
+	<-res
+	if err != nil {
+		return err
+	}
+	b.row("overload start → new instance serving (sample 1s, window 5s)", fmt.Sprintf("%.1f s", overload.Seconds()), "", "")
+	return nil
+}
+
+// waitInstances waits until a stack's first stage has n healthy instances.
+func (b *bench) waitInstances(stack string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out, err := b.cli(b.dir, "status", stack, "-o", "json")
+		if err == nil {
+			var st struct {
+				Stages []struct {
+					Instances []struct {
+						Healthy bool   `json:"healthy"`
+						State   string `json:"state"`
+					} `json:"instances"`
+				} `json:"stages"`
+			}
+			json.Unmarshal([]byte(out), &st)
+			healthy := 0
+			for _, in := range st.Stages[0].Instances {
+				if in.Healthy && in.State == "running" {
+					healthy++
+				}
+			}
+			if healthy >= n {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("%s never reached %d healthy instances within %s", stack, n, timeout)
+}
+
+// loopLoad sends GETs from several keep-alive workers until stop closes.
+func loopLoad(url, host string, workers int, stop chan struct{}) load {
+	tr := &http.Transport{MaxIdleConnsPerHost: workers, Proxy: nil}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	var mu sync.Mutex
+	n, bad := 0, 0
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", url, nil)
+				req.Host = host
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == 200
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				mu.Lock()
+				n++
+				if !ok {
+					bad++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	tr.CloseIdleConnections()
+	return load{rps: float64(n) / time.Since(t0).Seconds(), errors: bad}
 }
 
 func (b *bench) row(cells ...string) { b.rows = append(b.rows, cells) }
@@ -179,7 +307,8 @@ var readyRE = regexp.MustCompile(`msg="slipway server ready".* api=(\S+) gateway
 func (b *bench) start() (time.Duration, error) {
 	t0 := time.Now()
 	b.srv = exec.Command(*bin, "server", "--data-dir", filepath.Join(b.dir, "data"), "--api-addr", "127.0.0.1:0",
-		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--namespace", b.ns)
+		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--namespace", b.ns,
+		"--autoscale-interval", "1s", "--autoscale-window", "5s")
 	stderr, _ := b.srv.StderrPipe()
 	if err := b.srv.Start(); err != nil {
 		return 0, err
