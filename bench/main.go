@@ -169,7 +169,7 @@ func (b *bench) containerScenarios() error {
 		}
 		os.WriteFile(filepath.Join(dir, to), data, 0o644)
 	}
-	manifest := "name: fx\nstages:\n  - name: dev\n    scale: {min: 2, max: 3, cpu_target: 50, scale_out_cooldown: 5s, drain: 2s, health: {interval: 1s, timeout: 500ms}}\n"
+	manifest := "name: fx\nstages:\n  - name: dev\n    scale: {min: 2, max: 3, cpu_target: 50, scale_out_cooldown: 5s, scale_in_cooldown: 2s, drain: 2s, health: {interval: 1s, timeout: 500ms}}\n"
 	os.WriteFile(filepath.Join(dir, "slipway.yml"), []byte(manifest), 0o644)
 	if _, err := b.cli(dir, "deploy", "-q"); err != nil {
 		return err
@@ -195,7 +195,11 @@ func (b *bench) containerScenarios() error {
 	b.row("rollout of 2 instances under load (deploy → new release serving)", fmt.Sprintf("%.2f s", rollout.Seconds()),
 		fmt.Sprintf("%.0f req/s, %d failed", l.rps, l.errors), "")
 
-	// Overload: burn CPU through the gateway until a third instance serves.
+	// Overload: from 2 idle instances, burn CPU through the gateway until
+	// a third one serves.
+	if err := b.waitExactly("fx", 2, 90*time.Second); err != nil {
+		return err
+	}
 	stop = make(chan struct{})
 	go func() { res <- loopLoad("http://"+b.gw+"/burn?ms=25", "dev.fx.localhost", 8, stop) }()
 	t0 = time.Now()
@@ -208,6 +212,37 @@ func (b *bench) containerScenarios() error {
 	}
 	b.row("overload start → new instance serving (sample 1s, window 5s)", fmt.Sprintf("%.1f s", overload.Seconds()), "", "")
 	return nil
+}
+
+// waitExactly waits until a stack's first stage runs exactly n instances
+// (after a scale in, say).
+func (b *bench) waitExactly(stack string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out, err := b.cli(b.dir, "status", stack, "-o", "json")
+		if err == nil {
+			var st struct {
+				Stages []struct {
+					Desired   int `json:"desired"`
+					Instances []struct {
+						State string `json:"state"`
+					} `json:"instances"`
+				} `json:"stages"`
+			}
+			json.Unmarshal([]byte(out), &st)
+			running := 0
+			for _, in := range st.Stages[0].Instances {
+				if in.State == "running" {
+					running++
+				}
+			}
+			if st.Stages[0].Desired == n && running == n {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not settle at %d instances within %s", stack, n, timeout)
 }
 
 // waitInstances waits until a stack's first stage has n healthy instances.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,25 @@ func TestKilledInstanceUnderLoad(t *testing.T) {
 	if !strings.Contains(evs, "exited with code 137") || !strings.Contains(evs, "restarted") {
 		t.Fatalf("events do not tell the crash and restart:\n%s", evs)
 	}
+
+	// A server restart adopts all three as they are: no instance is
+	// started or stopped.
+	before := ids(waitServing(t, s, "kill", 3, 30*time.Second))
+	s.stop()
+	s.start()
+	time.Sleep(3 * time.Second) // a few passes
+	if after := ids(waitServing(t, s, "kill", 3, 30*time.Second)); after != before {
+		t.Fatalf("instances changed across a restart:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func ids(in []core.Instance) string {
+	var out []string
+	for _, i := range in {
+		out = append(out, i.ID)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }
 
 // TestAutoscaling: a CPU-burning load takes a stage from 1 to at least 2
@@ -230,6 +250,22 @@ func TestIsolation(t *testing.T) {
 	json.Unmarshal([]byte(s.mustRun(a, "status", "alpha", "-o", "json").stdout), &st)
 	if code, body, _ := s.gw("GET", "locked.alpha.localhost", "/ping", ""); code != 200 || body != "pong" {
 		t.Fatalf("the gateway cannot reach a stage without egress: %d %q", code, body)
+	}
+
+	// A stage removed from slipway.yml loses its instances and route once
+	// a release with the new spec is serving.
+	only := fixtureApp(t, "alpha", "stages:\n  - name: dev\n")
+	s.mustRun(only, "deploy", "-q")
+	eventually(t, 30*time.Second, "removed stage's instances gone", func() error {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.slipway.namespace="+s.namespace,
+			"--filter", "label=io.slipway.stage=locked").Output()
+		if len(strings.TrimSpace(string(out))) > 0 {
+			return fmt.Errorf("still there: %s", out)
+		}
+		return nil
+	})
+	if code, _, _ := s.gw("GET", "locked.alpha.localhost", "/ping", ""); code != 404 {
+		t.Fatalf("a removed stage still has a route: %d", code)
 	}
 }
 

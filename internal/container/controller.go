@@ -27,9 +27,9 @@ type Config struct {
 	ServerID string
 	Logger   *slog.Logger
 
-	Tick          time.Duration // pass interval while something changes (200ms)
+	Tick          time.Duration // pass interval while something changes (100ms)
 	IdleTick      time.Duration // pass interval when all is steady (1s)
-	StartupProbe  time.Duration // probe interval of instances not yet healthy (250ms)
+	StartupProbe  time.Duration // probe interval of instances not yet healthy (100ms)
 	StatsInterval time.Duration // CPU sampling for the autoscaler (5s)
 	StatsWindow   time.Duration // the autoscaler averages over this (30s)
 }
@@ -47,10 +47,10 @@ type Controller struct {
 	releases  map[string]core.Release // cache, by stack/release ID
 	published []gateway.Route
 
-	syncMu    sync.Mutex // one pass at a time
-	kick      chan struct{}
-	wg        sync.WaitGroup // retiring instances
-	lastStats time.Time
+	syncMu   sync.Mutex // one pass at a time
+	kick     chan struct{}
+	wg       sync.WaitGroup // retiring instances
+	adopting bool           // the first pass: instances found were serving before
 }
 
 // stageState is what the controller keeps per stage between passes.
@@ -79,9 +79,9 @@ func New(cfg Config) *Controller {
 			*d = v
 		}
 	}
-	def(&cfg.Tick, 200*time.Millisecond)
+	def(&cfg.Tick, 100*time.Millisecond)
 	def(&cfg.IdleTick, time.Second)
-	def(&cfg.StartupProbe, 250*time.Millisecond)
+	def(&cfg.StartupProbe, 100*time.Millisecond)
 	def(&cfg.StatsInterval, 5*time.Second)
 	def(&cfg.StatsWindow, 30*time.Second)
 	if cfg.Logger == nil {
@@ -95,6 +95,7 @@ func New(cfg Config) *Controller {
 		stages:   map[reconcile.Key]*stageState{},
 		releases: map[string]core.Release{},
 		kick:     make(chan struct{}, 1),
+		adopting: true,
 	}
 }
 
@@ -126,6 +127,7 @@ func (c *Controller) NetworkName(stack string) string {
 func (c *Controller) Run(ctx context.Context) {
 	events := make(chan struct{}, 1)
 	go c.watch(ctx, events)
+	go c.scaleLoop(ctx)
 	for {
 		busy, err := c.pass(ctx)
 		if err != nil && ctx.Err() == nil {

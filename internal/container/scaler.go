@@ -2,13 +2,38 @@ package container
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/reconcile"
 )
 
-// sampleCPU takes a stats sample of every running instance and keeps its
-// utilization over the autoscaler's window.
+// scaleLoop samples CPU and makes scaling decisions every StatsInterval,
+// apart from the passes: the engine answers stats on its own clock (up
+// to a second), which must not hold up rollouts and probes.
+func (c *Controller) scaleLoop(ctx context.Context) {
+	tick := time.NewTicker(c.cfg.StatsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		c.sampleCPU(ctx, now)
+		d, err := c.readDesired(ctx)
+		if err != nil {
+			continue
+		}
+		if c.autoscale(d, now) {
+			c.Kick()
+		}
+	}
+}
+
+// sampleCPU takes a stats sample of every running instance, in
+// parallel, and keeps its utilization over the autoscaler's window.
 func (c *Controller) sampleCPU(ctx context.Context, now time.Time) {
 	type job struct {
 		t    *tracked
@@ -25,31 +50,41 @@ func (c *Controller) sampleCPU(ctx context.Context, now time.Time) {
 		jobs = append(jobs, job{t, stage.EffectiveScale().CPU})
 	}
 	c.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, j := range jobs {
-		s, err := c.cfg.Engine.Stats(ctx, j.t.inst.ID)
-		if err != nil {
-			continue
-		}
-		c.mu.Lock()
-		t := j.t
-		if t.hasStats {
-			if pct, ok := Utilization(t.stats, s, j.cpus); ok {
-				t.cpu = append(t.cpu, cpuSample{now, pct})
-			}
-		}
-		t.stats, t.hasStats = s, true
-		cut := 0
-		for cut < len(t.cpu) && now.Sub(t.cpu[cut].t) > c.cfg.StatsWindow {
-			cut++
-		}
-		t.cpu = t.cpu[cut:]
-		c.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.sampleOne(ctx, j.t, j.cpus, now)
+		}()
 	}
+	wg.Wait()
+}
+
+func (c *Controller) sampleOne(ctx context.Context, t *tracked, cpus float64, now time.Time) {
+	s, err := c.cfg.Engine.Stats(ctx, t.inst.ID)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.hasStats {
+		if pct, ok := Utilization(t.stats, s, cpus); ok {
+			t.cpu = append(t.cpu, cpuSample{now, pct})
+		}
+	}
+	t.stats, t.hasStats = s, true
+	cut := 0
+	for cut < len(t.cpu) && now.Sub(t.cpu[cut].t) > c.cfg.StatsWindow {
+		cut++
+	}
+	t.cpu = t.cpu[cut:]
 }
 
 // autoscale makes each serving stage's scaling decision from the average
-// CPU of its healthy instances over the window, and records it.
-func (c *Controller) autoscale(d desired, now time.Time) {
+// CPU of its healthy instances over the window, and records it. It
+// reports whether any count changed.
+func (c *Controller) autoscale(d desired, now time.Time) bool {
 	type decision struct {
 		k      reconcile.Key
 		reason string
@@ -93,4 +128,5 @@ func (c *Controller) autoscale(d desired, now time.Time) {
 	for _, m := range made {
 		c.event(m.k, "scale", m.reason)
 	}
+	return len(made) > 0
 }

@@ -81,11 +81,9 @@ func (c *Controller) pass(ctx context.Context) (busy bool, err error) {
 	}
 	c.mu.Unlock()
 	c.probeDue(ctx, specs, now)
-	if now.Sub(c.lastStats) >= c.cfg.StatsInterval {
-		c.lastStats = now
-		c.sampleCPU(ctx, now)
-		c.autoscale(d, now)
-	}
+	c.mu.Lock()
+	c.adopting = false // instances seen from now on are new
+	c.mu.Unlock()
 
 	stages, inputs := c.inputs(d, specs)
 	plan := reconcile.Compute(stages, inputs, now)

@@ -28,6 +28,7 @@ type tracked struct {
 	running     bool
 	stopping    bool // being retired: never routed again
 	everHealthy bool
+	adopted     bool // found running by the first pass: it served before a restart
 	passes      int
 	fails       int
 	lastProbe   time.Time
@@ -96,7 +97,7 @@ func (c *Controller) observe(ctx context.Context, observed []engine.Container, n
 		seen[ct.ID] = true
 		t := c.insts[ct.ID]
 		if t == nil {
-			t = &tracked{created: now, started: ct.StartedAt}
+			t = &tracked{created: now, started: ct.StartedAt, adopted: c.adopting && ct.Running}
 			if t.started.IsZero() {
 				t.started = now
 			}
@@ -187,7 +188,9 @@ func (c *Controller) probeDue(ctx context.Context, specs map[reconcile.Key]core.
 			t.probedPath = path
 			if err == nil {
 				t.passes, t.fails, t.lastErr = t.passes+1, 0, ""
-				if t.passes >= spec.Health.Healthy {
+				// An adopted instance was in service under the previous
+				// server: one pass puts it back, so a restart is seamless.
+				if t.passes >= spec.Health.Healthy || t.adopted {
 					t.inst.Healthy, t.everHealthy = true, true
 					t.crashes = 0
 				}

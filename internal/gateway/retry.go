@@ -74,7 +74,7 @@ func (g *Gateway) nextAttempt(x *exchange, req *http.Request, body *replayBody, 
 	if g.failover != nil {
 		g.failover.Failed(x.route, x.backend)
 	}
-	if x.attempts >= maxAttempts || !replayable(req.Method, body, nothingSent) {
+	if x.attempts >= maxAttempts || x.informed || !replayable(req.Method, body, nothingSent) {
 		return err
 	}
 	g.log.Info("instance failed, retrying on another", "stack", x.route.Stack, "stage", x.route.Stage,
