@@ -175,6 +175,23 @@ func TestCrashLoopOOMAndExec(t *testing.T) {
 		t.Fatalf("exec of a failing command: exit %d, %q", r.code, r.stdout)
 	}
 
+	// A health path that starts answering 500: the instance leaves the
+	// routes after `unhealthy` failures and is replaced.
+	first := waitServing(t, s, "crashy", 1, 30*time.Second)[0].ID
+	if code, body, _ := s.tryGW("GET", "dev.crashy.localhost", "/sick"); code != 200 {
+		t.Fatalf("/sick: %d %q", code, body)
+	}
+	eventually(t, 30*time.Second, "sick instance replaced", func() error {
+		in := waitServing(t, s, "crashy", 1, 30*time.Second)
+		if in[0].ID == first {
+			return fmt.Errorf("still the sick instance")
+		}
+		return nil
+	})
+	if evs := s.mustRun(app, "events", "crashy", "dev").stdout; !strings.Contains(evs, "failed its health checks") {
+		t.Fatalf("replacement not recorded:\n%s", evs)
+	}
+
 	s.tryGW("GET", "dev.crashy.localhost", "/oom")
 	eventually(t, 30*time.Second, "OOM reported", func() error {
 		evs := s.mustRun(app, "events", "crashy", "dev").stdout

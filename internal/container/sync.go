@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -214,7 +215,19 @@ func (c *Controller) applyRollouts(ctx context.Context, plan reconcile.Plan, d *
 // apply carries out the plan's instance changes.
 func (c *Controller) apply(ctx context.Context, plan reconcile.Plan, d desired) {
 	for _, s := range plan.Stop {
+		c.mu.Lock()
+		t := c.insts[s.ID]
+		known := t != nil && !t.stopping
+		var name string
+		var key reconcile.Key
+		if known {
+			name, key = t.inst.Name, t.key
+		}
+		c.mu.Unlock()
 		c.retire(s.ID, s.Drain, s.Reason)
+		if known && s.Reason != "" && !strings.HasPrefix(s.Reason, "release ") && !strings.HasPrefix(s.Reason, "its stack") {
+			c.event(key, "instance", fmt.Sprintf("stopping %s: %s", name, s.Reason))
+		}
 	}
 	for _, id := range plan.Restart {
 		c.mu.Lock()
