@@ -272,12 +272,7 @@ func TestGatewayNoHealthyInstance(t *testing.T) {
 }
 
 func TestGatewayDialFailure(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens here now: connection refused
+	addr := refusedAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 
 	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "gone", Addr: addr}}})

@@ -9,23 +9,35 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// refusedAddr returns an address nothing listens on: connection refused.
+// refusedAddr returns an address that refuses connections until the test
+// ends. A closed listener's port would not do: the kernel may give it to
+// a listener opened later, even the gateway's own (which then proxies to
+// itself). A socket bound but never listening keeps the port taken, and
+// connecting to it is refused.
 func refusedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
 
 // tcpBackend runs handle on every connection accepted on 127.0.0.1 and
@@ -57,9 +69,9 @@ func tcpBackend(t *testing.T, handle func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-// resettingBackend reads each request, body included, then resets the
-// connection without a byte of response, like an instance killed while
-// handling it. It counts the requests and keeps the last one's headers.
+// resettingBackend reads each request (with its body, if readBody), then
+// resets the connection without a byte of response, like an instance
+// killed while handling it. It counts the requests and keeps the last one's headers.
 type resettingBackend struct {
 	addr string
 	hits atomic.Int32
@@ -67,14 +79,16 @@ type resettingBackend struct {
 	last http.Header
 }
 
-func newResettingBackend(t *testing.T) *resettingBackend {
+func newResettingBackend(t *testing.T, readBody bool) *resettingBackend {
 	rb := &resettingBackend{}
 	rb.addr = tcpBackend(t, func(conn net.Conn) {
 		req, err := http.ReadRequest(bufio.NewReader(conn))
 		if err != nil {
 			return
 		}
-		_, _ = io.Copy(io.Discard, req.Body)
+		if readBody {
+			_, _ = io.Copy(io.Discard, req.Body)
+		}
 		rb.mu.Lock()
 		rb.last = req.Header
 		rb.mu.Unlock()
@@ -121,8 +135,17 @@ func send(t *testing.T, c *http.Client, method, url string, body io.Reader, head
 }
 
 // infoSink collects RequestInfo; a request is reported after its response
-// was written, so tests wait for it.
+// was written, so tests wait for it. put never blocks the gateway: a
+// report beyond the buffer means a test went wrong, and it must fail, not
+// hang in the server's Close.
 type infoSink chan RequestInfo
+
+func (s infoSink) put(ri RequestInfo) {
+	select {
+	case s <- ri:
+	default:
+	}
+}
 
 func (s infoSink) next(t *testing.T) RequestInfo {
 	t.Helper()
@@ -140,7 +163,7 @@ func TestGatewayRetriesRefusedInstance(t *testing.T) {
 	rt := Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{
 		{ID: "a", Addr: addrOf(a)}, {ID: "dead", Addr: refusedAddr(t)}, {ID: "c", Addr: addrOf(b)}}}
 	infos := make(infoSink, 100)
-	_, front := newTestGateway(t, Config{SkipFailedFor: time.Minute, OnRequest: func(ri RequestInfo) { infos <- ri }}, rt)
+	_, front := newTestGateway(t, Config{SkipFailedFor: time.Minute, OnRequest: infos.put}, rt)
 	client := newClient(t)
 
 	retried := 0
@@ -219,12 +242,12 @@ func TestGatewayRetriesUnderLoad(t *testing.T) {
 }
 
 func TestGatewayRetriesResetBeforeResponse(t *testing.T) {
-	reset := newResettingBackend(t)
+	reset := newResettingBackend(t, true)
 	echo := echoBackend(t, "b")
 	rt := Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{
 		{ID: "reset", Addr: reset.addr}, {ID: "b", Addr: addrOf(echo)}}}
 	infos := make(infoSink, 1)
-	_, front := newTestGateway(t, Config{OnRequest: func(ri RequestInfo) { infos <- ri }}, rt)
+	_, front := newTestGateway(t, Config{OnRequest: infos.put}, rt)
 
 	resp, body := send(t, newClient(t), http.MethodGet, front.URL+"/x", nil,
 		http.Header{"X-Forwarded-For": {"203.0.113.7"}})
@@ -265,18 +288,21 @@ func TestGatewayRetryRules(t *testing.T) {
 		body    func() io.Reader
 		refused bool // first backend refuses; otherwise it resets after reading
 		retry   bool
+		expect  bool // send Expect: 100-continue; the first backend resets before the body
 	}{
-		{"GET reset", http.MethodGet, nil, false, true},
-		{"HEAD reset", http.MethodHead, nil, false, true},
-		{"OPTIONS reset", http.MethodOptions, nil, false, true},
-		{"POST with body reset", http.MethodPost, func() io.Reader { return strings.NewReader(upload) }, false, false},
-		{"PUT with body reset", http.MethodPut, func() io.Reader { return strings.NewReader(upload) }, false, false},
-		{"POST without body reset", http.MethodPost, nil, false, false},
-		{"DELETE reset", http.MethodDelete, nil, false, false},
-		{"GET refused", http.MethodGet, nil, true, true},
-		{"POST with body refused", http.MethodPost, func() io.Reader { return strings.NewReader(upload) }, true, true},
-		{"POST chunked body refused", http.MethodPost, func() io.Reader { return io.MultiReader(strings.NewReader(upload)) }, true, true},
-		{"DELETE refused", http.MethodDelete, nil, true, true},
+		{"GET reset", http.MethodGet, nil, false, true, false},
+		{"HEAD reset", http.MethodHead, nil, false, true, false},
+		{"OPTIONS reset", http.MethodOptions, nil, false, true, false},
+		{"POST with body reset", http.MethodPost, func() io.Reader { return strings.NewReader(upload) }, false, false, false},
+		{"PUT with body reset", http.MethodPut, func() io.Reader { return strings.NewReader(upload) }, false, false, false},
+		{"POST without body reset", http.MethodPost, nil, false, false, false},
+		{"DELETE reset", http.MethodDelete, nil, false, false, false},
+		{"GET refused", http.MethodGet, nil, true, true, false},
+		{"POST with body refused", http.MethodPost, func() io.Reader { return strings.NewReader(upload) }, true, true, false},
+		{"POST chunked body refused", http.MethodPost, func() io.Reader { return io.MultiReader(strings.NewReader(upload)) }, true, true, false},
+		{"DELETE refused", http.MethodDelete, nil, true, true, false},
+		// The headers were sent, the body not yet: still not replayable.
+		{"POST with body reset before the body", http.MethodPost, func() io.Reader { return strings.NewReader(upload) }, false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,19 +311,23 @@ func TestGatewayRetryRules(t *testing.T) {
 			if tt.refused {
 				first.Addr = refusedAddr(t)
 			} else {
-				reset = newResettingBackend(t)
+				reset = newResettingBackend(t, !tt.expect)
 				first.Addr = reset.addr
 			}
 			echo, echoHits := countingBackend(t, "b")
 			infos := make(infoSink, 1)
-			_, front := newTestGateway(t, Config{OnRequest: func(ri RequestInfo) { infos <- ri }},
+			_, front := newTestGateway(t, Config{OnRequest: infos.put},
 				Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{first, {ID: "b", Addr: addrOf(echo)}}})
 
 			var body io.Reader
 			if tt.body != nil {
 				body = tt.body()
 			}
-			resp, respBody := send(t, newClient(t), tt.method, front.URL, body, nil)
+			var header http.Header
+			if tt.expect {
+				header = http.Header{"Expect": {"100-continue"}}
+			}
+			resp, respBody := send(t, newClient(t), tt.method, front.URL, body, header)
 			ri := infos.next(t)
 			if reset != nil && reset.hits.Load() != 1 {
 				t.Fatalf("first backend got %d requests, want 1", reset.hits.Load())
@@ -401,7 +431,7 @@ func TestGatewayAllInstancesDead(t *testing.T) {
 				up = upstreamsFunc(c.Acquire)
 			}
 			infos := make(infoSink, 1)
-			_, front := newTestGateway(t, Config{Upstreams: up, OnRequest: func(ri RequestInfo) { infos <- ri }}, rt)
+			_, front := newTestGateway(t, Config{Upstreams: up, OnRequest: infos.put}, rt)
 
 			resp, body := send(t, newClient(t), http.MethodGet, front.URL, nil, nil)
 			if code, _ := errorResponse(t, resp, body, http.StatusBadGateway); code != CodeBadGateway {
@@ -458,7 +488,7 @@ func TestGatewayNoRetryOnceResponseStarted(t *testing.T) {
 			})
 			echo, echoHits := countingBackend(t, "b")
 			infos := make(infoSink, 1)
-			_, front := newTestGateway(t, Config{OnRequest: func(ri RequestInfo) { infos <- ri }},
+			_, front := newTestGateway(t, Config{OnRequest: infos.put},
 				Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "dying", Addr: dying}, {ID: "b", Addr: addrOf(echo)}}})
 
 			req, _ := http.NewRequest(http.MethodGet, front.URL, nil)
@@ -493,7 +523,7 @@ func TestGatewayNoRetryOnTimeout(t *testing.T) {
 	t.Cleanup(slow.Close)
 	echo, echoHits := countingBackend(t, "b")
 	infos := make(infoSink, 1)
-	_, front := newTestGateway(t, Config{ResponseHeaderTimeout: 100 * time.Millisecond, OnRequest: func(ri RequestInfo) { infos <- ri }},
+	_, front := newTestGateway(t, Config{ResponseHeaderTimeout: 100 * time.Millisecond, OnRequest: infos.put},
 		Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "slow", Addr: addrOf(slow)}, {ID: "b", Addr: addrOf(echo)}}})
 	resp, body := send(t, newClient(t), http.MethodGet, front.URL, nil, nil)
 	errorResponse(t, resp, body, http.StatusGatewayTimeout)

@@ -208,28 +208,20 @@ func isSkipped(skipped []skip, b Backend, now time.Duration) bool {
 }
 
 // pick continues h's rotation over backends, passing over those avoid
-// rejects. Each pass takes a fresh turn of the counter rather than the
-// next index, so the traffic of a skipped backend spreads evenly over the
-// others instead of all landing on its successor. It reports false, with
-// the first backend it looked at, when avoid rejects every backend.
+// rejects. The turns of the backends passed over count as taken, so a
+// skipped backend's traffic spreads over the others instead of all
+// falling to its successor. When avoid rejects every backend it reports
+// false with the plain rotation's pick, so that rotation goes on.
 func (h *rrHost) pick(backends []Backend, avoid func(Backend) bool) (Backend, bool) {
 	n := uint64(len(backends))
-	first := h.next.Add(1) - 1
-	for i, turns := first, uint64(1); ; turns++ {
-		if b := backends[i%n]; !avoid(b) {
-			return b, true
-		}
-		if turns == n {
-			break
-		}
-		i = h.next.Add(1) - 1
-	}
-	// Concurrent requests took turns in between, so the turns above may
-	// have missed an acceptable backend: look at each one in order.
-	for k := uint64(1); k < n; k++ {
-		if b := backends[(first+k)%n]; !avoid(b) {
+	i := h.next.Add(1) - 1
+	for k := range n {
+		if b := backends[(i+k)%n]; !avoid(b) {
+			if k > 0 {
+				h.next.Add(k)
+			}
 			return b, true
 		}
 	}
-	return backends[first%n], false
+	return backends[i%n], false
 }

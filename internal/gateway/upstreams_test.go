@@ -3,8 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRoundRobinDistributes(t *testing.T) {
@@ -87,4 +90,227 @@ func TestRoundRobinDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _, _, _ = rr.Acquire(ctx, route) }); n != 0 {
 		t.Fatalf("Acquire allocates %v times per call", n)
 	}
+}
+
+// fakeClock drives a roundRobin's skips in tests.
+type fakeClock struct{ now atomic.Int64 }
+
+func (c *fakeClock) read() time.Duration     { return time.Duration(c.now.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.now.Add(int64(d)) }
+
+func newTestRoundRobin(skip time.Duration) (*roundRobin, *fakeClock) {
+	rr := newRoundRobin(skip)
+	clock := &fakeClock{}
+	clock.advance(time.Hour)
+	rr.now = clock.read
+	return rr, clock
+}
+
+func threeBackends() *Route {
+	return &Route{Host: "dev.hello.localhost", Backends: []Backend{{ID: "a", Addr: "a:1"}, {ID: "b", Addr: "b:1"}, {ID: "c", Addr: "c:1"}}}
+}
+
+func countAcquires(t *testing.T, up Upstreams, r *Route, n int) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for range n {
+		b, _, err := up.Acquire(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[b.ID]++
+	}
+	return counts
+}
+
+func TestRoundRobinSkipsFailedBackend(t *testing.T) {
+	rr, clock := newTestRoundRobin(2 * time.Second)
+	route := threeBackends()
+	rr.Failed(route, route.Backends[1])
+
+	// The others share b's turns evenly, rather than c taking them all.
+	if got := countAcquires(t, rr, route, 100); got["b"] != 0 || got["a"] != 50 || got["c"] != 50 {
+		t.Fatalf("while b is skipped: %v, want a and c 50 each", got)
+	}
+	clock.advance(1999 * time.Millisecond)
+	if got := countAcquires(t, rr, route, 30); got["b"] != 0 {
+		t.Fatalf("b served before its skip ended: %v", got)
+	}
+	clock.advance(time.Millisecond)
+	if got := countAcquires(t, rr, route, 30); got["a"] != 10 || got["b"] != 10 || got["c"] != 10 {
+		t.Fatalf("after the skip: %v, want 10 each", got)
+	}
+	if rr.host(route).skipped.Load() != nil {
+		t.Fatal("expired skips kept: Acquire stays off its fast path")
+	}
+}
+
+func TestRoundRobinSkipIsPerHost(t *testing.T) {
+	rr, _ := newTestRoundRobin(time.Minute)
+	dev, prod := threeBackends(), threeBackends()
+	prod.Host = "prod.hello.localhost"
+	rr.Failed(dev, dev.Backends[0])
+	if got := countAcquires(t, rr, prod, 30); got["a"] != 10 {
+		t.Fatalf("a failure on dev skipped a on prod: %v", got)
+	}
+}
+
+func TestRoundRobinFailedRefreshesAndPrunes(t *testing.T) {
+	rr, clock := newTestRoundRobin(time.Second)
+	route := threeBackends()
+	a, b := route.Backends[0], route.Backends[1]
+	rr.Failed(route, a)
+	clock.advance(800 * time.Millisecond)
+	rr.Failed(route, b)
+	rr.Failed(route, a) // a failed again: its skip starts over, one entry
+	if got := len(*rr.host(route).skipped.Load()); got != 2 {
+		t.Fatalf("%d skips, want 2", got)
+	}
+	clock.advance(500 * time.Millisecond) // past a's first skip, within its second
+	if got := countAcquires(t, rr, route, 10); got["c"] != 10 {
+		t.Fatalf("%v, want only c", got)
+	}
+	clock.advance(time.Second)
+	rr.Failed(route, route.Backends[2]) // prunes the expired skips of a and b
+	if got := *rr.host(route).skipped.Load(); len(got) != 1 || got[0].backend.ID != "c" {
+		t.Fatalf("skips = %v, want only c's", got)
+	}
+}
+
+func TestRoundRobinServesSkippedWhenNothingElse(t *testing.T) {
+	rr, _ := newTestRoundRobin(time.Minute)
+	route := threeBackends()
+	for _, b := range route.Backends {
+		rr.Failed(route, b)
+	}
+	if got := countAcquires(t, rr, route, 30); got["a"] != 10 || got["b"] != 10 || got["c"] != 10 {
+		t.Fatalf("every backend skipped: %v, want the plain rotation", got)
+	}
+	single := &Route{Host: "one.hello.localhost", Backends: []Backend{{ID: "only", Addr: "o:1"}}}
+	rr.Failed(single, single.Backends[0])
+	if got := countAcquires(t, rr, single, 3); got["only"] != 3 {
+		t.Fatalf("the only backend was skipped: %v", got)
+	}
+}
+
+func TestRoundRobinSkipDisabled(t *testing.T) {
+	rr, _ := newTestRoundRobin(-1)
+	route := threeBackends()
+	rr.Failed(route, route.Backends[0])
+	if got := countAcquires(t, rr, route, 30); got["a"] != 10 {
+		t.Fatalf("skip disabled, yet %v", got)
+	}
+}
+
+func TestRoundRobinFailover(t *testing.T) {
+	testFailoverContract(t, func() Failover { return RoundRobin().(Failover) })
+
+	// RoundRobin specifics: skipped backends come last, and once every
+	// backend was tried it refuses rather than repeat one.
+	rr, _ := newTestRoundRobin(time.Minute)
+	route := threeBackends()
+	a, b, c := route.Backends[0], route.Backends[1], route.Backends[2]
+	rr.Failed(route, b)
+	for range 10 {
+		if got, _, err := rr.AcquireExcept(context.Background(), route, []Backend{a}); err != nil || got != c {
+			t.Fatalf("tried a, b skipped: got %v, %v; want c", got, err)
+		}
+	}
+	if got, _, err := rr.AcquireExcept(context.Background(), route, []Backend{a, c}); err != nil || got != b {
+		t.Fatalf("tried a and c: got %v, %v; want b though it is skipped", got, err)
+	}
+	if _, _, err := rr.AcquireExcept(context.Background(), route, []Backend{c, a, b}); !errors.Is(err, ErrNoBackend) {
+		t.Fatalf("every backend tried: err = %v, want ErrNoBackend", err)
+	}
+}
+
+// testFailoverContract checks what the gateway relies on from any
+// Failover: AcquireExcept never returns a tried backend while another
+// exists, Failed never blocks or breaks Acquire, and an empty route is
+// ErrNoBackend. Run it against every implementation.
+func testFailoverContract(t *testing.T, newFailover func() Failover) {
+	t.Helper()
+	ctx := context.Background()
+	t.Run("except", func(t *testing.T) {
+		f := newFailover()
+		route := threeBackends()
+		for _, tried := range [][]Backend{
+			{route.Backends[0]}, {route.Backends[1]}, {route.Backends[2]},
+			{route.Backends[0], route.Backends[2]}, {route.Backends[2], route.Backends[1]},
+		} {
+			for range 6 {
+				b, release, err := f.AcquireExcept(ctx, route, tried)
+				if err != nil {
+					t.Fatalf("tried %v: %v", tried, err)
+				}
+				if release != nil {
+					release()
+				}
+				if slices.Contains(tried, b) {
+					t.Fatalf("tried %v: got %v again", tried, b)
+				}
+			}
+		}
+	})
+	t.Run("failed", func(t *testing.T) {
+		f := newFailover()
+		route := threeBackends()
+		for _, b := range route.Backends {
+			f.Failed(route, b)
+			got, release, err := f.Acquire(ctx, route)
+			if err != nil || got.Addr == "" {
+				t.Fatalf("Acquire after Failed(%s): %v, %v", b.ID, got, err)
+			}
+			if release != nil {
+				release()
+			}
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		if _, _, err := newFailover().AcquireExcept(ctx, &Route{Host: "x.localhost"}, nil); !errors.Is(err, ErrNoBackend) {
+			t.Fatalf("err = %v, want ErrNoBackend", err)
+		}
+	})
+}
+
+func TestRoundRobinSkippingDoesNotAllocate(t *testing.T) {
+	rr, _ := newTestRoundRobin(time.Minute)
+	route := threeBackends()
+	ctx := context.Background()
+	rr.Failed(route, route.Backends[1])
+	tried := []Backend{route.Backends[0]}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = rr.Acquire(ctx, route) }); n != 0 {
+		t.Fatalf("Acquire with a skipped backend allocates %v times per call", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = rr.AcquireExcept(ctx, route, tried) }); n != 0 {
+		t.Fatalf("AcquireExcept allocates %v times per call", n)
+	}
+}
+
+// TestRoundRobinFailedConcurrent races Failed against Acquire; run with
+// -race. No acquire may return the backend skipped throughout.
+func TestRoundRobinFailedConcurrent(t *testing.T) {
+	rr := newRoundRobin(time.Minute)
+	route := &Route{Host: "dev.hello.localhost", Backends: []Backend{{ID: "a", Addr: "a:1"}, {ID: "b", Addr: "b:1"}, {ID: "c", Addr: "c:1"}, {ID: "d", Addr: "d:1"}}}
+	rr.Failed(route, route.Backends[0])
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				if w%2 == 0 && i%10 == 0 {
+					rr.Failed(route, route.Backends[1+i%2]) // b and c fail, now and then
+				}
+				b, _, err := rr.Acquire(context.Background(), route)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if b.ID == "a" {
+					t.Error("skipped backend a was acquired")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
