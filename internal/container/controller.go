@@ -64,12 +64,13 @@ type stageState struct {
 
 // rollout is a release on its way to serving a stage.
 type rollout struct {
-	rel      core.Release
-	activate func(context.Context) error
-	progress func(string)
-	done     chan error // receives exactly once
-	started  time.Time
-	reported int // healthy instances last reported
+	rel        core.Release
+	activate   func(context.Context) error
+	progress   func(string)
+	done       chan error // receives exactly once
+	started    time.Time
+	reported   int  // healthy instances last reported
+	activating bool // the swap has begun: too late to abort
 }
 
 // New returns a controller; call Run to start it.

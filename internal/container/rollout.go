@@ -53,7 +53,10 @@ func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress fun
 	case err := <-r.done:
 		return err
 	case <-ctx.Done():
-		c.abort(k, r, core.Errorf(core.CodeConflict, "rollout of %s canceled", rel.ID))
+		if !c.abort(k, r, core.Errorf(core.CodeConflict, "rollout of %s canceled", rel.ID)) {
+			// The swap had begun; its outcome is the rollout's.
+			return <-r.done
+		}
 		c.Kick()
 		return ctx.Err()
 	}
@@ -69,28 +72,41 @@ func (c *Controller) Abort(stack, stage string) (string, error) {
 	if r == nil {
 		return "", core.Errorf(core.CodeNotFound, "stage %s of %s has no rollout in progress", stage, stack)
 	}
-	c.abort(k, r, core.Errorf(core.CodeDeployFailed, "rollout of %s aborted by `slipway abort`", r.rel.ID))
+	if !c.abort(k, r, core.Errorf(core.CodeDeployFailed, "rollout of %s aborted by `slipway abort`", r.rel.ID)) {
+		return "", core.Errorf(core.CodeConflict, "release %s is already swapping in on %s/%s; too late to abort (roll back instead)", r.rel.ID, stack, stage)
+	}
 	c.Kick()
 	return r.rel.ID, nil
 }
 
-func (c *Controller) abort(k reconcile.Key, r *rollout, err error) {
+// abort gives up rollout r unless its swap has begun, and reports
+// whether it did.
+func (c *Controller) abort(k reconcile.Key, r *rollout, err error) bool {
 	c.mu.Lock()
 	st := c.stageState(k)
+	if r.activating {
+		c.mu.Unlock()
+		return false
+	}
 	if st.rollout == r {
 		st.rollout = nil
 	}
 	c.mu.Unlock()
 	c.event(k, "rollout", err.Error())
 	r.finish(err)
+	return true
 }
 
-// abortError explains why Compute gave up a rollout, from what the
-// controller saw of its failing instance. Called with c.mu held.
-func (c *Controller) abortError(a reconcile.Abort, r *rollout) error {
-	if r == nil {
-		return core.Errorf(core.CodeDeployFailed, "%s", a.Reason)
-	}
+// abortWhy is an abort's error and the log lines to show with it.
+type abortWhy struct {
+	err  *core.Error
+	logs []string
+}
+
+// abortReason explains why Compute gave up a rollout, from what the
+// controller saw of its failing instance. Called with c.mu held, so it
+// does no I/O: logsOf names an instance whose logs the caller reads.
+func (c *Controller) abortReason(a reconcile.Abort, r *rollout) (why abortWhy, logsOf string) {
 	rel := r.rel
 	stage, _ := rel.Spec.Stage(rel.Stage)
 	path := healthPathOf(rel, stage.EffectiveScale())
@@ -100,13 +116,13 @@ func (c *Controller) abortError(a reconcile.Abort, r *rollout) error {
 		}
 		switch {
 		case t.crashes >= reconcile.MaxCrashes:
-			why := fmt.Sprintf("exited with code %d", t.exitCode)
+			what := fmt.Sprintf("exited with code %d", t.exitCode)
 			if t.oom {
-				why = fmt.Sprintf("was killed for using more than %d MB of memory (OOM)", stage.EffectiveScale().MemoryMB)
+				what = fmt.Sprintf("was killed for using more than %d MB of memory (OOM)", stage.EffectiveScale().MemoryMB)
 			}
-			return core.Errorf(core.CodeDeployFailed,
+			return abortWhy{err: core.Errorf(core.CodeDeployFailed,
 				"instance %s of %s/%s %s before answering its health check (GET %s on port %d), %d times; rollout of %s aborted",
-				t.inst.Name, rel.Stack, rel.Stage, why, path, rel.Spec.Port, t.crashes, rel.ID).WithDetails(t.logs)
+				t.inst.Name, rel.Stack, rel.Stage, what, path, rel.Spec.Port, t.crashes, rel.ID), logs: t.logs}, ""
 		case t.failed && !t.everHealthy:
 			timeout := rel.Spec.Health.StartTimeout.D()
 			if timeout <= 0 {
@@ -116,16 +132,16 @@ func (c *Controller) abortError(a reconcile.Abort, r *rollout) error {
 			if t.lastErr != "" {
 				last = "last answer: " + t.lastErr
 			}
-			return core.Errorf(core.CodeDeployFailed,
+			return abortWhy{err: core.Errorf(core.CodeDeployFailed,
 				"instance %s of %s/%s never answered its health check GET %s on port %d within %s (%s); check that the app listens on 0.0.0.0:%d and that %s answers 2xx/3xx, or set port/healthcheck in slipway.yml",
-				t.inst.Name, rel.Stack, rel.Stage, path, rel.Spec.Port, timeout, last, rel.Spec.Port, path).WithDetails(c.tail(t.inst.ID))
+				t.inst.Name, rel.Stack, rel.Stage, path, rel.Spec.Port, timeout, last, rel.Spec.Port, path)}, t.inst.ID
 		case t.failed:
-			return core.Errorf(core.CodeDeployFailed,
+			return abortWhy{err: core.Errorf(core.CodeDeployFailed,
 				"instance %s of %s/%s failed %d health checks in a row (GET %s on port %d: %s); rollout of %s aborted",
-				t.inst.Name, rel.Stack, rel.Stage, stage.EffectiveScale().Health.Unhealthy, path, rel.Spec.Port, t.lastErr, rel.ID).WithDetails(c.tail(t.inst.ID))
+				t.inst.Name, rel.Stack, rel.Stage, stage.EffectiveScale().Health.Unhealthy, path, rel.Spec.Port, t.lastErr, rel.ID)}, t.inst.ID
 		}
 	}
-	return core.Errorf(core.CodeDeployFailed, "rollout of %s aborted: %s", rel.ID, a.Reason)
+	return abortWhy{err: core.Errorf(core.CodeDeployFailed, "rollout of %s aborted: %s", rel.ID, a.Reason)}, ""
 }
 
 // startInstance creates and starts one instance of rel. Instances run
@@ -201,11 +217,11 @@ func instanceEnv(rel core.Release) []string {
 func (c *Controller) retire(id string, drain bool, reason string) {
 	c.mu.Lock()
 	t := c.insts[id]
-	if t == nil || t.stopping {
+	if t == nil || t.retiring {
 		c.mu.Unlock()
 		return
 	}
-	t.stopping = true
+	t.stopping, t.retiring = true, true
 	name, key, running := t.inst.Name, t.key, t.running
 	rel := c.releases[key.Stack+"/"+t.inst.Release]
 	c.mu.Unlock()
@@ -231,13 +247,28 @@ func (c *Controller) retire(id string, drain bool, reason string) {
 			log.Warn("remove instance; will retry", "err", err)
 			c.mu.Lock()
 			if t := c.insts[id]; t != nil {
-				t.stopping = false // let a later pass try again
+				t.retiring = false // still stopping: retryRemovals tries again
 			}
 			c.mu.Unlock()
 			return
 		}
 		log.Info("instance removed", "reason", reason)
 	}()
+}
+
+// retryRemovals retires again the instances whose removal failed.
+func (c *Controller) retryRemovals() {
+	c.mu.Lock()
+	var ids []string
+	for id, t := range c.insts {
+		if t.stopping && !t.retiring {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.retire(id, false, "earlier removal failed")
+	}
 }
 
 // tail returns an instance's last log lines.
@@ -264,6 +295,9 @@ func (c *Controller) tail(id string) []string {
 // caller deletes the stack from the store first, so a concurrent pass
 // sees its instances as orphans and agrees.
 func (c *Controller) RemoveStack(ctx context.Context, stack string) error {
+	// No pass may start an instance or a network of the stack meanwhile.
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	labels := c.Labels()
 	labels[core.LabelStack] = stack
 	cts, err := c.cfg.Engine.ListContainers(ctx, labels)

@@ -37,6 +37,7 @@ func (c *Controller) scaleLoop(ctx context.Context) {
 func (c *Controller) sampleCPU(ctx context.Context, now time.Time) {
 	type job struct {
 		t    *tracked
+		id   string
 		cpus float64
 	}
 	var jobs []job
@@ -47,7 +48,7 @@ func (c *Controller) sampleCPU(ctx context.Context, now time.Time) {
 		}
 		rel := c.releases[t.key.Stack+"/"+t.inst.Release]
 		stage, _ := rel.Spec.Stage(t.key.Stage)
-		jobs = append(jobs, job{t, stage.EffectiveScale().CPU})
+		jobs = append(jobs, job{t, t.inst.ID, stage.EffectiveScale().CPU})
 	}
 	c.mu.Unlock()
 	var wg sync.WaitGroup
@@ -55,14 +56,14 @@ func (c *Controller) sampleCPU(ctx context.Context, now time.Time) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.sampleOne(ctx, j.t, j.cpus, now)
+			c.sampleOne(ctx, j.t, j.id, j.cpus, now)
 		}()
 	}
 	wg.Wait()
 }
 
-func (c *Controller) sampleOne(ctx context.Context, t *tracked, cpus float64, now time.Time) {
-	s, err := c.cfg.Engine.Stats(ctx, t.inst.ID)
+func (c *Controller) sampleOne(ctx context.Context, t *tracked, id string, cpus float64, now time.Time) {
+	s, err := c.cfg.Engine.Stats(ctx, id)
 	if err != nil {
 		return
 	}

@@ -86,14 +86,21 @@ func (c *Controller) pass(ctx context.Context) (busy bool, err error) {
 	c.adopting = false // instances seen from now on are new
 	c.mu.Unlock()
 
+	c.retryRemovals()
 	stages, inputs := c.inputs(d, specs)
 	plan := reconcile.Compute(stages, inputs, now)
 	if c.applyRollouts(ctx, plan, &d) {
 		stages, inputs = c.inputs(d, specs)
 		plan = reconcile.Compute(stages, inputs, now)
 	}
+	// Routes first: instances about to stop leave the table before their
+	// drain begins, so nothing is sent to one after its SIGTERM.
+	addrs := c.addrs()
+	for _, st := range plan.Stop {
+		delete(addrs, st.ID)
+	}
+	c.publish(Routes(c.cfg.Domain, d.keys, plan.Routes, addrs))
 	c.apply(ctx, plan, d)
-	c.publish(Routes(c.cfg.Domain, d.keys, plan.Routes, c.addrs()))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -127,14 +134,18 @@ func (c *Controller) inputs(d desired, specs map[reconcile.Key]core.ScaleSpec) (
 		seen[k] = true
 		st := c.stageState(k)
 		spec := specs[k]
+		lo := max(spec.Min, 1)
 		if st.count < 0 {
 			// First sight (or a server restart): keep what runs, within
 			// min..max, so an autoscaled stage keeps its size.
-			st.count = min(max(spec.Min, live[k]), spec.Max)
+			st.count = max(lo, live[k])
 		}
+		// Bounds may have changed (`slipway scale`, a deploy): obey them now.
+		st.count = min(max(st.count, lo), spec.Max)
 		s := reconcile.Stage{Key: k, Serving: d.serving[k], Count: st.count}
 		if st.rollout != nil {
 			s.Target = st.rollout.rel.ID
+			s.Count = min(s.Count, releaseScale(st.rollout.rel, spec).Max)
 		}
 		stages = append(stages, s)
 	}
@@ -144,6 +155,11 @@ func (c *Controller) inputs(d desired, specs map[reconcile.Key]core.ScaleSpec) (
 	for k, st := range c.stages {
 		if st.rollout != nil {
 			add(k)
+		}
+	}
+	for k := range c.stages {
+		if !seen[k] {
+			delete(c.stages, k) // a deleted stack or stage: start afresh if it returns
 		}
 	}
 	var inputs []reconcile.Instance
@@ -158,7 +174,8 @@ func (c *Controller) inputs(d desired, specs map[reconcile.Key]core.ScaleSpec) (
 func (c *Controller) stageState(k reconcile.Key) *stageState {
 	st := c.stages[k]
 	if st == nil {
-		st = &stageState{count: -1}
+		// No scale-in right after a (re)start: the window holds no samples.
+		st = &stageState{count: -1, lastIn: time.Now()}
 		c.stages[k] = st
 	}
 	return st
@@ -166,46 +183,61 @@ func (c *Controller) stageState(k reconcile.Key) *stageState {
 
 // applyRollouts swaps the rollouts that are ready and gives up the ones
 // that must abort. It reports whether a stage now serves a new release.
+// Each acts only on the rollout the plan was computed for: one that was
+// aborted or replaced meanwhile is left alone.
 func (c *Controller) applyRollouts(ctx context.Context, plan reconcile.Plan, d *desired) bool {
 	for _, a := range plan.Abort {
 		c.mu.Lock()
 		st := c.stageState(a.Key)
 		r := st.rollout
-		st.rollout = nil
-		err := c.abortError(a, r)
-		c.mu.Unlock()
-		if r != nil {
-			c.event(a.Key, "rollout", fmt.Sprintf("rollout of %s aborted: %s; %s keeps serving", r.rel.ID, err.Error(), orNone(d.serving[a.Key])))
-			r.finish(err)
-		}
-	}
-	swapped := false
-	for _, k := range plan.Ready {
-		c.mu.Lock()
-		st := c.stageState(k)
-		r := st.rollout
-		c.mu.Unlock()
-		if r == nil {
+		if r == nil || r.rel.ID != a.Release || r.activating {
+			c.mu.Unlock()
 			continue
 		}
-		if err := r.activate(ctx); err != nil {
-			c.mu.Lock()
-			st.rollout = nil
+		st.rollout = nil
+		why, logsOf := c.abortReason(a, r)
+		c.mu.Unlock()
+		var details []string
+		if logsOf != "" {
+			details = c.tail(logsOf)
+		} else {
+			details = why.logs
+		}
+		err := why.err.WithDetails(details)
+		c.event(a.Key, "rollout", fmt.Sprintf("rollout of %s aborted: %s; %s keeps serving", r.rel.ID, err.Error(), orNone(d.serving[a.Key])))
+		r.finish(err)
+	}
+	swapped := false
+	for _, ready := range plan.Ready {
+		c.mu.Lock()
+		st := c.stageState(ready.Key)
+		r := st.rollout
+		if r == nil || r.rel.ID != ready.Release {
 			c.mu.Unlock()
+			continue
+		}
+		r.activating = true // from here on, Abort refuses
+		c.mu.Unlock()
+		err := r.activate(ctx)
+		c.mu.Lock()
+		if st.rollout == r {
+			st.rollout = nil
+		}
+		if err == nil {
+			st.crash = nil
+		}
+		c.mu.Unlock()
+		if err != nil {
 			r.finish(fmt.Errorf("activate release %s: %w", r.rel.ID, err))
 			continue
 		}
-		c.mu.Lock()
-		st.rollout = nil
-		st.crash = nil
-		c.mu.Unlock()
-		prev := d.serving[k]
-		d.serving[k] = r.rel.ID
-		if !containsKey(d.keys, k) {
-			d.keys = append(d.keys, k)
+		prev := d.serving[ready.Key]
+		d.serving[ready.Key] = r.rel.ID
+		if !containsKey(d.keys, ready.Key) {
+			d.keys = append(d.keys, ready.Key)
 		}
-		c.event(k, "rollout", fmt.Sprintf("release %s serves the stage (was %s); draining the old instances", r.rel.ID, orNone(prev)))
-		r.progress(fmt.Sprintf("routes swapped: release %s serves %s", r.rel.ID, k.Stage))
+		c.event(ready.Key, "rollout", fmt.Sprintf("release %s serves the stage (was %s); draining the old instances", r.rel.ID, orNone(prev)))
+		r.progress(fmt.Sprintf("routes swapped: release %s serves %s", r.rel.ID, ready.Key.Stage))
 		r.finish(nil)
 		swapped = true
 	}
@@ -237,7 +269,10 @@ func (c *Controller) apply(ctx context.Context, plan reconcile.Plan, d desired) 
 			continue
 		}
 		if err := c.cfg.Engine.StartContainer(ctx, id); err != nil {
-			c.log.Warn("restart crashed instance", "instance", t.inst.Name, "err", err)
+			c.log.Warn("restart crashed instance; replacing it", "instance", t.inst.Name, "err", err)
+			c.mu.Lock()
+			t.failed = true // the next plan stops it and starts a new one
+			c.mu.Unlock()
 			continue
 		}
 		c.mu.Lock()
@@ -307,8 +342,12 @@ func (c *Controller) startFailed(k reconcile.Key, rel core.Release, err error) {
 
 // reportProgress tells rollouts how many new instances are healthy.
 func (c *Controller) reportProgress() {
+	type report struct {
+		r    *rollout
+		n, d int
+	}
+	var reports []report
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for k, st := range c.stages {
 		r := st.rollout
 		if r == nil {
@@ -322,8 +361,12 @@ func (c *Controller) reportProgress() {
 		}
 		if n > r.reported {
 			r.reported = n
-			r.progress(fmt.Sprintf("%d of %d new instance(s) healthy", n, max(st.count, 1)))
+			reports = append(reports, report{r, n, max(st.count, 1)})
 		}
+	}
+	c.mu.Unlock()
+	for _, rp := range reports {
+		rp.r.progress(fmt.Sprintf("%d of %d new instance(s) healthy", rp.n, rp.d))
 	}
 }
 

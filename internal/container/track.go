@@ -16,6 +16,8 @@ import (
 const (
 	backoffFirst = time.Second
 	backoffMax   = time.Minute
+	// createdTimeout fails an instance stuck between create and start.
+	createdTimeout = 30 * time.Second
 )
 
 // tracked is what the controller knows of one instance across passes.
@@ -25,16 +27,18 @@ type tracked struct {
 	created time.Time // first seen (or created by us)
 	started time.Time // last (re)start, for the start timeout
 
-	running     bool
-	stopping    bool // being retired: never routed again
-	everHealthy bool
-	adopted     bool // found running by the first pass: it served before a restart
-	passes      int
-	fails       int
-	lastProbe   time.Time
-	lastErr     string
-	probedPath  string
-	failed      bool
+	running      bool
+	stopping     bool // being retired: never routed again
+	retiring     bool // a retire goroutine is at work on it
+	everHealthy  bool
+	healthySince time.Time // when it last turned healthy (zero while not)
+	adopted      bool      // found running by the first pass: it served before a restart
+	passes       int
+	fails        int
+	lastProbe    time.Time
+	lastErr      string
+	probedPath   string
+	failed       bool
 
 	exited    bool
 	crashes   int
@@ -78,6 +82,18 @@ func (t *tracked) input() reconcile.Instance {
 	}
 }
 
+// releaseScale is the scale spec a release carries for its stage, or
+// fallback when it carries none.
+func releaseScale(rel core.Release, fallback core.ScaleSpec) core.ScaleSpec {
+	if st, ok := rel.Spec.Stage(rel.Stage); ok {
+		return st.EffectiveScale()
+	}
+	if fallback.Max == 0 {
+		return core.DefaultScale()
+	}
+	return fallback
+}
+
 func backoff(crashes int) time.Duration {
 	d := backoffFirst
 	for i := 1; i < crashes && d < backoffMax; i++ {
@@ -97,10 +113,9 @@ func (c *Controller) observe(ctx context.Context, observed []engine.Container, n
 		seen[ct.ID] = true
 		t := c.insts[ct.ID]
 		if t == nil {
-			t = &tracked{created: now, started: ct.StartedAt, adopted: c.adopting && ct.Running}
-			if t.started.IsZero() {
-				t.started = now
-			}
+			// Its start timeout counts from now: an adopted instance may
+			// have started hours ago under the previous server.
+			t = &tracked{created: now, started: now, adopted: c.adopting && ct.Running}
 			c.insts[ct.ID] = t
 		}
 		rel := c.releases[ct.Labels[core.LabelStack]+"/"+ct.Labels[core.LabelRelease]]
@@ -120,11 +135,18 @@ func (c *Controller) observe(ctx context.Context, observed []engine.Container, n
 		if ct.Running && !wasRunning && !ct.StartedAt.IsZero() && ct.StartedAt.After(t.started) {
 			t.started = ct.StartedAt
 		}
+		if ct.State == "created" && now.Sub(t.created) > createdTimeout && !t.stopping {
+			t.failed = true // never started (a server stopped between create and start)
+		}
 		if !ct.Running && ct.State != "created" && !t.exited && !t.stopping {
 			// It stopped by itself: a crash (or a clean exit, which for a
-			// server is a crash too).
+			// server is a crash too). The count of crashes in a row only
+			// starts over after a minute of good health.
+			if !t.healthySince.IsZero() && now.Sub(t.healthySince) >= backoffMax {
+				t.crashes = 0
+			}
 			t.exited, t.exitCode, t.oom = true, ct.ExitCode, ct.OOMKilled
-			t.inst.Healthy, t.passes = false, 0
+			t.inst.Healthy, t.passes, t.healthySince, t.adopted = false, 0, time.Time{}, false
 			t.crashes++
 			t.restartAt = now.Add(backoff(t.crashes))
 			exits = append(exits, t)
@@ -146,6 +168,7 @@ func (c *Controller) probeDue(ctx context.Context, specs map[reconcile.Key]core.
 		hs   core.HealthSpec
 		tmo  time.Duration
 		addr string
+		spec core.ScaleSpec
 	}
 	var jobs []job
 	c.mu.Lock()
@@ -153,10 +176,13 @@ func (c *Controller) probeDue(ctx context.Context, specs map[reconcile.Key]core.
 		if !t.running || t.stopping || t.inst.Addr == "" || t.failed {
 			continue
 		}
-		spec, ok := specs[t.key]
+		// Health is judged by the spec the instance's own release
+		// carries: a rollout may change the path or thresholds.
+		rel, ok := c.releases[t.key.Stack+"/"+t.inst.Release]
 		if !ok {
 			continue
 		}
+		spec := releaseScale(rel, specs[t.key])
 		every := spec.Health.Interval.D()
 		if !t.inst.Healthy {
 			every = c.cfg.StartupProbe
@@ -164,13 +190,12 @@ func (c *Controller) probeDue(ctx context.Context, specs map[reconcile.Key]core.
 		if now.Sub(t.lastProbe) < every {
 			continue
 		}
-		rel := c.releases[t.key.Stack+"/"+t.inst.Release]
 		hs := rel.Spec.Health
 		if spec.Health.Path != "" {
 			hs.Path, hs.Explicit = spec.Health.Path, true
 		}
 		t.lastProbe = now
-		jobs = append(jobs, job{t: t, hs: hs, tmo: spec.Health.Timeout.D(), addr: t.inst.Addr})
+		jobs = append(jobs, job{t: t, hs: hs, tmo: spec.Health.Timeout.D(), addr: t.inst.Addr, spec: spec})
 	}
 	c.mu.Unlock()
 	var wg sync.WaitGroup
@@ -184,22 +209,26 @@ func (c *Controller) probeDue(ctx context.Context, specs map[reconcile.Key]core.
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			t := j.t
-			spec := specs[t.key]
+			spec := j.spec
 			t.probedPath = path
+			adopted := t.adopted
+			t.adopted = false
 			if err == nil {
 				t.passes, t.fails, t.lastErr = t.passes+1, 0, ""
 				// An adopted instance was in service under the previous
 				// server: one pass puts it back, so a restart is seamless.
-				if t.passes >= spec.Health.Healthy || t.adopted {
-					t.inst.Healthy, t.everHealthy = true, true
-					t.crashes = 0
+				if (t.passes >= spec.Health.Healthy || adopted) && !t.inst.Healthy {
+					t.inst.Healthy, t.everHealthy, t.healthySince = true, true, time.Now()
+					if st := c.stages[t.key]; st != nil && st.crash != nil && st.crash.Instance == t.inst.Name {
+						st.crash = nil // it recovered
+					}
 				}
 				return
 			}
 			t.lastErr = oneLine(err.Error())
 			t.passes, t.fails = 0, t.fails+1
 			if t.inst.Healthy && t.fails >= spec.Health.Unhealthy {
-				t.inst.Healthy, t.failed = false, true
+				t.inst.Healthy, t.failed, t.healthySince = false, true, time.Time{}
 			}
 		}()
 	}

@@ -131,10 +131,12 @@ func (s ScaleSpec) Problems() []ScaleProblem {
 	bad := func(field, related, format string, args ...any) {
 		out = append(out, ScaleProblem{Field: field, Related: related, Detail: fmt.Sprintf(format, args...)})
 	}
-	minOK := s.Min >= 0 && s.Min <= maxInstances
+	// A container stage always runs at least one instance; scaling to
+	// zero is what the serverless architecture is for.
+	minOK := s.Min >= 1 && s.Min <= maxInstances
 	maxOK := s.Max >= 1 && s.Max <= maxInstances
 	if !minOK {
-		bad("min", "", "%d is out of range; allowed: 0-%d", s.Min, maxInstances)
+		bad("min", "", "%d is out of range; allowed: 1-%d (scale to zero is the serverless architecture's)", s.Min, maxInstances)
 	}
 	if !maxOK {
 		bad("max", "", "%d is out of range; allowed: 1-%d", s.Max, maxInstances)

@@ -45,8 +45,14 @@ type Plan struct {
 	Restart []string // IDs of exited instances whose backoff has passed
 	Stop    []Stop
 	Routes  map[Key][]string // instance IDs that may receive traffic, per stage
-	Ready   []Key            // rollouts whose target has Count healthy instances: swap
+	Ready   []Ready          // rollouts whose target has Count healthy instances: swap
 	Abort   []Abort          // rollouts that must stop; the serving release stays
+}
+
+// Ready is a rollout that can swap: Release has all its instances healthy.
+type Ready struct {
+	Key     Key
+	Release string
 }
 
 // Start asks for n new instances of a release.
@@ -64,10 +70,11 @@ type Stop struct {
 	Reason string
 }
 
-// Abort gives up a rollout.
+// Abort gives up the rollout of Release.
 type Abort struct {
-	Key    Key
-	Reason string
+	Key     Key
+	Release string
+	Reason  string
 }
 
 // Compute decides. Stages not listed are gone: their instances are
@@ -120,7 +127,7 @@ func computeStage(p *Plan, s Stage, insts []Instance, now time.Time) {
 
 	if s.Target != "" && s.Target != s.Serving {
 		if reason := failing(target); reason != "" {
-			p.Abort = append(p.Abort, Abort{Key: s.Key, Reason: reason})
+			p.Abort = append(p.Abort, Abort{Key: s.Key, Release: s.Target, Reason: reason})
 			for _, in := range target {
 				p.Stop = append(p.Stop, Stop{ID: in.ID, Reason: "rollout aborted"})
 			}
@@ -132,7 +139,7 @@ func computeStage(p *Plan, s Stage, insts []Instance, now time.Time) {
 				}
 			}
 			if healthy >= max(s.Count, 1) {
-				p.Ready = append(p.Ready, s.Key)
+				p.Ready = append(p.Ready, Ready{Key: s.Key, Release: s.Target})
 			}
 			keepCount(p, s.Key, s.Target, target, max(s.Count, 1), now, false)
 		}
