@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/service"
@@ -122,4 +123,31 @@ func (f *frameWriter) stream(name string) streamFunc {
 		}
 		return len(p), nil
 	}
+}
+
+// RollbackRequest is the body of POST .../rollback; To "" means the
+// release that served before the current one.
+type RollbackRequest struct {
+	To string `json:"to,omitempty"`
+}
+
+func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
+	var req RollbackRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	stack, stage := r.PathValue("stack"), r.PathValue("stage")
+	return stream(w, r, http.StatusOK, func(fn func(core.Event) error) error {
+		rel, err := a.svc.Rollback(r.Context(), stack, stage, req.To, func(ev core.Event) {
+			if ev.Time.IsZero() {
+				ev.Time = time.Now().UTC()
+			}
+			fn(ev)
+		})
+		if err != nil {
+			return err
+		}
+		return fn(core.Event{Time: time.Now().UTC(), Type: core.EventDone, Release: rel.ID, Stage: rel.Stage, Build: rel.Build,
+			Message: "release " + rel.ID + " (from " + rel.From + ") serves stage " + rel.Stage})
+	})
 }

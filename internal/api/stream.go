@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -38,7 +39,12 @@ func stream(w http.ResponseWriter, r *http.Request, status int, follow func(func
 		return rc.Flush()
 	})
 	if err != nil && r.Context().Err() == nil {
-		b, _ := json.Marshal(core.Event{Type: core.EventError, Message: err.Error(), Code: core.CodeOf(err)})
+		ev := core.Event{Type: core.EventError, Message: err.Error(), Code: core.CodeOf(err)}
+		var de *core.Error
+		if errors.As(err, &de) {
+			ev.Details = de.Details
+		}
+		b, _ := json.Marshal(ev)
 		if sse {
 			w.Write([]byte("event: error\ndata: " + string(b) + "\n\n"))
 		} else {

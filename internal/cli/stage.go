@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -131,5 +132,29 @@ func execCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&instance, "instance", "", "instance name or ID prefix (default: a healthy one)")
+	return cmd
+}
+
+func rollbackCmd(g *globals) *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "rollback <stack> <stage> [--to rN]",
+		Short: "Roll a stage back to an earlier release's image and config, at once, without a build",
+		Args:  exactArgs(2, "rollback needs the stack and stage, e.g. `slipway rollback hello prod`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			p := &progress{w: g.stderr, start: time.Now()}
+			done, err := c.Rollback(cmd.Context(), args[0], args[1], to, p.event)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Rolled back %s/%s in %.1fs: %s\n", args[0], args[1], time.Since(p.start).Seconds(), done.Message)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "release to restore (default: the one before the current)")
 	return cmd
 }

@@ -88,3 +88,15 @@ func (c *Client) Exec(ctx context.Context, stack, stage, instance string, cmd []
 	}
 	return 0, errors.New("exec stream ended without an exit code")
 }
+
+// Rollback rolls a stage back to release to ("" for the one before the
+// current), streaming progress to fn; it returns the final event.
+func (c *Client) Rollback(ctx context.Context, stack, stage, to string, fn func(Event)) (Event, error) {
+	body, _ := json.Marshal(map[string]string{"to": to})
+	resp, err := c.send(ctx, "POST", stagePath(stack, stage)+"/rollback", bytes.NewReader(body), "application/json", "application/x-ndjson")
+	if err != nil {
+		return Event{}, err
+	}
+	defer resp.Body.Close()
+	return readEvents(resp.Body, fn)
+}

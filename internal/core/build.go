@@ -44,5 +44,7 @@ type Release struct {
 	Spec      StackSpec     `json:"spec"` // snapshot at release time
 	Status    ReleaseStatus `json:"status"`
 	Error     string        `json:"error,omitempty"`
+	Trigger   string        `json:"trigger,omitempty"` // deploy or rollback
+	From      string        `json:"from,omitempty"`    // the release a rollback restores
 	CreatedAt time.Time     `json:"created_at"`
 }

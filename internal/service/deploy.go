@@ -184,7 +184,7 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 	finishBuild(core.BuildSucceeded, nil)
 	emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("pushed %s (%s)", ref, digest)})
 
-	rel, err := s.release(ctx, b, spec, spec.FirstStage(), emit)
+	rel, err := s.release(ctx, core.Release{Stack: b.Stack, Stage: spec.FirstStage(), Build: b.ID, Image: b.Image, Spec: spec, Trigger: "deploy"}, true, emit)
 	if err != nil {
 		fail(err)
 		return
@@ -198,14 +198,19 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 // release records a release of build b to stage and rolls it out. On
 // success the release is active, the previous one superseded, and the
 // stack's spec is the one this build carried.
-func (s *Service) release(ctx context.Context, b core.Build, spec core.StackSpec, stage string, emit func(core.Event)) (core.Release, error) {
+// release records a release made from tmpl (stack, stage, build, image,
+// spec snapshot, trigger) and rolls it out. On success it is active, the
+// stage's previous one superseded, and, with updateSpec, the stack's
+// spec is the one it carries (a deploy; a rollback leaves it alone).
+func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec bool, emit func(core.Event)) (core.Release, error) {
 	st := s.cfg.Store
-	n, err := st.NextSeq(ctx, b.Stack, "release")
+	n, err := st.NextSeq(ctx, tmpl.Stack, "release")
 	if err != nil {
 		return core.Release{}, err
 	}
-	rel := core.Release{ID: "r" + strconv.Itoa(n), Stack: b.Stack, Stage: stage, Build: b.ID, Image: b.Image,
-		Spec: spec, Status: core.ReleasePending, CreatedAt: time.Now().UTC()}
+	rel := tmpl
+	rel.ID, rel.Status, rel.Error, rel.CreatedAt = "r"+strconv.Itoa(n), core.ReleasePending, "", time.Now().UTC()
+	b, stage, spec := core.Build{Stack: rel.Stack}, rel.Stage, rel.Spec
 	if err := st.PutRelease(ctx, rel); err != nil {
 		return rel, err
 	}
@@ -232,9 +237,11 @@ func (s *Service) release(ctx context.Context, b core.Build, spec core.StackSpec
 			if err := tx.PutRelease(ctx, rel); err != nil {
 				return err
 			}
-			stack.Spec, stack.UpdatedAt = spec, time.Now().UTC()
-			if err := tx.UpdateStack(ctx, stack); err != nil {
-				return err
+			if updateSpec {
+				stack.Spec, stack.UpdatedAt = spec, time.Now().UTC()
+				if err := tx.UpdateStack(ctx, stack); err != nil {
+					return err
+				}
 			}
 			return tx.SetStageRelease(ctx, b.Stack, stage, rel.ID)
 		})
