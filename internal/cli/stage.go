@@ -158,3 +158,26 @@ func rollbackCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&to, "to", "", "release to restore (default: the one before the current)")
 	return cmd
 }
+
+func stackCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "stack", Short: "Manage stacks"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "create <name>",
+		Short: "Create an empty stack with its git remote; a push to its main branch deploys",
+		Args:  exactArgs(1, "stack create needs the stack name, e.g. `slipway stack create hello`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.CreateStack(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Created stack %s. Deploy with `slipway deploy`, or push to its git remote (password: your token):\n", st.Name)
+			fmt.Fprintf(g.stdout, "  git remote add slipway %s\n  git push slipway main\n", c.GitRemote(st.Name))
+			return nil
+		},
+	})
+	return cmd
+}

@@ -265,3 +265,9 @@ func readEvents(r io.Reader, fn func(core.Event)) (core.Event, error) {
 	}
 	return core.Event{}, errors.New("progress stream ended before the deploy finished; see `slipway status`")
 }
+
+// GitRemote is the URL of a stack's git remote (the token is the
+// password; any user name works).
+func (c *Client) GitRemote(stack string) string {
+	return c.cfg.Server + "/git/" + url.PathEscape(stack) + ".git"
+}

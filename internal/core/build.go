@@ -16,8 +16,10 @@ type Build struct {
 	ID         string      `json:"id"` // "b<seq>", unique per stack; also the image tag
 	Stack      string      `json:"stack"`
 	Status     BuildStatus `json:"status"`
-	Image      string      `json:"image,omitempty"`  // <registry>/<stack>:<id>
-	Digest     string      `json:"digest,omitempty"` // registry manifest digest
+	Commit     string      `json:"commit,omitempty"`  // the git commit built, when it came from a push
+	Trigger    string      `json:"trigger,omitempty"` // upload or push
+	Image      string      `json:"image,omitempty"`   // <registry>/<stack>:<id>
+	Digest     string      `json:"digest,omitempty"`  // registry manifest digest
 	Error      string      `json:"error,omitempty"`
 	StartedAt  time.Time   `json:"started_at"`
 	FinishedAt *time.Time  `json:"finished_at,omitempty"`

@@ -25,6 +25,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/pipeline"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/service"
+	"github.com/slipwayhq/slipway/internal/source"
 	"github.com/slipwayhq/slipway/internal/store/sqlite"
 )
 
@@ -116,8 +117,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Publish: func(routes []gateway.Route) { gw.Update(gateway.NewRouteTable(routes)) },
 	})
 	registryHost := loopbackAddr(lReg.Addr())
-	svc, err := service.New(ctx, service.Config{
-		Store: st, Engine: eng, Controller: ctl, Registry: reg, Logger: log,
+	var svc *service.Service
+	remote, err := source.New(source.Config{
+		Dir: filepath.Join(cfg.DataDir, "git"), Token: checkToken, Logger: log,
+		OnPush: func(p source.Push) {
+			if svc != nil {
+				svc.DeployPush(p.Stack, p.Branch, p.New)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	svc, err = service.New(ctx, service.Config{
+		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Logger: log,
 		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: token}},
 		Domain:      cfg.Domain,
 		GatewayPort: portOf(lGW.Addr()),
@@ -129,7 +142,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	apiURL := "http://" + loopbackAddr(lAPI.Addr())
 	info := api.Info{Version: cfg.Version, Domain: cfg.Domain, GatewayAddr: loopbackAddr(lGW.Addr()),
 		RegistryAddr: registryHost, Docker: ver.Version, DockerAPI: ver.APIVersion}
-	handler := api.New(svc, token, info, log)
+	// The git remote shares the API's listener: git push to
+	// <api>/git/<stack>.git with the token as password.
+	handler := http.NewServeMux()
+	handler.Handle("/git/", remote.Handler())
+	handler.Handle("/", api.New(svc, token, info, log))
 
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second},

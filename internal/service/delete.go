@@ -51,6 +51,11 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 			s.log.Warn("remove local image", "image", ref, "err", err)
 		}
 	}
+	if s.cfg.Source != nil {
+		if err := s.cfg.Source.Remove(name); err != nil {
+			s.log.Warn("remove git remote", "stack", name, "err", err)
+		}
+	}
 	os.RemoveAll(filepath.Join(s.cfg.logDir(), name))
 	s.log.Info("stack deleted", "stack", name)
 	return nil

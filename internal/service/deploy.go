@@ -24,6 +24,11 @@ const ManifestFile = "slipway.yml"
 // here, before anything is recorded; the job's own failures arrive as
 // its error event. The stack is created on its first deploy.
 func (s *Service) Deploy(ctx context.Context, stack string, context io.Reader) (*Job, error) {
+	return s.deploy(ctx, stack, context, core.Build{Trigger: "upload"})
+}
+
+// deploy is Deploy with the build's origin (trigger, commit) filled in.
+func (s *Service) deploy(ctx context.Context, stack string, context io.Reader, origin core.Build) (*Job, error) {
 	if err := core.ValidateStackName(stack); err != nil {
 		return nil, err
 	}
@@ -31,7 +36,7 @@ func (s *Service) Deploy(ctx context.Context, stack string, context io.Reader) (
 	if err != nil {
 		return nil, fmt.Errorf("create build dir: %w", err)
 	}
-	job, err := s.prepare(ctx, stack, dir, context)
+	job, err := s.prepare(ctx, stack, dir, context, origin)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -39,7 +44,7 @@ func (s *Service) Deploy(ctx context.Context, stack string, context io.Reader) (
 	return job, nil
 }
 
-func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader) (*Job, error) {
+func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader, origin core.Build) (*Job, error) {
 	if err := pipeline.Extract(body, dir); err != nil {
 		return nil, err
 	}
@@ -69,12 +74,14 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 		if err != nil {
 			return err
 		}
-		b = core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildRunning, StartedAt: now}
+		b = core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildRunning, StartedAt: now,
+			Commit: origin.Commit, Trigger: origin.Trigger}
 		return tx.PutBuild(ctx, b)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.ensureRemote(stack)
 	s.cfg.Controller.Kick() // a new stack gets its routes
 	logDir := filepath.Join(s.cfg.logDir(), stack)
 	os.MkdirAll(logDir, 0o700)

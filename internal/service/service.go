@@ -27,6 +27,13 @@ type Controller interface {
 	Kick()
 }
 
+// Source is each stack's git remote (source.Remote).
+type Source interface {
+	Ensure(stack string) error
+	Remove(stack string) error
+	Archive(ctx context.Context, stack, commit string, w io.Writer) error
+}
+
 // Registry is what the service needs of the embedded registry.
 type Registry interface {
 	DeleteRepository(ctx context.Context, repo string) error
@@ -39,6 +46,7 @@ type Config struct {
 	Images     *pipeline.Images
 	Controller Controller
 	Registry   Registry
+	Source     Source // nil: no git remote
 	Logger     *slog.Logger
 
 	Domain       string
@@ -167,8 +175,20 @@ func (s *Service) CreateStack(ctx context.Context, name string) (core.Stack, err
 	if err := s.cfg.Store.CreateStack(ctx, st); err != nil {
 		return core.Stack{}, err
 	}
+	s.ensureRemote(name)
 	s.cfg.Controller.Kick()
 	return st, nil
+}
+
+// ensureRemote gives a stack its git remote; a failure only costs the
+// remote, so it is logged, not returned.
+func (s *Service) ensureRemote(stack string) {
+	if s.cfg.Source == nil {
+		return
+	}
+	if err := s.cfg.Source.Ensure(stack); err != nil {
+		s.log.Warn("create git remote", "stack", stack, "err", err)
+	}
 }
 
 // Logs writes a stack's instance logs (one stage, or all if stage is "").

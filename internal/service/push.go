@@ -1,0 +1,72 @@
+package service
+
+import (
+	"compress/gzip"
+	"context"
+	"strconv"
+	"time"
+
+	"io"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+// DefaultBranch is the branch whose pushes deploy; pushes to others are
+// kept in the remote and deploy nothing.
+const DefaultBranch = "main"
+
+// DeployPush builds and releases a pushed commit, as `slipway deploy`
+// does an upload. Pushes to other branches, deletions and pushes to
+// stacks that no longer exist are ignored (and logged).
+func (s *Service) DeployPush(stack, branch, commit string) (*Job, error) {
+	log := s.log.With("stack", stack, "branch", branch, "commit", commit)
+	if branch != DefaultBranch {
+		log.Info("push to a branch that does not deploy; kept", "deploys", DefaultBranch)
+		return nil, nil
+	}
+	if commit == "" || commit == zeroSHA {
+		log.Info("branch deleted; nothing to deploy")
+		return nil, nil
+	}
+	if s.cfg.Source == nil {
+		return nil, core.Errorf(core.CodeUnavailable, "no git remote configured")
+	}
+	// The commit's tree, as the tar.gz an upload would be.
+	pr, pw := io.Pipe()
+	go func() {
+		zw := gzip.NewWriter(pw)
+		err := s.cfg.Source.Archive(s.ctx, stack, commit, zw)
+		if err == nil {
+			err = zw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	job, err := s.deploy(s.ctx, stack, pr, core.Build{Trigger: "push", Commit: commit})
+	if err != nil {
+		log.Warn("push not deployed", "err", err)
+		s.recordRejected(stack, commit, err)
+		return nil, err
+	}
+	log.Info("push deploys", "build", job.Build)
+	return job, nil
+}
+
+// recordRejected keeps a push that failed before its build started (a
+// manifest error, say) in the stack's build history, so `slipway builds`
+// tells the pusher why nothing deployed.
+func (s *Service) recordRejected(stack, commit string, cause error) {
+	ctx := context.WithoutCancel(s.ctx)
+	if _, err := s.cfg.Store.GetStack(ctx, stack); err != nil {
+		return
+	}
+	n, err := s.cfg.Store.NextSeq(ctx, stack, "build")
+	if err != nil {
+		return
+	}
+	now := time.Now().UTC()
+	s.cfg.Store.PutBuild(ctx, core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildFailed, Commit: commit,
+		Trigger: "push", Error: cause.Error(), StartedAt: now, FinishedAt: &now})
+}
+
+const zeroSHA = "0000000000000000000000000000000000000000"
