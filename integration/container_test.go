@@ -248,8 +248,7 @@ func TestIsolation(t *testing.T) {
 	if r := dial("dev", hop); r.code != 0 && !strings.Contains(r.stdout, "refused") {
 		t.Fatalf("a stage with egress cannot reach %s: %q", hop, r.stdout)
 	}
-	// Deploy with the locked stage first, so the build is released to it
-	// (promotion between stages is issue 4's).
+	// Deploy with the locked stage first: it gets the build directly.
 	locked := fixtureApp(t, "alpha", "stages:\n  - name: locked\n    network: {egress: false}\n  - name: dev\n")
 	s.mustRun(locked, "deploy", "-q")
 	eventually(t, 30*time.Second, "locked stage serving", func() error {

@@ -53,3 +53,43 @@ func TestRollback(t *testing.T) {
 		t.Fatalf("rollback to a missing release: %q", line)
 	}
 }
+
+// TestPromotionAndApproval: a deploy carries the build through the
+// stages in order; a stage with approval holds it until `approve`.
+func TestPromotionAndApproval(t *testing.T) {
+	s := startServer(t)
+	app := fixtureApp(t, "promo", "stages:\n  - name: dev\n    env: {VERSION: dev}\n  - name: staging\n    env: {VERSION: staging}\n  - name: prod\n    approval: true\n    env: {VERSION: prod}\n")
+	r := s.mustRun(app, "deploy", "-q")
+	if !strings.Contains(r.stderr, "promote build b1 to stage staging") || !strings.Contains(r.stderr, "stage prod awaits approval of build b1") {
+		t.Fatalf("deploy progress:\n%s", r.stderr)
+	}
+	version := func(stage string) (int, string) {
+		code, body, _ := s.gw("GET", stage+".promo.localhost", "/version", "")
+		return code, body
+	}
+	if _, v := version("staging"); v != "staging" {
+		t.Fatalf("staging serves %q", v)
+	}
+	if code, _ := version("prod"); code == 200 {
+		t.Fatal("prod serves before approval")
+	}
+	st := status(t, s, "promo")
+	if st.Stages[2].Awaiting != "b1" || st.Stages[2].Status != "not-deployed" {
+		t.Fatalf("prod before approval: %+v", st.Stages[2])
+	}
+	r = s.mustRun(app, "approve", "promo", "prod")
+	if !strings.Contains(r.stdout, "of build b1 serves stage prod") {
+		t.Fatalf("approve: %q", r.stdout)
+	}
+	if _, v := version("prod"); v != "prod" {
+		t.Fatalf("prod serves %q after approval", v)
+	}
+	if line := errorLine(t, s.run(app, "approve", "promo", "prod")); !strings.Contains(line, "no build awaiting approval") {
+		t.Fatalf("second approve: %q", line)
+	}
+	var rels []core.Release
+	json.Unmarshal([]byte(s.mustRun(app, "releases", "promo", "--stage", "prod", "-o", "json").stdout), &rels)
+	if len(rels) != 1 || rels[0].Trigger != "approve" || rels[0].Build != "b1" {
+		t.Fatalf("prod's releases: %+v", rels)
+	}
+}

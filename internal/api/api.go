@@ -34,6 +34,7 @@ type Service interface {
 	Abort(ctx context.Context, stack, stage string) (string, error)
 	Exec(ctx context.Context, stack, stage, instance string, cmd []string, stdout, stderr io.Writer) (int, error)
 	Rollback(ctx context.Context, stack, stage, to string, emit func(core.Event)) (core.Release, error)
+	Approve(ctx context.Context, stack, stage string, emit func(core.Event)) (core.Release, error)
 }
 
 var _ Service = (*service.Service)(nil)

@@ -53,6 +53,7 @@ func (a *API) table() []route {
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/abort", summary: "Stop a rollout in progress; the previous release keeps serving", response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.abort},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/exec", summary: "Run a command in an instance; streams output frames then the exit code (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.exec},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/rollback", summary: "Roll a stage back to an earlier release's image and config, without a build; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.rollback},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/approve", summary: "Release the build awaiting approval at a stage, then promote it on; streams progress (NDJSON)", response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.approve},
 		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Instance logs as plain text", response: "text/plain", status: 200, params: []param{pStack, pStage, pFollow, pTail, pSince, pTimes}, handle: a.logs},
 	}
 }

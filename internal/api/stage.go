@@ -137,8 +137,23 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	stack, stage := r.PathValue("stack"), r.PathValue("stage")
+	return streamRelease(w, r, func(emit func(core.Event)) (core.Release, error) {
+		return a.svc.Rollback(r.Context(), stack, stage, req.To, emit)
+	})
+}
+
+func (a *API) approve(w http.ResponseWriter, r *http.Request) error {
+	stack, stage := r.PathValue("stack"), r.PathValue("stage")
+	return streamRelease(w, r, func(emit func(core.Event)) (core.Release, error) {
+		return a.svc.Approve(r.Context(), stack, stage, emit)
+	})
+}
+
+// streamRelease streams the progress of an operation that ends in a
+// release (rollback, approve), then a done event naming it.
+func streamRelease(w http.ResponseWriter, r *http.Request, op func(func(core.Event)) (core.Release, error)) error {
 	return stream(w, r, http.StatusOK, func(fn func(core.Event) error) error {
-		rel, err := a.svc.Rollback(r.Context(), stack, stage, req.To, func(ev core.Event) {
+		rel, err := op(func(ev core.Event) {
 			if ev.Time.IsZero() {
 				ev.Time = time.Now().UTC()
 			}
@@ -147,7 +162,10 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return fn(core.Event{Time: time.Now().UTC(), Type: core.EventDone, Release: rel.ID, Stage: rel.Stage, Build: rel.Build,
-			Message: "release " + rel.ID + " (from " + rel.From + ") serves stage " + rel.Stage})
+		msg := "release " + rel.ID + " of build " + rel.Build + " serves stage " + rel.Stage
+		if rel.From != "" {
+			msg = "release " + rel.ID + " (from " + rel.From + ") serves stage " + rel.Stage
+		}
+		return fn(core.Event{Time: time.Now().UTC(), Type: core.EventDone, Release: rel.ID, Stage: rel.Stage, Build: rel.Build, Message: msg})
 	})
 }

@@ -169,6 +169,9 @@ func printStack(g *globals, s client.StackStatus) {
 		if st.RollingOut != "" {
 			status += " (" + st.RollingOut + ")"
 		}
+		if st.Awaiting != "" {
+			status += ", " + st.Awaiting + " awaits approval"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s of %d\t%s\n", st.Name, status, releaseID(st), build, healthyCount(st), st.Desired, st.URL)
 	}
 	tw.Flush()

@@ -181,3 +181,24 @@ func stackCmd(g *globals) *cobra.Command {
 	})
 	return cmd
 }
+
+func approveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve <stack> <stage>",
+		Short: "Release the build awaiting approval at a stage (and promote it on)",
+		Args:  exactArgs(2, "approve needs the stack and stage, e.g. `slipway approve hello prod`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			p := &progress{w: g.stderr, start: time.Now()}
+			done, err := c.Approve(cmd.Context(), args[0], args[1], p.event)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Approved in %.1fs: %s\n", time.Since(p.start).Seconds(), done.Message)
+			return nil
+		},
+	}
+}

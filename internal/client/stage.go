@@ -100,3 +100,14 @@ func (c *Client) Rollback(ctx context.Context, stack, stage, to string, fn func(
 	defer resp.Body.Close()
 	return readEvents(resp.Body, fn)
 }
+
+// Approve releases the build awaiting approval at a stage, streaming
+// progress to fn; it returns the final event.
+func (c *Client) Approve(ctx context.Context, stack, stage string, fn func(Event)) (Event, error) {
+	resp, err := c.send(ctx, "POST", stagePath(stack, stage)+"/approve", nil, "", "application/x-ndjson")
+	if err != nil {
+		return Event{}, err
+	}
+	defer resp.Body.Close()
+	return readEvents(resp.Body, fn)
+}

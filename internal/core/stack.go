@@ -51,10 +51,12 @@ type BuildSpec struct {
 
 // StageSpec is one environment of a stack, in pipeline order.
 type StageSpec struct {
-	Name    string            `json:"name"`
-	Env     map[string]string `json:"env,omitempty"`
-	Scale   ScaleSpec         `json:"scale"`
-	Network NetworkSpec       `json:"network"`
+	Name string            `json:"name"`
+	Env  map[string]string `json:"env,omitempty"`
+	// Approval holds releases at this stage until `slipway approve`.
+	Approval bool        `json:"approval,omitempty"`
+	Scale    ScaleSpec   `json:"scale"`
+	Network  NetworkSpec `json:"network"`
 }
 
 // Stage returns the named stage spec.
@@ -77,10 +79,13 @@ func (s *StackSpec) FirstStage() string {
 
 // Stack is a stack as stored: its current spec plus bookkeeping.
 type Stack struct {
-	Name      string    `json:"name"`
-	Spec      StackSpec `json:"spec"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name string    `json:"name"`
+	Spec StackSpec `json:"spec"`
+	// Awaiting maps a stage that asks for approval to the build waiting
+	// for it.
+	Awaiting  map[string]string `json:"awaiting,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 // Hostname is the gateway host of a stage: <stage>.<stack>.<domain>.

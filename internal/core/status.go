@@ -20,7 +20,8 @@ type StageStatus struct {
 	Status     string     `json:"status"` // not-deployed, serving, unhealthy, deploying, CrashLooping
 	Release    *Release   `json:"release,omitempty"`
 	Desired    int        `json:"desired"`
-	RollingOut string     `json:"rolling_out,omitempty"` // release being rolled out
+	RollingOut string     `json:"rolling_out,omitempty"`       // release being rolled out
+	Awaiting   string     `json:"awaiting_approval,omitempty"` // build held until `slipway approve`
 	Crash      *CrashInfo `json:"crash,omitempty"`
 	Scale      *ScaleSpec `json:"scale,omitempty"`
 	Instances  []Instance `json:"instances"`

@@ -20,7 +20,7 @@ var (
 	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "stages"}
 	healthKeys    = []string{"path", "start_timeout"}
 	buildKeys     = []string{"dockerfile"}
-	stageKeys     = []string{"name", "env", "scale", "network"}
+	stageKeys     = []string{"name", "env", "approval", "scale", "network"}
 	architectures = []string{string(core.ArchContainer), string(core.ArchServerless)}
 )
 
@@ -351,6 +351,10 @@ func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, *scaleLay
 			if len(env) > 0 {
 				st.Env = env
 			}
+		case "approval":
+			b, ok := d.boolean(f)
+			good = good && ok
+			st.Approval = b
 		case "scale":
 			sc = d.scale(f)
 		case "network":

@@ -113,6 +113,9 @@ func TestSchemaMatchesParser(t *testing.T) {
 		t.Errorf("start_timeout default = %v, want %s", timeout["default"], core.DefaultStartTimeout)
 	}
 
+	if got := stage.obj(t, "properties", "approval")["default"]; got != (core.StageSpec{}).Approval {
+		t.Errorf("approval default = %v, want %v", got, (core.StageSpec{}).Approval)
+	}
 	if got := stage.obj(t, "properties", "env", "propertyNames")["pattern"]; got != envNameRE.String() {
 		t.Errorf("env name pattern = %v, want %s", got, envNameRE)
 	}

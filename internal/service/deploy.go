@@ -198,6 +198,10 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 	}
 	url := s.URL(b.Stack, rel.Stage)
 	log.Info("deployed", "release", rel.ID, "stage", rel.Stage, "url", url)
+	if err := s.promote(ctx, b, spec, 1, emit); err != nil {
+		fail(err)
+		return
+	}
 	emit(core.Event{Type: core.EventDone, Message: fmt.Sprintf("release %s of build %s is serving stage %s", rel.ID, b.ID, rel.Stage),
 		Release: rel.ID, Stage: rel.Stage, URL: url})
 }

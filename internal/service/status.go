@@ -39,6 +39,7 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 		rt := s.cfg.Controller.StageInfo(name, stage.Name)
 		scale := stage.EffectiveScale()
 		ss.Desired, ss.RollingOut, ss.Crash, ss.Scale = rt.Desired, rt.RollingOut, rt.Crash, &scale
+		ss.Awaiting = st.Awaiting[stage.Name]
 		if id := serving[stage.Name]; id != "" {
 			if rel, err := s.cfg.Store.GetRelease(ctx, name, id); err == nil {
 				ss.Release = &rel

@@ -185,7 +185,7 @@ func TestSlipwayYMLKeys(t *testing.T) {
 	}
 	allowed := map[string]bool{
 		"name": true, "architecture": true, "port": true, "healthcheck": true,
-		"build": true, "dockerfile": true, "stages": true, "env": true, "TEST_ENV_VAR": true,
+		"build": true, "dockerfile": true, "stages": true, "env": true, "approval": true, "TEST_ENV_VAR": true,
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimLeft(strings.TrimSpace(line), "- ")

@@ -1,0 +1,86 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+// promote carries build b on through the stages after index from, in
+// order: a stage that asks for approval holds it (until Approve), any
+// other gets it released at once. A failed release stops the stages
+// after it. The caller holds the stack lock.
+func (s *Service) promote(ctx context.Context, b core.Build, spec core.StackSpec, from int, emit func(core.Event)) error {
+	for i := from; i < len(spec.Stages); i++ {
+		st := spec.Stages[i]
+		if st.Approval {
+			err := s.cfg.Store.Tx(ctx, func(tx storeTx) error {
+				stack, err := tx.GetStack(ctx, b.Stack)
+				if err != nil {
+					return err
+				}
+				if stack.Awaiting == nil {
+					stack.Awaiting = map[string]string{}
+				}
+				stack.Awaiting[st.Name] = b.ID // a newer build supersedes an older one waiting
+				return tx.UpdateStack(ctx, stack)
+			})
+			if err != nil {
+				return err
+			}
+			emit(core.Event{Type: core.EventStep, Stage: st.Name, Message: fmt.Sprintf("stage %s awaits approval of build %s: slipway approve %s %s", st.Name, b.ID, b.Stack, st.Name)})
+			return nil
+		}
+		emit(core.Event{Type: core.EventStep, Stage: st.Name, Message: fmt.Sprintf("promote build %s to stage %s", b.ID, st.Name)})
+		if _, err := s.release(ctx, core.Release{Stack: b.Stack, Stage: st.Name, Build: b.ID, Image: b.Image, Spec: spec, Trigger: "promote"}, false, emit); err != nil {
+			return fmt.Errorf("release of build %s to stage %s failed, so later stages keep what they serve: %w", b.ID, st.Name, err)
+		}
+	}
+	return nil
+}
+
+// Approve releases the build awaiting approval at a stage, then carries
+// it on to the stages after (stopping at the next one that asks for
+// approval). It returns the new release.
+func (s *Service) Approve(ctx context.Context, stack, stage string, emit func(core.Event)) (core.Release, error) {
+	if err := s.checkStage(ctx, stack, stage); err != nil {
+		return core.Release{}, err
+	}
+	ctx = context.WithoutCancel(ctx) // the rollout runs to its end
+	unlock := s.lockStack(stack)
+	defer unlock()
+	var b core.Build
+	var spec core.StackSpec
+	err := s.cfg.Store.Tx(ctx, func(tx storeTx) error {
+		st, err := tx.GetStack(ctx, stack)
+		if err != nil {
+			return err
+		}
+		id := st.Awaiting[stage]
+		if id == "" {
+			return core.Errorf(core.CodeConflict, "stage %s of %s has no build awaiting approval; deploy or push first", stage, stack)
+		}
+		if b, err = tx.GetBuild(ctx, stack, id); err != nil {
+			return err
+		}
+		delete(st.Awaiting, stage)
+		spec = st.Spec
+		return tx.UpdateStack(ctx, st)
+	})
+	if err != nil {
+		return core.Release{}, err
+	}
+	emit(core.Event{Type: core.EventStep, Stage: stage, Message: fmt.Sprintf("approved: release build %s to stage %s", b.ID, stage)})
+	rel, err := s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: b.ID, Image: b.Image, Spec: spec, Trigger: "approve"}, false, emit)
+	if err != nil {
+		return rel, err
+	}
+	idx := 0
+	for i, st := range spec.Stages {
+		if st.Name == stage {
+			idx = i
+		}
+	}
+	return rel, s.promote(ctx, b, spec, idx+1, emit)
+}
