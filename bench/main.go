@@ -151,6 +151,9 @@ func (b *bench) run() error {
 	if err := b.containerScenarios(); err != nil {
 		return err
 	}
+	if err := b.pipelineScenarios(app); err != nil {
+		return err
+	}
 	b.print()
 	return nil
 }
@@ -212,6 +215,110 @@ func (b *bench) containerScenarios() error {
 	}
 	b.row("overload start → new instance serving (sample 1s, window 5s)", fmt.Sprintf("%.1f s", overload.Seconds()), "", "")
 	return nil
+}
+
+// pipelineScenarios measures issue 4's figures on the starter: a git
+// push of a commit with no code change until dev serves it, and a
+// rollback.
+func (b *bench) pipelineScenarios(app string) error {
+	home := filepath.Join(b.dir, "home")
+	os.MkdirAll(home, 0o755)
+	git := func(args ...string) error {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = app
+		cmd.Env = append(os.Environ(), "HOME="+home, "GIT_TERMINAL_PROMPT=0", "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@x",
+			"GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@x")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %v: %v %s", args, err, out)
+		}
+		return nil
+	}
+	creds, err := os.ReadFile(filepath.Join(b.dir, "data", "credentials"))
+	if err != nil {
+		return err
+	}
+	token := ""
+	for _, l := range strings.Split(string(creds), "\n") {
+		if v, ok := strings.CutPrefix(l, "SLIPWAY_TOKEN="); ok {
+			token = strings.Trim(v, "'")
+		}
+	}
+	remote := "http://slipway:" + token + "@" + strings.TrimPrefix(b.api, "http://") + "/git/hello.git"
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-qm", "one"}, {"push", "-q", remote, "main"}} {
+		if err := git(args...); err != nil {
+			return err
+		}
+	}
+	if err := b.waitBuilds("hello", "push", 1, 120*time.Second); err != nil {
+		return err
+	}
+	var times []time.Duration
+	for i := 0; i < 3; i++ {
+		if err := git("commit", "-q", "--allow-empty", "-m", "no change"); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := git("push", "-q", remote, "main"); err != nil {
+			return err
+		}
+		if err := b.waitBuilds("hello", "push", i+2, 60*time.Second); err != nil {
+			return err
+		}
+		times = append(times, time.Since(t0))
+	}
+	b.row("git push (no code change) → dev serving the new release (n=3)", fmt.Sprintf("median %.2f s", median(times).Seconds()),
+		fmt.Sprintf("min %.2f / max %.2f s", minD(times).Seconds(), maxD(times).Seconds()), "")
+	t0 := time.Now()
+	if _, err := b.cli(app, "rollback", "hello", "dev"); err != nil {
+		return err
+	}
+	b.row("slipway rollback → the earlier release serving", fmt.Sprintf("%.2f s", time.Since(t0).Seconds()), "", "")
+	return nil
+}
+
+// waitBuilds waits until a stack has n successful builds with a trigger
+// and the last one's release serves its first stage.
+func (b *bench) waitBuilds(stack, trigger string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		out, err := b.cli(b.dir, "status", stack, "-o", "json")
+		if err == nil {
+			var st struct {
+				LastBuild *struct {
+					ID, Status, Trigger string
+				} `json:"last_build"`
+				Stages []struct {
+					Status  string `json:"status"`
+					Release *struct {
+						Build string `json:"build"`
+					} `json:"release"`
+				} `json:"stages"`
+			}
+			json.Unmarshal([]byte(out), &st)
+			if lb := st.LastBuild; lb != nil && lb.Trigger == trigger && lb.Status == "succeeded" && countBuilds(b, stack, trigger) >= n &&
+				st.Stages[0].Release != nil && st.Stages[0].Release.Build == lb.ID && st.Stages[0].Status == "serving" {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: no %d serving %s builds within %s", stack, n, trigger, timeout)
+}
+
+func countBuilds(b *bench, stack, trigger string) int {
+	out, err := b.cli(b.dir, "builds", stack, "-o", "json")
+	if err != nil {
+		return 0
+	}
+	var builds []struct{ Status, Trigger string }
+	json.Unmarshal([]byte(out), &builds)
+	n := 0
+	for _, bd := range builds {
+		if bd.Trigger == trigger && bd.Status == "succeeded" {
+			n++
+		}
+	}
+	return n
 }
 
 // waitExactly waits until a stack's first stage runs exactly n instances

@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +93,44 @@ func TestPromotionAndApproval(t *testing.T) {
 	json.Unmarshal([]byte(s.mustRun(app, "releases", "promo", "--stage", "prod", "-o", "json").stdout), &rels)
 	if len(rels) != 1 || rels[0].Trigger != "approve" || rels[0].Build != "b1" {
 		t.Fatalf("prod's releases: %+v", rels)
+	}
+}
+
+// TestTinyStacksBuildspec: a build.yml in TinyStacks' style (docker
+// build, tag and push to $ECR_IMAGE_URL, minus the ECR login) works: the
+// docker CLI is already logged in, and the image it pushed is released.
+func TestTinyStacksBuildspec(t *testing.T) {
+	s := startServer(t)
+	app := fixtureApp(t, "tiny", "")
+	buildspec := `version: 0.2
+env:
+  variables:
+    CGO_ENABLED: "0"
+    GOOS: linux
+    DOCKER_BUILDKIT: "0"
+phases:
+  pre_build:
+    commands:
+      - echo "building $SERVICE_NAME for $STAGE_NAME into $ECR_IMAGE_URL"
+  build:
+    commands:
+      - go build -trimpath -buildvcs=false -ldflags="-s -w" -o app .
+      - docker build -q -t $ECR_IMAGE_URL:$CODEBUILD_RESOLVED_SOURCE_VERSION .
+      - docker tag $ECR_IMAGE_URL:$CODEBUILD_RESOLVED_SOURCE_VERSION $ECR_IMAGE_URL:latest
+  post_build:
+    commands:
+      - docker push $ECR_IMAGE_URL:$CODEBUILD_RESOLVED_SOURCE_VERSION
+      - docker push $ECR_IMAGE_URL:latest
+`
+	os.WriteFile(filepath.Join(app, "build.yml"), []byte(buildspec), 0o644)
+	r := s.mustRun(app, "deploy")
+	if !strings.Contains(r.stderr, "building tiny for dev into "+s.registry+"/tiny") || !strings.Contains(r.stderr, "build.yml pushed "+s.registry+"/tiny:b1") {
+		t.Fatalf("deploy progress:\n%s", r.stderr)
+	}
+	if code, body, _ := s.gw("GET", "dev.tiny.localhost", "/ping", ""); code != 200 || body != "pong" {
+		t.Fatalf("gateway: %d %q", code, body)
+	}
+	if img := status(t, s, "tiny").Stages[0].Release.Image; img != s.registry+"/tiny:b1" {
+		t.Fatalf("released image %q", img)
 	}
 }

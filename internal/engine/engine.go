@@ -23,6 +23,8 @@ type Engine interface {
 	// PushImage pushes a local image reference to its registry and returns
 	// the pushed manifest digest ("sha256:...").
 	PushImage(ctx context.Context, ref string, auth RegistryAuth, progress func(string)) (string, error)
+	// TagImage gives a local image another reference.
+	TagImage(ctx context.Context, ref, newRef string) error
 	// RemoveImage removes a local image reference (untags; deletes the
 	// image when no tags remain). Missing images are not an error.
 	RemoveImage(ctx context.Context, ref string) error

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +28,7 @@ func (im *Images) Ref(stack, tag string) string {
 
 // BuildAndPush builds dir into <registry>/<stack>:<buildID> and :latest
 // and pushes both. It returns the build tag's reference and its digest.
-func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerfile string, emit func(core.Event)) (string, string, error) {
+func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerfile string, extraTags []string, emit func(core.Event)) (string, string, error) {
 	if _, err := os.Stat(filepath.Join(dir, dockerfile)); err != nil {
 		return "", "", core.Errorf(core.CodeBuildFailed, "no %s in the build context; add one or set build.dockerfile in slipway.yml", dockerfile)
 	}
@@ -65,10 +67,29 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 	if err != nil {
 		return "", "", fmt.Errorf("push %s: %w", ref, err)
 	}
-	if _, err := im.Engine.PushImage(ctx, latest, im.Auth, func(string) {}); err != nil {
-		return "", "", fmt.Errorf("push %s: %w", latest, err)
+	for _, tag := range append([]string{"latest"}, extraTags...) {
+		other := im.Ref(stack, tag)
+		if tag != "latest" {
+			if err := im.Engine.TagImage(ctx, ref, other); err != nil {
+				return "", "", fmt.Errorf("tag %s: %w", other, err)
+			}
+		}
+		if _, err := im.Engine.PushImage(ctx, other, im.Auth, func(string) {}); err != nil {
+			return "", "", fmt.Errorf("push %s: %w", other, err)
+		}
 	}
 	return ref, digest, nil
+}
+
+// DockerConfig writes a docker CLI config dir whose only credentials are
+// the embedded registry's, for a buildspec's `docker push`.
+func (im *Images) DockerConfig(dir string) error {
+	auth := base64.StdEncoding.EncodeToString([]byte(im.Auth.Username + ":" + im.Auth.Password))
+	cfg, _ := json.Marshal(map[string]any{"auths": map[string]any{im.Registry: map[string]string{"auth": auth}}})
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o600)
 }
 
 func oneLine(err error) string {

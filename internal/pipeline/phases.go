@@ -23,7 +23,7 @@ const BuildspecFile = "build.yml"
 // keptEnv are the host variables a buildspec's commands still see; every
 // other host variable is dropped so builds do not depend on the server's
 // environment (and cannot read its secrets).
-var keptEnv = []string{"PATH", "HOME", "LANG", "TMPDIR", "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY"}
+var keptEnv = []string{"PATH", "HOME", "LANG", "TMPDIR", "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "DOCKER_HOST"}
 
 // phaseEnv builds the clean environment of a buildspec run.
 func phaseEnv(spec manifest.Buildspec, dir string, vars map[string]string) []string {

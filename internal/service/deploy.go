@@ -100,6 +100,7 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 		defer s.wg.Done()
 		defer cancel()
 		defer os.RemoveAll(dir)
+		defer os.RemoveAll(dir + ".docker")
 		defer func() {
 			s.mu.Lock()
 			delete(s.jobs, key)
@@ -108,6 +109,32 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 		s.run(jctx, job, b, spec, buildspec, dir)
 	}()
 	return job, nil
+}
+
+// buildVars are the variables a buildspec sees, as TinyStacks set them
+// on CodeBuild, plus a docker CLI config logged in to the embedded
+// registry (so `docker push $ECR_IMAGE_URL:...` just works).
+func (s *Service) buildVars(b core.Build, spec core.StackSpec, version, dir string) (map[string]string, error) {
+	dockerCfg := dir + ".docker"
+	if err := s.cfg.Images.DockerConfig(dockerCfg); err != nil {
+		return nil, fmt.Errorf("docker config for the build: %w", err)
+	}
+	artifacts := filepath.Join(s.cfg.DataDir, "artifacts", b.Stack)
+	if err := os.MkdirAll(artifacts, 0o700); err != nil {
+		return nil, err
+	}
+	source := b.Commit
+	if source == "" {
+		source = "upload/" + b.ID
+	}
+	return map[string]string{
+		"SLIPWAY_STACK": b.Stack, "SLIPWAY_BUILD_ID": b.ID,
+		"ECR_ENDPOINT": s.cfg.Images.Registry, "ECR_IMAGE_URL": s.cfg.Images.Registry + "/" + b.Stack,
+		"S3_BUCKET": artifacts, "SERVICE_NAME": b.Stack, "AWS_REGION": "us-east-1",
+		"STAGE_NAME": spec.FirstStage(), "PREVIOUS_STAGE_NAME": "latest",
+		"CODEBUILD_BUILD_ID": b.Stack + ":" + b.ID, "CODEBUILD_RESOLVED_SOURCE_VERSION": version,
+		"CODEBUILD_SOURCE_VERSION": source, "DOCKER_CONFIG": dockerCfg,
+	}, nil
 }
 
 // readManifest parses slipway.yml; without one, the stack gets defaults.
@@ -168,19 +195,46 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		return
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build %s of stack %s", b.ID, b.Stack)})
+	// The tag a TinyStacks build.yml pushes: the commit (or, for an
+	// upload, the build ID) as $CODEBUILD_RESOLVED_SOURCE_VERSION.
+	version := b.Commit
+	if version == "" {
+		version = b.ID
+	}
+	pushedRef, pushedDigest := "", ""
 	if bs != nil {
-		vars := map[string]string{"SLIPWAY_STACK": b.Stack, "SLIPWAY_BUILD_ID": b.ID}
-		if err := pipeline.RunPhases(ctx, *bs, dir, vars, s.cfg.BuildTimeout, emit); err != nil {
+		before, _ := s.cfg.Registry.Digest(ctx, b.Stack, version)
+		vars, err := s.buildVars(b, spec, version, dir)
+		if err == nil {
+			err = pipeline.RunPhases(ctx, *bs, dir, vars, s.cfg.BuildTimeout, emit)
+		}
+		if err != nil {
 			finishBuild(core.BuildFailed, err)
 			fail(err)
 			return
 		}
+		// A build.yml that pushed $ECR_IMAGE_URL:$CODEBUILD_RESOLVED_SOURCE_VERSION
+		// made the image itself (TinyStacks' way): release that one.
+		if after, err := s.cfg.Registry.Digest(ctx, b.Stack, version); err == nil && after != before {
+			pushedRef, pushedDigest = s.cfg.Images.Ref(b.Stack, version), after
+		}
 	}
-	bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
-	ref, digest, err := s.cfg.Images.BuildAndPush(bctx, b.Stack, b.ID, dir, spec.Build.Dockerfile, emit)
-	cancel()
-	if errors.Is(bctx.Err(), context.DeadlineExceeded) {
-		err = core.Errorf(core.CodeBuildFailed, "image build and push took longer than %s", s.cfg.BuildTimeout)
+	var ref, digest string
+	var err error
+	if pushedRef != "" {
+		ref, digest = pushedRef, pushedDigest
+		emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build.yml pushed %s (%s); releasing it", ref, digest)})
+	} else {
+		var extra []string
+		if b.Commit != "" {
+			extra = []string{b.Commit}
+		}
+		bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
+		ref, digest, err = s.cfg.Images.BuildAndPush(bctx, b.Stack, b.ID, dir, spec.Build.Dockerfile, extra, emit)
+		cancel()
+		if errors.Is(bctx.Err(), context.DeadlineExceeded) {
+			err = core.Errorf(core.CodeBuildFailed, "image build and push took longer than %s", s.cfg.BuildTimeout)
+		}
 	}
 	if err != nil {
 		finishBuild(core.BuildFailed, err)

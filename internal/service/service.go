@@ -37,6 +37,8 @@ type Source interface {
 // Registry is what the service needs of the embedded registry.
 type Registry interface {
 	DeleteRepository(ctx context.Context, repo string) error
+	// Digest is a tag's manifest digest (CodeNotFound if there is none).
+	Digest(ctx context.Context, repo, tag string) (string, error)
 }
 
 // Config wires a Service.

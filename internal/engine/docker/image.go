@@ -29,3 +29,11 @@ func (d *Docker) RemoveImage(ctx context.Context, ref string) error {
 	}
 	return d.fail(err, "remove image %s", ref)
 }
+
+// TagImage gives a local image another reference (docker tag).
+func (d *Docker) TagImage(ctx context.Context, ref, newRef string) error {
+	if _, err := d.cli.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: newRef}); err != nil {
+		return d.fail(err, "tag image %s as %s", ref, newRef)
+	}
+	return nil
+}
