@@ -64,6 +64,14 @@ func TestStarterLifecycle(t *testing.T) {
 		t.Fatalf("logs lack the /ping request:\n%s", logs.stdout)
 	}
 	t.Run("logs -f follows new lines", func(t *testing.T) { followLogs(t, s, app, host) })
+	t.Run("build log", func(t *testing.T) {
+		out := s.mustRun(app, "logs", "hello", "--build", "1").stdout
+		for _, want := range []string{"s] ==> build b1 of stack hello", "s] ==> build.yml phase build", "s] done: release r1"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("build log lacks %q:\n%s", want, out)
+			}
+		}
+	})
 	t.Run("build events replay as SSE", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", s.api+"/v1/stacks/hello/builds/b1/events", nil)
 		req.Header.Set("Authorization", "Bearer "+s.token)

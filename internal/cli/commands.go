@@ -223,18 +223,23 @@ func ago(t time.Time) string {
 
 func logsCmd(g *globals) *cobra.Command {
 	var opts client.LogOptions
+	var build string
 	cmd := &cobra.Command{
-		Use:   "logs <stack>",
-		Short: "Print a stack's instance logs",
+		Use:   "logs <stack> [--build N]",
+		Short: "Print a stack's instance logs, or a build's log (--build)",
 		Args:  exactArgs(1, "logs needs the stack name, e.g. `slipway logs hello`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
+			if build != "" {
+				return buildLog(cmd, g, c, args[0], build)
+			}
 			return c.Logs(cmd.Context(), args[0], opts, g.stdout)
 		},
 	}
+	cmd.Flags().StringVar(&build, "build", "", "a build's log instead (b7 or 7): live while it runs, replayed after")
 	f := cmd.Flags()
 	f.StringVar(&opts.Stage, "stage", "", "only this stage (default: all)")
 	f.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines")
@@ -371,4 +376,28 @@ func exactArgs(n int, hint string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// buildLog prints a build's events with the time since its start: each
+// step on its own line, its output indented.
+func buildLog(cmd *cobra.Command, g *globals, c *client.Client, stack, build string) error {
+	if !strings.HasPrefix(build, "b") {
+		build = "b" + build
+	}
+	var start time.Time
+	_, err := c.BuildEvents(cmd.Context(), stack, build, func(ev client.Event) {
+		if start.IsZero() {
+			start = ev.Time
+		}
+		at := fmt.Sprintf("[%6.1fs]", ev.Time.Sub(start).Seconds())
+		switch ev.Type {
+		case client.EventStep:
+			fmt.Fprintf(g.stdout, "%s ==> %s\n", at, ev.Message)
+		case client.EventLog:
+			fmt.Fprintf(g.stdout, "%s     %s\n", at, ev.Message)
+		case client.EventDone:
+			fmt.Fprintf(g.stdout, "%s done: %s\n", at, ev.Message)
+		}
+	})
+	return err
 }
