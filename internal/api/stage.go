@@ -163,9 +163,51 @@ func streamRelease(w http.ResponseWriter, r *http.Request, op func(func(core.Eve
 			return err
 		}
 		msg := "release " + rel.ID + " of build " + rel.Build + " serves stage " + rel.Stage
-		if rel.From != "" {
+		if rel.ID == "" {
+			msg = "saved"
+		} else if rel.From != "" {
 			msg = "release " + rel.ID + " (from " + rel.From + ") serves stage " + rel.Stage
 		}
 		return fn(core.Event{Time: time.Now().UTC(), Type: core.EventDone, Release: rel.ID, Stage: rel.Stage, Build: rel.Build, Message: msg})
 	})
+}
+
+func (a *API) getEnv(w http.ResponseWriter, r *http.Request) error {
+	vars, err := a.svc.Env(r.Context(), r.PathValue("stack"), r.PathValue("stage"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, vars)
+	return nil
+}
+
+func (a *API) setEnv(w http.ResponseWriter, r *http.Request) error {
+	var ch service.EnvChange
+	if err := decode(r, &ch); err != nil {
+		return err
+	}
+	stack, stage := r.PathValue("stack"), r.PathValue("stage")
+	return streamRelease(w, r, func(emit func(core.Event)) (core.Release, error) {
+		return a.svc.SetEnv(r.Context(), stack, stage, ch, emit)
+	})
+}
+
+func (a *API) getBuildEnv(w http.ResponseWriter, r *http.Request) error {
+	vars, err := a.svc.Env(r.Context(), r.PathValue("stack"), "")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, vars)
+	return nil
+}
+
+func (a *API) setBuildEnv(w http.ResponseWriter, r *http.Request) error {
+	var ch service.EnvChange
+	if err := decode(r, &ch); err != nil {
+		return err
+	}
+	if err := a.svc.SetBuildEnv(r.Context(), r.PathValue("stack"), ch); err != nil {
+		return err
+	}
+	return a.getBuildEnv(w, r)
 }

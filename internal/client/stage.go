@@ -111,3 +111,46 @@ func (c *Client) Approve(ctx context.Context, stack, stage string, fn func(Event
 	defer resp.Body.Close()
 	return readEvents(resp.Body, fn)
 }
+
+// EnvVar is a variable as the API lists it (secrets masked).
+type EnvVar struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// EnvChange sets and unsets variables; Secret seals what it sets.
+type EnvChange struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Unset  []string          `json:"unset,omitempty"`
+	Secret bool              `json:"secret,omitempty"`
+}
+
+// Env lists a stage's variables, or the stack's build variables when
+// stage is "".
+func (c *Client) Env(ctx context.Context, stack, stage string) ([]EnvVar, error) {
+	var out []EnvVar
+	path := "/v1/stacks/" + url.PathEscape(stack) + "/build-env"
+	if stage != "" {
+		path = stagePath(stack, stage) + "/env"
+	}
+	return out, c.do(ctx, "GET", path, nil, "", &out)
+}
+
+// SetEnv changes a stage's variables; the serving build is released
+// again with them, streaming progress to fn.
+func (c *Client) SetEnv(ctx context.Context, stack, stage string, ch EnvChange, fn func(Event)) (Event, error) {
+	body, _ := json.Marshal(ch)
+	resp, err := c.send(ctx, "PUT", stagePath(stack, stage)+"/env", bytes.NewReader(body), "application/json", "application/x-ndjson")
+	if err != nil {
+		return Event{}, err
+	}
+	defer resp.Body.Close()
+	return readEvents(resp.Body, fn)
+}
+
+// SetBuildEnv changes the stack's build variables.
+func (c *Client) SetBuildEnv(ctx context.Context, stack string, ch EnvChange) error {
+	body, _ := json.Marshal(ch)
+	return c.do(ctx, "PUT", "/v1/stacks/"+url.PathEscape(stack)+"/build-env", bytes.NewReader(body), "application/json", nil)
+}

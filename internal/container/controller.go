@@ -26,6 +26,8 @@ type Config struct {
 	// for orphans.
 	ServerID string
 	Logger   *slog.Logger
+	// OpenSecret opens a release's sealed secret at instance start.
+	OpenSecret func(sealed string) (string, error)
 
 	Tick          time.Duration // pass interval while something changes (100ms)
 	IdleTick      time.Duration // pass interval when all is steady (1s)

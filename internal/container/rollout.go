@@ -167,6 +167,10 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 			return "", core.Errorf(core.CodeInvalid, "network.attach of stage %s names Docker network %q, which does not exist; create it with `docker network create %s` or fix slipway.yml", rel.Stage, a, a)
 		}
 	}
+	secrets, err := c.secretEnv(rel)
+	if err != nil {
+		return "", err
+	}
 	labels := c.Labels()
 	labels[core.LabelStack] = rel.Stack
 	labels[core.LabelStage] = rel.Stage
@@ -174,7 +178,7 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 	id, err := c.cfg.Engine.CreateContainer(ctx, engine.ContainerSpec{
 		Name:        fmt.Sprintf("%s-%s-%s-%s", c.NetworkName(rel.Stack), rel.Stage, rel.ID, randomSuffix()),
 		Image:       rel.Image,
-		Env:         instanceEnv(rel),
+		Env:         append(instanceEnv(rel), secrets...),
 		Labels:      labels,
 		Network:     network,
 		Aliases:     []string{rel.Stage},
@@ -199,16 +203,45 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 	return id, nil
 }
 
-// instanceEnv is the stage's env plus PORT, sorted for stable output.
+// instanceEnv is PORT, then the stage's env from slipway.yml, overridden
+// by the release's `env set` variables, sorted for stable output.
+// Secrets are added by startInstance, opened only there.
 func instanceEnv(rel core.Release) []string {
-	env := []string{fmt.Sprintf("PORT=%d", rel.Spec.Port)}
+	vals := map[string]string{}
 	if st, ok := rel.Spec.Stage(rel.Stage); ok {
 		for k, v := range st.Env {
-			env = append(env, k+"="+v)
+			vals[k] = v
 		}
+	}
+	for k, v := range rel.Vars {
+		vals[k] = v
+	}
+	env := []string{fmt.Sprintf("PORT=%d", rel.Spec.Port)}
+	for k, v := range vals {
+		env = append(env, k+"="+v)
 	}
 	sort.Strings(env[1:])
 	return env
+}
+
+// secretEnv opens a release's secrets into KEY=value entries.
+func (c *Controller) secretEnv(rel core.Release) ([]string, error) {
+	if len(rel.Secrets) == 0 {
+		return nil, nil
+	}
+	if c.cfg.OpenSecret == nil {
+		return nil, core.Errorf(core.CodeUnavailable, "release %s has secrets but this server cannot open them", rel.ID)
+	}
+	var env []string
+	for k, sealed := range rel.Secrets {
+		v, err := c.cfg.OpenSecret(sealed)
+		if err != nil {
+			return nil, core.Errorf(core.CodeInternal, "open secret %s of %s/%s: %v", k, rel.Stack, rel.Stage, err)
+		}
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env, nil
 }
 
 // retire takes an instance out of the routes at once, then (in the

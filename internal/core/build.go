@@ -38,15 +38,19 @@ const (
 // Release is an image plus the stage config snapshot, rolled out to one
 // stage. Releases are kept as the stage's history.
 type Release struct {
-	ID        string        `json:"id"` // "r<seq>", unique per stack
-	Stack     string        `json:"stack"`
-	Stage     string        `json:"stage"`
-	Build     string        `json:"build"`
-	Image     string        `json:"image"`
-	Spec      StackSpec     `json:"spec"` // snapshot at release time
-	Status    ReleaseStatus `json:"status"`
-	Error     string        `json:"error,omitempty"`
-	Trigger   string        `json:"trigger,omitempty"` // deploy or rollback
-	From      string        `json:"from,omitempty"`    // the release a rollback restores
-	CreatedAt time.Time     `json:"created_at"`
+	ID      string        `json:"id"` // "r<seq>", unique per stack
+	Stack   string        `json:"stack"`
+	Stage   string        `json:"stage"`
+	Build   string        `json:"build"`
+	Image   string        `json:"image"`
+	Spec    StackSpec     `json:"spec"` // snapshot at release time
+	Status  ReleaseStatus `json:"status"`
+	Error   string        `json:"error,omitempty"`
+	Trigger string        `json:"trigger,omitempty"` // deploy, promote, approve, env or rollback
+	// Vars (plain, over the spec's env) and Secrets (sealed; the API
+	// shows them masked) are the stage's `env set` values when released.
+	Vars      map[string]string `json:"vars,omitempty"`
+	Secrets   map[string]string `json:"secrets,omitempty"`
+	From      string            `json:"from,omitempty"` // the release a rollback restores
+	CreatedAt time.Time         `json:"created_at"`
 }

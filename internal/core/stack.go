@@ -83,7 +83,13 @@ type Stack struct {
 	Spec StackSpec `json:"spec"`
 	// Awaiting maps a stage that asks for approval to the build waiting
 	// for it.
-	Awaiting  map[string]string `json:"awaiting,omitempty"`
+	Awaiting map[string]string `json:"awaiting,omitempty"`
+	// Vars and Secrets are set with `slipway env set` per stage, on top
+	// of slipway.yml's env; secrets are sealed (secrets.Box), never plain.
+	Vars    map[string]map[string]string `json:"vars,omitempty"`
+	Secrets map[string]map[string]string `json:"secrets,omitempty"`
+	// BuildVars are the stack's build variables (`env set --build`).
+	BuildVars map[string]string `json:"build_vars,omitempty"`
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
 }

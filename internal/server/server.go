@@ -24,6 +24,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/gateway"
 	"github.com/slipwayhq/slipway/internal/pipeline"
 	"github.com/slipwayhq/slipway/internal/registry"
+	"github.com/slipwayhq/slipway/internal/secrets"
 	"github.com/slipwayhq/slipway/internal/service"
 	"github.com/slipwayhq/slipway/internal/source"
 	"github.com/slipwayhq/slipway/internal/store/sqlite"
@@ -111,8 +112,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer reg.Close()
 	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain})
+	box, err := secrets.Load(filepath.Join(cfg.DataDir, "secrets.key"))
+	if err != nil {
+		return err
+	}
 	ctl := container.New(container.Config{
-		Engine: eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, ServerID: serverID, Logger: log,
+		OpenSecret: box.Open,
+		Engine:     eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, ServerID: serverID, Logger: log,
 		StatsInterval: cfg.StatsInterval, StatsWindow: cfg.StatsWindow,
 		Publish: func(routes []gateway.Route) { gw.Update(gateway.NewRouteTable(routes)) },
 	})
@@ -130,7 +136,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	svc, err = service.New(ctx, service.Config{
-		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Logger: log,
+		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Sealer: box, Logger: log,
 		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: token}},
 		Domain:      cfg.Domain,
 		GatewayPort: portOf(lGW.Addr()),

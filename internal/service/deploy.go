@@ -127,14 +127,23 @@ func (s *Service) buildVars(b core.Build, spec core.StackSpec, version, dir stri
 	if source == "" {
 		source = "upload/" + b.ID
 	}
-	return map[string]string{
+	vars := map[string]string{}
+	if st, err := s.cfg.Store.GetStack(s.ctx, b.Stack); err == nil {
+		for k, v := range st.BuildVars {
+			vars[k] = v
+		}
+	}
+	for k, v := range map[string]string{
 		"SLIPWAY_STACK": b.Stack, "SLIPWAY_BUILD_ID": b.ID,
 		"ECR_ENDPOINT": s.cfg.Images.Registry, "ECR_IMAGE_URL": s.cfg.Images.Registry + "/" + b.Stack,
 		"S3_BUCKET": artifacts, "SERVICE_NAME": b.Stack, "AWS_REGION": "us-east-1",
 		"STAGE_NAME": spec.FirstStage(), "PREVIOUS_STAGE_NAME": "latest",
 		"CODEBUILD_BUILD_ID": b.Stack + ":" + b.ID, "CODEBUILD_RESOLVED_SOURCE_VERSION": version,
 		"CODEBUILD_SOURCE_VERSION": source, "DOCKER_CONFIG": dockerCfg,
-	}, nil
+	} {
+		vars[k] = v
+	}
+	return vars, nil
 }
 
 // readManifest parses slipway.yml; without one, the stack gets defaults.
@@ -274,6 +283,15 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 		return core.Release{}, err
 	}
 	rel := tmpl
+	if rel.Trigger != "rollback" {
+		// Every release but a rollback carries the stage's variables and
+		// secrets as they are now; a rollback restores its target's.
+		stack, err := st.GetStack(ctx, rel.Stack)
+		if err != nil {
+			return core.Release{}, err
+		}
+		rel = withStageConfig(rel, stack)
+	}
 	rel.ID, rel.Status, rel.Error, rel.CreatedAt = "r"+strconv.Itoa(n), core.ReleasePending, "", time.Now().UTC()
 	b, stage, spec := core.Build{Stack: rel.Stack}, rel.Stage, rel.Spec
 	if err := st.PutRelease(ctx, rel); err != nil {

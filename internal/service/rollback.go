@@ -37,7 +37,7 @@ func (s *Service) Rollback(ctx context.Context, stack, stage, to string, emit fu
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("roll %s/%s back to %s (build %s)", stack, stage, target.ID, target.Build)})
 	return s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: target.Build, Image: target.Image,
-		Spec: target.Spec, Trigger: "rollback", From: target.ID}, false, emit)
+		Spec: target.Spec, Vars: target.Vars, Secrets: target.Secrets, Trigger: "rollback", From: target.ID}, false, emit)
 }
 
 // rollbackTarget picks the release to restore: the named one, or the

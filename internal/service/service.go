@@ -49,6 +49,7 @@ type Config struct {
 	Controller Controller
 	Registry   Registry
 	Source     Source // nil: no git remote
+	Sealer     Sealer // seals stage secrets; nil: no secrets
 	Logger     *slog.Logger
 
 	Domain       string

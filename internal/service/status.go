@@ -42,6 +42,7 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 		ss.Awaiting = st.Awaiting[stage.Name]
 		if id := serving[stage.Name]; id != "" {
 			if rel, err := s.cfg.Store.GetRelease(ctx, name, id); err == nil {
+				rel = masked(rel)
 				ss.Release = &rel
 			}
 			ss.Status = "unhealthy"
@@ -100,7 +101,11 @@ func (s *Service) Releases(ctx context.Context, stack, stage string) ([]core.Rel
 	if _, err := s.cfg.Store.GetStack(ctx, stack); err != nil {
 		return nil, err
 	}
-	return s.cfg.Store.ListReleases(ctx, stack, stage)
+	rels, err := s.cfg.Store.ListReleases(ctx, stack, stage)
+	for i := range rels {
+		rels[i] = masked(rels[i])
+	}
+	return rels, err
 }
 
 // crashLooping is how many consecutive crashes of a serving instance make
