@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,4 +134,36 @@ phases:
 	if img := status(t, s, "tiny").Stages[0].Release.Image; img != s.registry+"/tiny:b1" {
 		t.Fatalf("released image %q", img)
 	}
+}
+
+// TestRetention: with --keep-images 2, old images go, but never one a
+// stage's recent releases use (prod runs an old build here), and a
+// rollback to a removed image says why it cannot.
+func TestRetention(t *testing.T) {
+	s := startServer(t, "--keep-images", "2")
+	app := fixtureApp(t, "keep", "stages:\n  - name: dev\n  - name: prod\n    approval: true\n")
+	s.mustRun(app, "deploy", "-q") // b1
+	s.mustRun(app, "approve", "keep", "prod")
+	for i := 0; i < 3; i++ { // b2-b4 to dev as r3-r5 (r2 is prod's approval)
+		s.mustRun(app, "deploy", "-q")
+	}
+	var builds []core.Build
+	json.Unmarshal([]byte(s.mustRun(app, "builds", "keep", "-o", "json").stdout), &builds)
+	pruned := map[string]bool{}
+	for _, b := range builds {
+		pruned[b.ID] = b.Pruned
+	}
+	if !pruned["b2"] || pruned["b1"] || pruned["b3"] || pruned["b4"] {
+		t.Fatalf("pruned %v; want only b2 (b1 is prod's, b3/b4 the newest)", pruned)
+	}
+	exists := func(tag string) bool {
+		return exec.Command("docker", "image", "inspect", s.registry+"/keep:"+tag).Run() == nil
+	}
+	if exists("b2") || !exists("b1") || !exists("b4") {
+		t.Fatalf("local images: b1 %v, b2 %v, b4 %v", exists("b1"), exists("b2"), exists("b4"))
+	}
+	if line := errorLine(t, s.run(app, "rollback", "keep", "dev", "--to", "r3")); !strings.Contains(line, "retention has removed") {
+		t.Fatalf("rollback to a pruned image: %q", line)
+	}
+	s.mustRun(app, "rollback", "keep", "dev") // to r4 (b3): kept
 }

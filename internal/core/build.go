@@ -21,6 +21,7 @@ type Build struct {
 	Image      string      `json:"image,omitempty"`   // <registry>/<stack>:<id>
 	Digest     string      `json:"digest,omitempty"`  // registry manifest digest
 	Error      string      `json:"error,omitempty"`
+	Pruned     bool        `json:"pruned,omitempty"` // its image was removed by retention
 	StartedAt  time.Time   `json:"started_at"`
 	FinishedAt *time.Time  `json:"finished_at,omitempty"`
 }

@@ -15,6 +15,12 @@ type Buildspec struct {
 	Env       BuildEnv   `json:"env"`
 	Phases    []Phase    `json:"phases"` // execution order; only phases present in the file
 	Artifacts *Artifacts `json:"artifacts,omitempty"`
+
+	// Warnings are the CodeBuild keys and values of the file that Slipway
+	// does not implement and ignores, in file order, one line each:
+	// "build.yml:3:3: env.parameter-store is not supported by Slipway and
+	// is ignored".
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // BuildEnv is the buildspec's env section.
@@ -66,8 +72,9 @@ const (
 )
 
 // Keys and values of the buildspec format. The "unsupported" lists hold
-// keys of the AWS format Slipway does not implement yet: they are errors of
-// their own rather than unknown keys, and never silently ignored.
+// keys of the AWS format Slipway does not implement: a file that uses them
+// still runs, their values are ignored, and each one is a warning. A key in
+// neither list is not CodeBuild's either, and an error.
 var (
 	phaseOrder = []string{PhaseInstall, PhasePreBuild, PhaseBuild, PhasePostBuild}
 
@@ -86,13 +93,16 @@ var (
 
 // ParseBuildspec reads an AWS-CodeBuild-style buildspec. filename is only
 // used in messages ("buildspec.yml" when empty). Errors follow the same
-// rules as Parse: core.CodeInvalid, one line, file:line:col first.
+// rules as Parse: core.CodeInvalid, one line, file:line:col first. CodeBuild
+// keys that Slipway does not implement are not errors: they are listed in
+// the result's Warnings, in the same file:line:col form.
 func ParseBuildspec(filename string, data []byte) (Buildspec, error) {
 	d := newDecoder(filename, "buildspec.yml")
 	bs := d.buildspec(data)
 	if err := d.err(); err != nil {
 		return Buildspec{}, err
 	}
+	bs.Warnings = d.warningLines()
 	return bs, nil
 }
 
@@ -248,7 +258,8 @@ func (d *decoder) onFailure(e entry) string {
 	case s == OnFailureAbort || s == OnFailureContinue:
 		return s
 	case strings.HasPrefix(s, "RETRY"):
-		d.addf(posOf(e.value), "%s %s is not supported by Slipway yet; allowed: %s", e.path, s, allowedList(onFailures))
+		// CodeBuild retries the phase; Slipway stops the build instead.
+		d.warnf(posOf(e.value), "%s %s is not supported by Slipway and is treated as %s", e.path, s, OnFailureAbort)
 	default:
 		d.addf(posOf(e.value), "invalid %s %q; allowed: %s%s", e.path, s, allowedList(onFailures), didYouMean(s, onFailures))
 	}

@@ -6,6 +6,9 @@
 // of range is an error, never silently ignored, and every error is one line
 // "file:line:col: what is wrong; what is allowed" so that the CLI, the API
 // and an editor can point at the exact spot. Errors carry core.CodeInvalid.
+// The one exception is a buildspec's CodeBuild keys that Slipway does not
+// implement (cache, reports, run-as, ...): they are ignored, and said so in
+// Buildspec.Warnings, in the same file:line:col form.
 //
 // The package only turns bytes into values: it does no I/O, knows nothing
 // about stores, Docker or HTTP, and does not decide whether a parsed value is

@@ -34,6 +34,7 @@ type decoder struct {
 	base     string // file's base name, used as the top level's "where"
 	anchors  []anchorDef
 	problems []Problem
+	warnings []Problem // ignored, unsupported keys (buildspecs only)
 
 	merges    int  // keys brought in by merge keys so far
 	mergeBomb bool // the merge budget was exceeded, and said so
@@ -195,6 +196,22 @@ func (d *decoder) addLatef(p pos, format string, args ...any) {
 	d.problems = append(d.problems, Problem{Line: p.line, Col: p.col, Message: printable(fmt.Sprintf(format, args...)), late: true})
 }
 
+// warnf records a warning at p: something the file may say but Slipway
+// ignores.
+func (d *decoder) warnf(p pos, format string, args ...any) {
+	d.warnings = append(d.warnings, Problem{Line: p.line, Col: p.col, Message: printable(fmt.Sprintf(format, args...))})
+}
+
+// warningLines renders the warnings in position order, one
+// "file:line:col: message" line each, or nil when there are none.
+func (d *decoder) warningLines() []string {
+	var out []string
+	for _, w := range sortProblems(d.warnings) {
+		out = append(out, fmt.Sprintf("%s:%d:%d: %s", d.file, w.Line, w.Col, w.Message))
+	}
+	return out
+}
+
 // err turns the collected problems into the package's error, or nil.
 func (d *decoder) err() error {
 	if len(d.problems) == 0 {
@@ -337,8 +354,10 @@ func literalValue(n *ast.LiteralNode) string {
 // fields reads a mapping whose allowed keys are known. where names it in
 // messages ("slipway.yml", "healthcheck", "stages[0]"); prefix is the path
 // its keys get ("", "healthcheck.", "stages[0]."). Keys in unsupported are
-// part of the AWS format but not implemented by Slipway: they are errors of
-// their own. Only entries with allowed keys are returned, in file order.
+// part of the AWS format but not implemented by Slipway: they are warnings,
+// and their values are ignored (only checked to be well-formed YAML). Any
+// other key is an error. Only entries with allowed keys are returned, in
+// file order.
 func (d *decoder) fields(n ast.Node, where, prefix string, allowed, unsupported []string) []entry {
 	var out []entry
 	for _, e := range d.entries(n, prefix, 0) {
@@ -346,12 +365,45 @@ func (d *decoder) fields(n ast.Node, where, prefix string, allowed, unsupported 
 		case slices.Contains(allowed, e.key):
 			out = append(out, e)
 		case slices.Contains(unsupported, e.key):
-			d.addf(posOf(e.keyN), "%s%s is not supported by Slipway yet; remove it (supported keys in %s: %s)", prefix, e.key, where, allowedList(allowed))
+			d.warnf(posOf(e.keyN), "%s is not supported by Slipway and is ignored", e.path)
+			d.checkAliases(e.value, 0)
 		default:
 			d.addf(posOf(e.keyN), "unknown key %q in %s; allowed keys: %s%s", e.key, where, allowedList(allowed), didYouMean(e.key, allowed))
 		}
 	}
 	return out
+}
+
+// checkAliases checks that every alias in an ignored value refers to an
+// anchor defined before it, as YAML requires; the YAML library does not.
+// Aliases are not followed, so the walk is linear in the file's size.
+func (d *decoder) checkAliases(n ast.Node, depth int) {
+	if n == nil || depth > 1000 {
+		return
+	}
+	switch v := n.(type) {
+	case *ast.AliasNode:
+		if d.anchor(v) == nil {
+			d.addf(posOf(v), "unknown alias *%s: no anchor &%s is defined before it", nameOf(v.Value), nameOf(v.Value))
+		}
+	case *ast.AnchorNode:
+		d.checkAliases(v.Value, depth+1)
+	case *ast.TagNode:
+		d.checkAliases(v.Value, depth+1)
+	case *ast.MappingNode:
+		for _, mv := range v.Values {
+			d.checkAliases(mv, depth+1)
+		}
+	case *ast.MappingValueNode:
+		d.checkAliases(v.Key, depth+1)
+		d.checkAliases(v.Value, depth+1)
+	case *ast.MappingKeyNode:
+		d.checkAliases(v.Value, depth+1)
+	case *ast.SequenceNode:
+		for _, x := range v.Values {
+			d.checkAliases(x, depth+1)
+		}
+	}
 }
 
 // entries lists a mapping's keys and values, expanding merge keys ("<<").

@@ -190,6 +190,23 @@ func (r *Registry) Digest(ctx context.Context, repo, tag string) (string, error)
 	return desc.Digest.String(), nil
 }
 
+// Untag removes one tag of repo; the manifest and blobs it pointed at
+// stay (other tags may share them) until a garbage collection. An
+// unknown tag or repository is not an error.
+func (r *Registry) Untag(ctx context.Context, repo, tag string) error {
+	rep, err := r.repository(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if err := rep.Tags(ctx).Untag(ctx, tag); err != nil {
+		if errors.As(err, new(distribution.ErrTagUnknown)) || errors.As(err, new(distribution.ErrRepositoryUnknown)) || errors.As(err, new(storagedriver.PathNotFoundError)) {
+			return nil
+		}
+		return fmt.Errorf("untag %s:%s: %w", repo, tag, err)
+	}
+	return nil
+}
+
 // DeleteRepository removes repo's tags, manifest links and unfinished
 // uploads; deleting an unknown repository succeeds. It uses distribution's
 // own RepositoryRemover (the one its proxy cache expires repositories

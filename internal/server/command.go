@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,11 +49,15 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 	f.StringVar(&cfg.Namespace, "namespace", env("NAMESPACE", ""), "keeps this server's containers and networks apart from another server's on the same Docker (SLIPWAY_NAMESPACE)")
 	f.DurationVar(&cfg.StatsInterval, "autoscale-interval", envDuration("AUTOSCALE_INTERVAL", 5*time.Second), "how often instances' CPU is sampled for autoscaling (SLIPWAY_AUTOSCALE_INTERVAL)")
 	f.DurationVar(&cfg.StatsWindow, "autoscale-window", envDuration("AUTOSCALE_WINDOW", 30*time.Second), "the autoscaler averages CPU over this window (SLIPWAY_AUTOSCALE_WINDOW)")
+	f.IntVar(&cfg.KeepImages, "keep-images", envInt("KEEP_IMAGES", 25), "images kept per stack; older ones go unless a stage's last releases use them (SLIPWAY_KEEP_IMAGES)")
 	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
 		if cfg.Domain == "" {
 			return fmt.Errorf("--domain is empty: give a DNS name such as localhost or apps.example.com")
+		}
+		if cfg.KeepImages < 1 {
+			return fmt.Errorf("invalid --keep-images %d: keep at least 1", cfg.KeepImages)
 		}
 		if cfg.Namespace != "" && !validNamespace(cfg.Namespace) {
 			return fmt.Errorf("invalid --namespace %q: use up to 20 lower-case letters and digits", cfg.Namespace)
@@ -65,6 +70,13 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 func env(key, def string) string {
 	if v := os.Getenv("SLIPWAY_" + key); v != "" {
 		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv("SLIPWAY_" + key)); err == nil && n > 0 {
+		return n
 	}
 	return def
 }

@@ -44,6 +44,8 @@ type Config struct {
 	// StatsWindow (5s and 30s, as CloudWatch-driven ECS scaling).
 	StatsInterval time.Duration
 	StatsWindow   time.Duration
+	// KeepImages is how many builds' images retention keeps per stack.
+	KeepImages int
 }
 
 // RegistryUser is the user name for `docker login` to the registry.
@@ -141,6 +143,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Domain:      cfg.Domain,
 		GatewayPort: portOf(lGW.Addr()),
 		DataDir:     cfg.DataDir,
+		KeepImages:  cfg.KeepImages,
 	})
 	if err != nil {
 		return err

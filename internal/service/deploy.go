@@ -204,6 +204,11 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		return
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build %s of stack %s", b.ID, b.Stack)})
+	if bs != nil {
+		for _, w := range bs.Warnings {
+			emit(core.Event{Type: core.EventLog, Message: "warning: " + w})
+		}
+	}
 	// The tag a TinyStacks build.yml pushes: the commit (or, for an
 	// upload, the build ID) as $CODEBUILD_RESOLVED_SOURCE_VERSION.
 	version := b.Commit
@@ -265,6 +270,7 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		fail(err)
 		return
 	}
+	s.pruneAfter(ctx, b.Stack, emit)
 	emit(core.Event{Type: core.EventDone, Message: fmt.Sprintf("release %s of build %s is serving stage %s", rel.ID, b.ID, rel.Stage),
 		Release: rel.ID, Stage: rel.Stage, URL: url})
 }

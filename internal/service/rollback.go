@@ -35,6 +35,9 @@ func (s *Service) Rollback(ctx context.Context, stack, stage, to string, emit fu
 	if err != nil {
 		return core.Release{}, core.Errorf(core.CodeInvalid, "stage %s of %s: %s", stage, stack, err)
 	}
+	if b, err := s.cfg.Store.GetBuild(ctx, stack, target.Build); err == nil && b.Pruned {
+		return core.Release{}, core.Errorf(core.CodeConflict, "release %s used build %s, whose image retention has removed (it keeps the last %d builds and the images of each stage's last %d releases)", target.ID, target.Build, s.cfg.KeepImages, s.cfg.KeepImages)
+	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("roll %s/%s back to %s (build %s)", stack, stage, target.ID, target.Build)})
 	return s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: target.Build, Image: target.Image,
 		Spec: target.Spec, Vars: target.Vars, Secrets: target.Secrets, Trigger: "rollback", From: target.ID}, false, emit)

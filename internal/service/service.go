@@ -39,6 +39,8 @@ type Registry interface {
 	DeleteRepository(ctx context.Context, repo string) error
 	// Digest is a tag's manifest digest (CodeNotFound if there is none).
 	Digest(ctx context.Context, repo, tag string) (string, error)
+	// Untag removes a tag (missing is not an error).
+	Untag(ctx context.Context, repo, tag string) error
 }
 
 // Config wires a Service.
@@ -56,6 +58,7 @@ type Config struct {
 	GatewayPort  string        // the gateway's port, for URLs ("8080")
 	DataDir      string        // builds' temp dirs and logs live under it
 	BuildTimeout time.Duration // bound on build.yml phases (default 15m)
+	KeepImages   int           // images kept per stack by retention (default 25)
 }
 
 // Service implements Slipway's use cases.
@@ -74,6 +77,9 @@ type Service struct {
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.BuildTimeout == 0 {
 		cfg.BuildTimeout = 15 * time.Minute
+	}
+	if cfg.KeepImages == 0 {
+		cfg.KeepImages = 25
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,99 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slipwayhq/slipway/internal/core"
+)
+
+// keepSet is the pure retention rule: the newest keep successful builds,
+// every build one of a stage's newest keep releases uses (rollback needs
+// them), and builds awaiting approval. builds and each stage's releases
+// are newest first.
+func keepSet(keep int, builds []core.Build, releases map[string][]core.Release, awaiting map[string]string) map[string]bool {
+	kept := map[string]bool{}
+	n := 0
+	for _, b := range builds {
+		if b.Status == core.BuildSucceeded && n < keep {
+			kept[b.ID] = true
+			n++
+		}
+	}
+	for _, rels := range releases {
+		for i, r := range rels {
+			if i >= keep {
+				break
+			}
+			kept[r.Build] = true
+		}
+	}
+	for _, id := range awaiting {
+		kept[id] = true
+	}
+	return kept
+}
+
+// prune untags, in the registry and the engine, the images of builds
+// retention no longer keeps, and marks those builds pruned. The caller
+// holds the stack lock.
+func (s *Service) prune(ctx context.Context, stack string) ([]string, error) {
+	st, err := s.cfg.Store.GetStack(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	builds, err := s.cfg.Store.ListBuilds(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	releases := map[string][]core.Release{}
+	for _, stage := range st.Spec.Stages {
+		if releases[stage.Name], err = s.cfg.Store.ListReleases(ctx, stack, stage.Name); err != nil {
+			return nil, err
+		}
+	}
+	kept := keepSet(s.cfg.KeepImages, builds, releases, st.Awaiting)
+	keptTags := map[string]bool{}
+	for _, b := range builds {
+		if kept[b.ID] {
+			keptTags[b.ID], keptTags[b.Commit] = true, true
+		}
+	}
+	var pruned []string
+	for _, b := range builds {
+		if kept[b.ID] || b.Pruned || b.Status != core.BuildSucceeded {
+			continue
+		}
+		for _, tag := range []string{b.ID, b.Commit} {
+			if tag == "" || keptTags[tag] {
+				continue
+			}
+			if err := s.cfg.Registry.Untag(ctx, stack, tag); err != nil {
+				return pruned, err
+			}
+			if err := s.cfg.Engine.RemoveImage(ctx, s.cfg.Images.Ref(stack, tag)); err != nil {
+				s.log.Warn("remove pruned local image", "stack", stack, "tag", tag, "err", err)
+			}
+		}
+		b.Pruned = true
+		if err := s.cfg.Store.PutBuild(ctx, b); err != nil {
+			return pruned, err
+		}
+		pruned = append(pruned, b.ID)
+	}
+	return pruned, nil
+}
+
+// pruneAfter runs retention at the end of a job and says what it did.
+func (s *Service) pruneAfter(ctx context.Context, stack string, emit func(core.Event)) {
+	pruned, err := s.prune(context.WithoutCancel(ctx), stack)
+	if err != nil {
+		s.log.Warn("retention", "stack", stack, "err", err)
+		return
+	}
+	if len(pruned) > 0 {
+		emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("retention: removed the images of %s (keeping the last %d builds and every image a stage's last %d releases use)",
+			strings.Join(pruned, ", "), s.cfg.KeepImages, s.cfg.KeepImages)})
+	}
+}
