@@ -44,6 +44,15 @@ func TestRollback(t *testing.T) {
 	if len(rels) != 3 || rels[0].Trigger != "rollback" || rels[0].From != "r1" || rels[0].Build != "b1" || rels[0].Status != core.ReleaseActive {
 		t.Fatalf("release history after rollback: %+v", rels)
 	}
+	// The history says what ran: digest, and a config hash equal to the
+	// restored release's (v1's env) and unlike v2's.
+	if rels[0].Digest == "" || rels[0].Digest != rels[2].Digest || rels[0].ConfigHash != rels[2].ConfigHash || rels[0].ConfigHash == rels[1].ConfigHash {
+		t.Fatalf("digests or config hashes: %+v", rels)
+	}
+	// The registry names what the stage serves: <stack>:dev.
+	if out, err := exec.Command("docker", "image", "inspect", "-f", "{{index .RepoDigests 0}}", s.registry+"/back:dev").Output(); err != nil || !strings.Contains(string(out), rels[0].Digest) {
+		t.Fatalf("back:dev is not the served image: %s %v", out, err)
+	}
 	// Forward again to r2 explicitly; a release that never served cannot be restored.
 	s.mustRun(v1, "rollback", "back", "dev", "--to", "r2")
 	eventually(t, 10*time.Second, "v2 again", func() error {

@@ -39,15 +39,20 @@ const (
 // Release is an image plus the stage config snapshot, rolled out to one
 // stage. Releases are kept as the stage's history.
 type Release struct {
-	ID      string        `json:"id"` // "r<seq>", unique per stack
-	Stack   string        `json:"stack"`
-	Stage   string        `json:"stage"`
-	Build   string        `json:"build"`
-	Image   string        `json:"image"`
-	Spec    StackSpec     `json:"spec"` // snapshot at release time
-	Status  ReleaseStatus `json:"status"`
-	Error   string        `json:"error,omitempty"`
-	Trigger string        `json:"trigger,omitempty"` // deploy, promote, approve, env or rollback
+	ID     string `json:"id"` // "r<seq>", unique per stack
+	Stack  string `json:"stack"`
+	Stage  string `json:"stage"`
+	Build  string `json:"build"`
+	Image  string `json:"image"`
+	Digest string `json:"digest,omitempty"` // the image's manifest digest
+	Commit string `json:"commit,omitempty"` // the commit built, for pushed builds
+	// ConfigHash fingerprints the stage's config (spec, vars, secret
+	// names): equal hashes, equal config.
+	ConfigHash string        `json:"config_hash,omitempty"`
+	Spec       StackSpec     `json:"spec"` // snapshot at release time
+	Status     ReleaseStatus `json:"status"`
+	Error      string        `json:"error,omitempty"`
+	Trigger    string        `json:"trigger,omitempty"` // deploy, promote, approve, env or rollback
 	// Vars (plain, over the spec's env) and Secrets (sealed; the API
 	// shows them masked) are the stage's `env set` values when released.
 	Vars      map[string]string `json:"vars,omitempty"`

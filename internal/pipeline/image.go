@@ -81,6 +81,17 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 	return ref, digest, nil
 }
 
+// TagStage tags the image a stage now serves as <registry>/<stack>:<stage>
+// and pushes that tag.
+func (im *Images) TagStage(ctx context.Context, stack, image, stage string) error {
+	ref := im.Ref(stack, stage)
+	if err := im.Engine.TagImage(ctx, image, ref); err != nil {
+		return err
+	}
+	_, err := im.Engine.PushImage(ctx, ref, im.Auth, func(string) {})
+	return err
+}
+
 // DockerConfig writes a docker CLI config dir whose only credentials are
 // the embedded registry's, for a buildspec's `docker push`.
 func (im *Images) DockerConfig(dir string) error {

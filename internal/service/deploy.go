@@ -2,11 +2,15 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"time"
 
@@ -299,6 +303,10 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 		rel = withStageConfig(rel, stack)
 	}
 	rel.ID, rel.Status, rel.Error, rel.CreatedAt = "r"+strconv.Itoa(n), core.ReleasePending, "", time.Now().UTC()
+	if b, err := st.GetBuild(ctx, rel.Stack, rel.Build); err == nil {
+		rel.Digest, rel.Commit = b.Digest, b.Commit
+	}
+	rel.ConfigHash = configHash(rel)
 	b, stage, spec := core.Build{Stack: rel.Stack}, rel.Stage, rel.Spec
 	if err := st.PutRelease(ctx, rel); err != nil {
 		return rel, err
@@ -343,7 +351,32 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 		}
 		return rel, err
 	}
+	// As TinyStacks' release step did: <stack>:<stage> names what the
+	// stage serves, in the registry too.
+	if err := s.cfg.Images.TagStage(ctx, rel.Stack, rel.Image, stage); err != nil {
+		s.log.Warn("tag the stage's image", "stack", rel.Stack, "stage", stage, "err", err)
+	}
 	return rel, nil
+}
+
+// configHash fingerprints what a release runs besides its image: the
+// stage's spec, variables and (sealed, so by name) secrets.
+func configHash(rel core.Release) string {
+	stage, _ := rel.Spec.Stage(rel.Stage)
+	names := make([]string, 0, len(rel.Secrets))
+	for k := range rel.Secrets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	doc, _ := json.Marshal(struct {
+		Port    int
+		Health  core.HealthSpec
+		Stage   core.StageSpec
+		Vars    map[string]string
+		Secrets []string
+	}{rel.Spec.Port, rel.Spec.Health, stage, rel.Vars, names})
+	sum := sha256.Sum256(doc)
+	return hex.EncodeToString(sum[:6])
 }
 
 // Job returns a running job, or nil once it has finished.
