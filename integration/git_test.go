@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -75,6 +76,44 @@ func TestGitPushDeploys(t *testing.T) {
 	if b := status(t, s, "pushed").LastBuild; b.Commit != head {
 		t.Fatalf("a push to another branch deployed: %+v", b)
 	}
+	// Pushes queue: while one builds (build.yml sleeps), a push that
+	// waits is superseded by a newer one; only the newest deploys.
+	git(t, app, home, "checkout", "-q", "main")
+	bs, _ := os.ReadFile(filepath.Join(app, "build.yml"))
+	os.WriteFile(filepath.Join(app, "build.yml"), []byte(strings.Replace(string(bs), "commands:\n", "commands:\n      - sleep 2\n", 1)), 0o644)
+	var heads []string
+	for i := 0; i < 3; i++ {
+		os.WriteFile(filepath.Join(app, "COUNT.txt"), []byte(fmt.Sprint(i)), 0o644)
+		git(t, app, home, "add", "-A")
+		git(t, app, home, "commit", "-qm", fmt.Sprint("queued ", i))
+		h, _ := git(t, app, home, "rev-parse", "HEAD")
+		heads = append(heads, h)
+		if out, err := git(t, app, home, "push", remote, "main"); err != nil {
+			t.Fatalf("push %d: %v %s", i, err, out)
+		}
+	}
+	eventually(t, 90*time.Second, "newest push serving", func() error {
+		st := status(t, s, "pushed")
+		if b := st.LastBuild; b == nil || b.Commit != heads[2] || b.Status != core.BuildSucceeded || st.Stages[0].Release.Commit != heads[2] {
+			return fmt.Errorf("last build %+v", st.LastBuild)
+		}
+		return nil
+	})
+	var builds []core.Build
+	json.Unmarshal([]byte(s.mustRun(app, "builds", "pushed", "-o", "json").stdout), &builds)
+	statusOf := map[string]core.BuildStatus{}
+	for _, b := range builds {
+		statusOf[b.Commit] = b.Status
+	}
+	if statusOf[heads[1]] != core.BuildSuperseded {
+		t.Fatalf("the middle push was not superseded: %v", statusOf)
+	}
+	// A pushed build can be run again.
+	r = s.mustRun(app, "builds", "retry", "pushed", builds[0].ID)
+	if !strings.Contains(r.stdout, "Retried "+builds[0].ID+" as b") {
+		t.Fatalf("retry: %q", r.stdout)
+	}
+
 	// The remote serves clones too, with the token.
 	if out, err := git(t, work, home, "clone", "-q", remote, "copy"); err != nil {
 		t.Fatalf("git clone: %v %s", err, out)

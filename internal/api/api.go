@@ -38,6 +38,7 @@ type Service interface {
 	SetEnv(ctx context.Context, stack, stage string, ch service.EnvChange, emit func(core.Event)) (core.Release, error)
 	SetBuildEnv(ctx context.Context, stack string, ch service.EnvChange) error
 	Env(ctx context.Context, stack, stage string) ([]service.EnvVar, error)
+	Retry(ctx context.Context, stack, build string) (*service.Job, error)
 }
 
 var _ Service = (*service.Service)(nil)
@@ -188,6 +189,17 @@ func (a *API) createBuild(w http.ResponseWriter, r *http.Request) error {
 		}
 		writeJSON(w, http.StatusAccepted, b)
 		return nil
+	}
+	w.Header().Set("Location", "/v1/stacks/"+job.Stack+"/builds/"+job.Build)
+	return stream(w, r, http.StatusAccepted, func(fn func(core.Event) error) error {
+		return job.Follow(r.Context(), fn)
+	})
+}
+
+func (a *API) retryBuild(w http.ResponseWriter, r *http.Request) error {
+	job, err := a.svc.Retry(r.Context(), r.PathValue("stack"), r.PathValue("build"))
+	if err != nil {
+		return err
 	}
 	w.Header().Set("Location", "/v1/stacks/"+job.Stack+"/builds/"+job.Build)
 	return stream(w, r, http.StatusAccepted, func(fn func(core.Event) error) error {

@@ -299,6 +299,28 @@ func buildsCmd(g *globals) *cobra.Command {
 		},
 	}
 	addOutput(cmd, g)
+	cmd.AddCommand(&cobra.Command{
+		Use:   "retry <stack> <build>",
+		Short: "Run a pushed build's commit again (after an interruption, say)",
+		Args:  exactArgs(2, "builds retry needs the stack and the build, e.g. `slipway builds retry hello b7`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			build := args[1]
+			if !strings.HasPrefix(build, "b") {
+				build = "b" + build
+			}
+			p := &progress{w: g.stderr, start: time.Now()}
+			done, err := c.Retry(cmd.Context(), args[0], build, p.event)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Retried %s as %s: %s\n", build, done.Build, done.Message)
+			return nil
+		},
+	})
 	return cmd
 }
 

@@ -154,3 +154,13 @@ func (c *Client) SetBuildEnv(ctx context.Context, stack string, ch EnvChange) er
 	body, _ := json.Marshal(ch)
 	return c.do(ctx, "PUT", "/v1/stacks/"+url.PathEscape(stack)+"/build-env", bytes.NewReader(body), "application/json", nil)
 }
+
+// Retry runs a pushed build's commit again, streaming its progress.
+func (c *Client) Retry(ctx context.Context, stack, build string, fn func(Event)) (Event, error) {
+	resp, err := c.send(ctx, "POST", "/v1/stacks/"+url.PathEscape(stack)+"/builds/"+url.PathEscape(build)+"/retry", nil, "", "application/x-ndjson")
+	if err != nil {
+		return Event{}, err
+	}
+	defer resp.Body.Close()
+	return readEvents(resp.Body, fn)
+}

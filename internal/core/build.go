@@ -9,6 +9,8 @@ const (
 	BuildRunning   BuildStatus = "running"
 	BuildSucceeded BuildStatus = "succeeded"
 	BuildFailed    BuildStatus = "failed"
+	// BuildSuperseded: a queued build of a push that a newer push replaced.
+	BuildSuperseded BuildStatus = "superseded"
 )
 
 // Build turns a source context into an image in the embedded registry.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -93,6 +94,7 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	if err != nil {
 		return nil, fmt.Errorf("open build log: %w", err)
 	}
+	job.trigger, job.seq = b.Trigger, seqNum(b.ID)
 	jctx, cancel := context.WithCancel(s.ctx)
 	job.cancel = cancel
 	key := stack + "/" + b.ID
@@ -150,6 +152,33 @@ func (s *Service) buildVars(b core.Build, spec core.StackSpec, version, dir stri
 	return vars, nil
 }
 
+// newerPush names a newer push build of the same stack, queued, running
+// or done, if job is a push build: then job's commit is stale. (The lock
+// is not FIFO, so the newer one may even have run first.)
+func (s *Service) newerPush(ctx context.Context, job *Job) string {
+	if job.trigger != "push" {
+		return ""
+	}
+	builds, err := s.cfg.Store.ListBuilds(ctx, job.Stack)
+	if err != nil {
+		return ""
+	}
+	for _, b := range builds { // newest first
+		if seqNum(b.ID) <= job.seq {
+			break
+		}
+		if b.Trigger == "push" && b.Status != core.BuildFailed && b.Status != core.BuildSuperseded {
+			return b.ID
+		}
+	}
+	return ""
+}
+
+func seqNum(id string) int {
+	n, _ := strconv.Atoi(strings.TrimLeft(id, "br"))
+	return n
+}
+
 // readManifest parses slipway.yml; without one, the stack gets defaults.
 func readManifest(dir, stack string) (core.StackSpec, error) {
 	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
@@ -205,6 +234,15 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 	// A delete may have won the race for the stack lock.
 	if _, err := s.cfg.Store.GetStack(ctx, b.Stack); err != nil {
 		fail(core.Errorf(core.CodeConflict, "stack %s was deleted before build %s started", b.Stack, b.ID))
+		return
+	}
+	// One run at a time per stack; a push that waited while a newer push
+	// queued behind it is superseded: only the newest commit matters.
+	if newer := s.newerPush(ctx, job); newer != "" {
+		now := time.Now().UTC()
+		b.Status, b.FinishedAt, b.Error = core.BuildSuperseded, &now, "superseded by "+newer+", a newer push"
+		s.cfg.Store.PutBuild(context.WithoutCancel(ctx), b)
+		emit(core.Event{Type: core.EventError, Code: core.CodeConflict, Message: fmt.Sprintf("build %s superseded by %s, a newer push", b.ID, newer)})
 		return
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build %s of stack %s", b.ID, b.Stack)})

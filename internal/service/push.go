@@ -70,3 +70,29 @@ func (s *Service) recordRejected(stack, commit string, cause error) {
 }
 
 const zeroSHA = "0000000000000000000000000000000000000000"
+
+// Retry runs a pushed build's commit again (after an interruption, say),
+// as a new build. Uploaded builds have no source kept to run again.
+func (s *Service) Retry(ctx context.Context, stack, build string) (*Job, error) {
+	b, err := s.cfg.Store.GetBuild(ctx, stack, build)
+	if err != nil {
+		return nil, err
+	}
+	if b.Status == core.BuildRunning {
+		return nil, core.Errorf(core.CodeConflict, "build %s is still running", build)
+	}
+	if b.Commit == "" || s.cfg.Source == nil {
+		return nil, core.Errorf(core.CodeInvalid, "build %s was an upload, whose source is not kept: run `slipway deploy` again", build)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		zw := gzip.NewWriter(pw)
+		err := s.cfg.Source.Archive(s.ctx, stack, b.Commit, zw)
+		if err == nil {
+			err = zw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
+	return s.deploy(s.ctx, stack, pr, core.Build{Trigger: "push", Commit: b.Commit})
+}
