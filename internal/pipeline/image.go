@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/slipwayhq/slipway/internal/archive"
 	"github.com/slipwayhq/slipway/internal/core"
@@ -33,16 +34,36 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 		return "", "", core.Errorf(core.CodeBuildFailed, "no %s in the build context; add one or set build.dockerfile in slipway.yml", dockerfile)
 	}
 	ref, latest := im.Ref(stack, buildID), im.Ref(stack, "latest")
+	tail := &tailBuffer{max: 20}
+	err := im.build(ctx, dir, dockerfile, []string{ref, latest}, tail, emit)
+	if err != nil && cacheVanished(err) {
+		// Another build's cleanup (or retention) removed an image this
+		// build had picked from the cache; building again picks again.
+		emit(core.Event{Type: core.EventLog, Message: "a cached layer was removed during the build; building again"})
+		tail = &tailBuffer{max: 20}
+		err = im.build(ctx, dir, dockerfile, []string{ref, latest}, tail, emit)
+	}
+	if err != nil {
+		if core.CodeOf(err) == core.CodeBuildFailed {
+			return "", "", core.Wrap(core.CodeBuildFailed, err, "image build failed: %v", oneLine(err)).WithDetails(tail.lines())
+		}
+		return "", "", fmt.Errorf("build image: %w", err)
+	}
+	return im.pushAll(ctx, stack, ref, extraTags, emit)
+}
+
+// build runs one image build of dir.
+func (im *Images) build(ctx context.Context, dir, dockerfile string, tags []string, tail *tailBuffer, emit func(core.Event)) error {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.WriteDir(pw, dir, nil)) }()
-	tail := &tailBuffer{max: 20}
+	defer pr.Close()
 	_, err := im.Engine.BuildImage(ctx, engine.BuildOptions{
 		Context:    pr,
 		Dockerfile: dockerfile,
 		// No labels: each LABEL is an extra, uncached builder step (a
 		// container start each), and a per-build label would make every
 		// rebuild a new image. Tags say whose image it is.
-		Tags: []string{ref, latest},
+		Tags: tags,
 	}, func(ev engine.BuildEvent) {
 		if ev.Step != "" {
 			tail.add(ev.Step)
@@ -53,13 +74,18 @@ func (im *Images) BuildAndPush(ctx context.Context, stack, buildID, dir, dockerf
 			emit(core.Event{Type: core.EventLog, Message: ev.Line})
 		}
 	})
-	pr.Close()
-	if err != nil {
-		if core.CodeOf(err) == core.CodeBuildFailed {
-			return "", "", core.Wrap(core.CodeBuildFailed, err, "image build failed: %v", oneLine(err)).WithDetails(tail.lines())
-		}
-		return "", "", fmt.Errorf("build image: %w", err)
-	}
+	return err
+}
+
+// cacheVanished reports a build that failed because an image it took
+// from the build cache was deleted meanwhile.
+func cacheVanished(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to find image") || strings.Contains(msg, "No such image")
+}
+
+// pushAll pushes the build's tag, then latest and any extra tags.
+func (im *Images) pushAll(ctx context.Context, stack, ref string, extraTags []string, emit func(core.Event)) (string, string, error) {
 	emit(core.Event{Type: core.EventStep, Message: "push " + ref})
 	digest, err := im.Engine.PushImage(ctx, ref, im.Auth, func(l string) {
 		emit(core.Event{Type: core.EventLog, Message: l})

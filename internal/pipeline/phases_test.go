@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +87,16 @@ func asError(err error, target **core.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+func TestCacheVanished(t *testing.T) {
+	for msg, want := range map[string]bool{
+		`unable to find image "sha256:c734"`: true,
+		"Error: No such image: sha256:abc":   true,
+		"COPY failed: file not found":        false,
+	} {
+		if got := cacheVanished(errors.New(msg)); got != want {
+			t.Errorf("%q: %v", msg, got)
+		}
+	}
 }
