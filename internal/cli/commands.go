@@ -275,27 +275,16 @@ func buildsCmd(g *globals) *cobra.Command {
 		Short: "List a stack's builds, newest first",
 		Args:  exactArgs(1, "builds needs the stack name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.Builds(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return g.printJSON(list)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BUILD\tSTATUS\tSTARTED\tIMAGE\tERROR")
-			for _, b := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, ago(b.StartedAt), b.Image, b.Error)
-			}
-			return tw.Flush()
+			return read(g, cmd, func(c *client.Client) ([]client.Build, error) {
+				return c.Builds(cmd.Context(), args[0])
+			}, func(list []client.Build) error {
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "BUILD\tSTATUS\tSTARTED\tTRIGGER\tIMAGE\tERROR")
+				for _, b := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Status, ago(b.StartedAt), b.Trigger, b.Image, b.Error)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	addOutput(cmd, g)
@@ -304,16 +293,13 @@ func buildsCmd(g *globals) *cobra.Command {
 		Short: "Run a pushed build's commit again (after an interruption, say)",
 		Args:  exactArgs(2, "builds retry needs the stack and the build, e.g. `slipway builds retry hello b7`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
 			build := args[1]
 			if !strings.HasPrefix(build, "b") {
 				build = "b" + build
 			}
-			p := &progress{w: g.stderr, start: time.Now()}
-			done, err := c.Retry(cmd.Context(), args[0], build, p.event)
+			done, _, err := follow(g, func(c *client.Client, fn func(client.Event)) (client.Event, error) {
+				return c.Retry(cmd.Context(), args[0], build, fn)
+			})
 			if err != nil {
 				return err
 			}
@@ -331,27 +317,16 @@ func releasesCmd(g *globals) *cobra.Command {
 		Short: "List a stack's releases, newest first",
 		Args:  exactArgs(1, "releases needs the stack name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			list, err := c.Releases(cmd.Context(), args[0], stage)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return g.printJSON(list)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE\tSTAGE\tBUILD\tSTATUS\tCREATED\tERROR")
-			for _, r := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Stage, r.Build, r.Status, ago(r.CreatedAt), r.Error)
-			}
-			return tw.Flush()
+			return read(g, cmd, func(c *client.Client) ([]client.Release, error) {
+				return c.Releases(cmd.Context(), args[0], stage)
+			}, func(list []client.Release) error {
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "RELEASE\tSTAGE\tBUILD\tSTATUS\tTRIGGER\tCONFIG\tCREATED\tERROR")
+				for _, r := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Stage, r.Build, r.Status, r.Trigger, r.ConfigHash, ago(r.CreatedAt), r.Error)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "only this stage")

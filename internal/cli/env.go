@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +38,9 @@ func envCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(g.stdout, "Build variables of %s saved; the next build sees them\n", stack)
 			return nil
 		}
-		p := &progress{w: g.stderr, start: time.Now()}
-		done, err := c.SetEnv(cmd.Context(), stack, stage, ch, p.event)
+		done, _, err := follow(g, func(c *client.Client, fn func(client.Event)) (client.Event, error) {
+			return c.SetEnv(cmd.Context(), stack, stage, ch, fn)
+		})
 		if err != nil {
 			return err
 		}
@@ -82,31 +82,20 @@ func envCmd(g *globals) *cobra.Command {
 		Use:   "list <stack> [<stage>] [--build]",
 		Short: "List variables (secrets masked)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
 			stack, stage, _, err := target(args)
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			vars, err := c.Env(cmd.Context(), stack, stage)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return g.printJSON(vars)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVALUE\tFROM")
-			for _, v := range vars {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Value, v.Source)
-			}
-			return tw.Flush()
+			return read(g, cmd, func(c *client.Client) ([]client.EnvVar, error) {
+				return c.Env(cmd.Context(), stack, stage)
+			}, func(vars []client.EnvVar) error {
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tVALUE\tFROM")
+				for _, v := range vars {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Value, v.Source)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	addOutput(list, g)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -94,4 +95,37 @@ func printError(w io.Writer, err error) {
 
 func addOutput(cmd *cobra.Command, g *globals) {
 	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+}
+
+// read is the body of a read command: fetch with the client, then print
+// the result as JSON (-o json) or with table for humans.
+func read[T any](g *globals, cmd *cobra.Command, fetch func(*client.Client) (T, error), table func(T) error) error {
+	asJSON, err := g.json()
+	if err != nil {
+		return err
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	v, err := fetch(c)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return g.printJSON(v)
+	}
+	return table(v)
+}
+
+// follow runs an operation that streams progress, showing it on stderr,
+// and returns its final event and how long it took.
+func follow(g *globals, op func(*client.Client, func(client.Event)) (client.Event, error)) (client.Event, time.Duration, error) {
+	c, err := g.client()
+	if err != nil {
+		return client.Event{}, 0, err
+	}
+	p := &progress{w: g.stderr, start: time.Now()}
+	done, err := op(c, p.event)
+	return done, time.Since(p.start), err
 }

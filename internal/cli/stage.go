@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,28 +55,17 @@ func eventsCmd(g *globals) *cobra.Command {
 		Short: "Show a stage's events: scaling decisions with their inputs, rollouts, crashes",
 		Args:  exactArgs(2, "events needs the stack and stage, e.g. `slipway events hello dev`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			evs, err := c.Events(cmd.Context(), args[0], args[1], limit)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return g.printJSON(evs)
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tTYPE\tMESSAGE")
-			for i := len(evs) - 1; i >= 0; i-- {
-				e := evs[i]
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Time.Local().Format("15:04:05"), e.Type, e.Message)
-			}
-			return tw.Flush()
+			return read(g, cmd, func(c *client.Client) ([]client.StageEvent, error) {
+				return c.Events(cmd.Context(), args[0], args[1], limit)
+			}, func(evs []client.StageEvent) error {
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TIME\tTYPE\tMESSAGE")
+				for i := len(evs) - 1; i >= 0; i-- {
+					e := evs[i]
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Time.Local().Format("15:04:05"), e.Type, e.Message)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "how many of the newest events")
@@ -142,16 +130,13 @@ func rollbackCmd(g *globals) *cobra.Command {
 		Short: "Roll a stage back to an earlier release's image and config, at once, without a build",
 		Args:  exactArgs(2, "rollback needs the stack and stage, e.g. `slipway rollback hello prod`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
+			done, took, err := follow(g, func(c *client.Client, fn func(client.Event)) (client.Event, error) {
+				return c.Rollback(cmd.Context(), args[0], args[1], to, fn)
+			})
 			if err != nil {
 				return err
 			}
-			p := &progress{w: g.stderr, start: time.Now()}
-			done, err := c.Rollback(cmd.Context(), args[0], args[1], to, p.event)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Rolled back %s/%s in %.1fs: %s\n", args[0], args[1], time.Since(p.start).Seconds(), done.Message)
+			fmt.Fprintf(g.stdout, "Rolled back %s/%s in %.1fs: %s\n", args[0], args[1], took.Seconds(), done.Message)
 			return nil
 		},
 	}
@@ -188,16 +173,13 @@ func approveCmd(g *globals) *cobra.Command {
 		Short: "Release the build awaiting approval at a stage (and promote it on)",
 		Args:  exactArgs(2, "approve needs the stack and stage, e.g. `slipway approve hello prod`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
+			done, took, err := follow(g, func(c *client.Client, fn func(client.Event)) (client.Event, error) {
+				return c.Approve(cmd.Context(), args[0], args[1], fn)
+			})
 			if err != nil {
 				return err
 			}
-			p := &progress{w: g.stderr, start: time.Now()}
-			done, err := c.Approve(cmd.Context(), args[0], args[1], p.event)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Approved in %.1fs: %s\n", time.Since(p.start).Seconds(), done.Message)
+			fmt.Fprintf(g.stdout, "Approved in %.1fs: %s\n", took.Seconds(), done.Message)
 			return nil
 		},
 	}
