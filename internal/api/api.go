@@ -39,6 +39,8 @@ type Service interface {
 	SetBuildEnv(ctx context.Context, stack string, ch service.EnvChange) error
 	Env(ctx context.Context, stack, stage string) ([]service.EnvVar, error)
 	Retry(ctx context.Context, stack, build string) (*service.Job, error)
+	CreateStackFromRepo(ctx context.Context, name string, opts service.RepoOptions) (core.Stack, string, error)
+	Webhook(ctx context.Context, h service.Hook) (string, error)
 }
 
 var _ Service = (*service.Service)(nil)
@@ -141,9 +143,21 @@ func (a *API) listStacks(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// CreateStackRequest is the body of POST /v1/stacks.
+// CreateStackRequest is the body of POST /v1/stacks; RepoURL makes the
+// stack build from an external repository (webhook or polling).
 type CreateStackRequest struct {
 	Name string `json:"name"`
+	service.RepoOptions
+}
+
+// CreateStackResponse names the stack and, for an external repository,
+// its webhook: the secret is shown only here.
+type CreateStackResponse struct {
+	Name          string `json:"name"`
+	RepoURL       string `json:"repo_url,omitempty"`
+	Branch        string `json:"branch,omitempty"`
+	WebhookPath   string `json:"webhook_path,omitempty"`
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
 func (a *API) createStack(w http.ResponseWriter, r *http.Request) error {
@@ -151,11 +165,41 @@ func (a *API) createStack(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	st, err := a.svc.CreateStack(r.Context(), req.Name)
+	if req.URL == "" {
+		st, err := a.svc.CreateStack(r.Context(), req.Name)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, CreateStackResponse{Name: st.Name})
+		return nil
+	}
+	st, secret, err := a.svc.CreateStackFromRepo(r.Context(), req.Name, req.RepoOptions)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, st)
+	writeJSON(w, http.StatusCreated, CreateStackResponse{Name: st.Name, RepoURL: st.Repo.URL, Branch: st.Repo.Branch,
+		WebhookPath: "/v1/hooks/" + st.Name, WebhookSecret: secret})
+	return nil
+}
+
+// webhook takes GitHub and GitLab push deliveries: no bearer token (the
+// providers cannot send one), but a signature checked against the
+// stack's webhook secret.
+func (a *API) webhook(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return core.Errorf(core.CodeInvalid, "read webhook body: %v", err)
+	}
+	event := r.Header.Get("X-GitHub-Event")
+	if event == "" {
+		event = r.Header.Get("X-Gitlab-Event")
+	}
+	res, err := a.svc.Webhook(r.Context(), service.Hook{Stack: r.PathValue("stack"), GitHubSig: r.Header.Get("X-Hub-Signature-256"),
+		GitLabToken: r.Header.Get("X-Gitlab-Token"), Event: event, Body: body})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"result": res})
 	return nil
 }
 

@@ -38,6 +38,7 @@ const (
 func (a *API) table() []route {
 	return []route{
 		{method: "GET", pattern: "/v1/openapi.json", summary: "This document", public: true, response: jsonType, status: 200, handle: a.openAPI},
+		{method: "POST", pattern: "/v1/hooks/{stack}", summary: "GitHub or GitLab push webhook for a stack that builds from an external repository (signed, no token)", public: true, request: jsonType, response: jsonType, status: 202, params: []param{pStack}, handle: a.webhook},
 		{method: "GET", pattern: "/v1/info", summary: "Server version, domain, gateway and registry addresses, Docker version", response: jsonType, status: 200, handle: a.getInfo},
 		{method: "GET", pattern: "/v1/stacks", summary: "List stacks with their status", response: jsonType, status: 200, handle: a.listStacks},
 		{method: "POST", pattern: "/v1/stacks", summary: "Create an empty stack (deploying creates it too)", request: jsonType, response: jsonType, status: 201, handle: a.createStack},

@@ -146,24 +146,34 @@ func rollbackCmd(g *globals) *cobra.Command {
 
 func stackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "stack", Short: "Manage stacks"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "create <name>",
-		Short: "Create an empty stack with its git remote; a push to its main branch deploys",
+	var repo client.RepoOptions
+	create := &cobra.Command{
+		Use:   "create <name> [--repo-url URL [--branch main] [--poll 1m]]",
+		Short: "Create a stack with its git remote, or one that builds from an external repository",
 		Args:  exactArgs(1, "stack create needs the stack name, e.g. `slipway stack create hello`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			st, err := c.CreateStack(cmd.Context(), args[0])
+			st, err := c.CreateStackFromRepo(cmd.Context(), args[0], repo)
 			if err != nil {
 				return err
+			}
+			if st.RepoURL != "" {
+				fmt.Fprintf(g.stdout, "Created stack %s, building branch %s of %s.\n", st.Name, st.Branch, st.RepoURL)
+				fmt.Fprintf(g.stdout, "Webhook (GitHub: content type application/json, push events; GitLab: push events):\n  URL:    %s%s\n  secret: %s\n(the secret is shown only now)\n", c.URL(), st.WebhookPath, st.WebhookSecret)
+				return nil
 			}
 			fmt.Fprintf(g.stdout, "Created stack %s. Deploy with `slipway deploy`, or push to its git remote (password: your token):\n", st.Name)
 			fmt.Fprintf(g.stdout, "  git remote add slipway %s\n  git push slipway main\n", c.GitRemote(st.Name))
 			return nil
 		},
-	})
+	}
+	create.Flags().StringVar(&repo.URL, "repo-url", "", "build from this git repository instead (by webhook, or --poll)")
+	create.Flags().StringVar(&repo.Branch, "branch", "", "the repository's branch to build (default main)")
+	create.Flags().StringVar(&repo.Poll, "poll", "", "also fetch the repository this often, e.g. 1m (for hosts that cannot send webhooks)")
+	cmd.AddCommand(create)
 	return cmd
 }
 

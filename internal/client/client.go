@@ -171,11 +171,39 @@ func (c *Client) Stack(ctx context.Context, name string) (core.StackStatus, erro
 	return out, c.do(ctx, "GET", "/v1/stacks/"+url.PathEscape(name), nil, "", &out)
 }
 
-func (c *Client) CreateStack(ctx context.Context, name string) (core.Stack, error) {
-	var out core.Stack
-	body, _ := json.Marshal(map[string]string{"name": name})
+// CreatedStack is what creating a stack returns; the webhook secret of
+// an external repository is shown only here.
+type CreatedStack struct {
+	Name          string `json:"name"`
+	RepoURL       string `json:"repo_url,omitempty"`
+	Branch        string `json:"branch,omitempty"`
+	WebhookPath   string `json:"webhook_path,omitempty"`
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// RepoOptions make a stack build from an external repository.
+type RepoOptions struct {
+	URL    string `json:"repo_url,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Poll   string `json:"poll,omitempty"` // a duration like "1m"; "" for webhooks only
+}
+
+func (c *Client) CreateStack(ctx context.Context, name string) (CreatedStack, error) {
+	return c.CreateStackFromRepo(ctx, name, RepoOptions{})
+}
+
+// CreateStackFromRepo creates a stack that builds from a repository.
+func (c *Client) CreateStackFromRepo(ctx context.Context, name string, repo RepoOptions) (CreatedStack, error) {
+	var out CreatedStack
+	body, _ := json.Marshal(struct {
+		Name string `json:"name"`
+		RepoOptions
+	}{name, repo})
 	return out, c.do(ctx, "POST", "/v1/stacks", bytes.NewReader(body), "application/json", &out)
 }
+
+// URL is the server's base URL.
+func (c *Client) URL() string { return c.cfg.Server }
 
 func (c *Client) DeleteStack(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/v1/stacks/"+url.PathEscape(name), nil, "", nil)

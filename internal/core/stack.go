@@ -88,6 +88,8 @@ type Stack struct {
 	// of slipway.yml's env; secrets are sealed (secrets.Box), never plain.
 	Vars    map[string]map[string]string `json:"vars,omitempty"`
 	Secrets map[string]map[string]string `json:"secrets,omitempty"`
+	// Repo is the external repository the stack watches, if any.
+	Repo *RepoSource `json:"repo,omitempty"`
 	// BuildVars are the stack's build variables (`env set --build`).
 	BuildVars map[string]string `json:"build_vars,omitempty"`
 	CreatedAt time.Time         `json:"created_at"`
@@ -97,4 +99,15 @@ type Stack struct {
 // Hostname is the gateway host of a stage: <stage>.<stack>.<domain>.
 func Hostname(stack, stage, domain string) string {
 	return stage + "." + stack + "." + domain
+}
+
+// RepoSource is an external git repository a stack builds from: pushes
+// reach Slipway by webhook or by polling.
+type RepoSource struct {
+	URL    string   `json:"url"`
+	Branch string   `json:"branch"`
+	Poll   Duration `json:"poll,omitempty"` // 0: webhooks only
+	// WebhookSecret is sealed (secrets.Box); it signs GitHub webhooks
+	// and is GitLab's token.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }

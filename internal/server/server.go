@@ -138,7 +138,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	svc, err = service.New(ctx, service.Config{
-		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Sealer: box, Logger: log,
+		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Sealer: box, Opener: box, Fetcher: remote, Logger: log,
 		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: token}},
 		Domain:      cfg.Domain,
 		GatewayPort: portOf(lGW.Addr()),
@@ -196,6 +196,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case firstStart:
 		log.Info("first start: generated an admin token and saved it with the server URL (mode 0600)", "credentials", credPath)
 	}
+	go svc.Poll(ctx)
 	ctlDone := make(chan struct{})
 	go func() { ctl.Run(ctx); close(ctlDone) }()
 	log.Info("slipway server ready", "version", cfg.Version, "api", apiURL, "gateway", lGW.Addr().String(),

@@ -20,8 +20,8 @@ const DefaultBranch = "main"
 // stacks that no longer exist are ignored (and logged).
 func (s *Service) DeployPush(stack, branch, commit string) (*Job, error) {
 	log := s.log.With("stack", stack, "branch", branch, "commit", commit)
-	if branch != DefaultBranch {
-		log.Info("push to a branch that does not deploy; kept", "deploys", DefaultBranch)
+	if watched := s.watchedBranch(stack); branch != watched {
+		log.Info("push to a branch that does not deploy; kept", "deploys", watched)
 		return nil, nil
 	}
 	if commit == "" || commit == zeroSHA {

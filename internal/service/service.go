@@ -50,8 +50,10 @@ type Config struct {
 	Images     *pipeline.Images
 	Controller Controller
 	Registry   Registry
-	Source     Source // nil: no git remote
-	Sealer     Sealer // seals stage secrets; nil: no secrets
+	Source     Source  // nil: no git remote
+	Sealer     Sealer  // seals stage secrets; nil: no secrets
+	Opener     Opener  // opens webhook secrets
+	Fetcher    Fetcher // fetches external repositories
 	Logger     *slog.Logger
 
 	Domain       string
