@@ -40,7 +40,7 @@ func TestStarterLifecycle(t *testing.T) {
 	if url != "http://dev.hello.localhost:"+port+"/" {
 		t.Fatalf("deploy printed %q", url)
 	}
-	for _, want := range []string{"==> build b1", "build.yml phase build", "Step 1/", "push ", "release r1 to stage dev"} {
+	for _, want := range []string{"s] build b1", "s] build.yml phase build", "Step 1/", "push ", "release r1 to stage dev"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("deploy progress lacks %q:\n%s", want, r.stderr)
 		}

@@ -143,6 +143,27 @@ phases:
 	if img := status(t, s, "tiny").Stages[0].Release.Image; img != s.registry+"/tiny:b1" {
 		t.Fatalf("released image %q", img)
 	}
+
+	// Pushed, the build runs in a git work tree, so TinyStacks' own
+	// `$(git rev-parse HEAD)` tag works too.
+	os.WriteFile(filepath.Join(app, "build.yml"), []byte(strings.ReplaceAll(buildspec, "$CODEBUILD_RESOLVED_SOURCE_VERSION", "$(git rev-parse HEAD)")), 0o644)
+	home := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-qm", "tiny"}} {
+		if out, err := git(t, app, home, args...); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	head, _ := git(t, app, home, "rev-parse", "HEAD")
+	remote := strings.Replace(s.api, "http://", "http://slipway:"+s.token+"@", 1) + "/git/tiny.git"
+	if out, err := git(t, app, home, "push", "-q", remote, "main"); err != nil {
+		t.Fatalf("push: %v %s", err, out)
+	}
+	eventually(t, 90*time.Second, "pushed TinyStacks build serving", func() error {
+		if img := status(t, s, "tiny").Stages[0].Release.Image; img != s.registry+"/tiny:"+head {
+			return fmt.Errorf("released image %q", img)
+		}
+		return nil
+	})
 }
 
 // TestRetention: with --keep-images 2, old images go, but never one a

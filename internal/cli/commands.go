@@ -96,7 +96,7 @@ type progress struct {
 func (p *progress) event(ev client.Event) {
 	switch ev.Type {
 	case client.EventStep:
-		fmt.Fprintf(p.w, "==> %s\n", ev.Message)
+		fmt.Fprintf(p.w, "==> [%5.1fs] %s\n", time.Since(p.start).Seconds(), ev.Message)
 	case client.EventLog:
 		if !p.quiet {
 			fmt.Fprintf(p.w, "    %s\n", ev.Message)

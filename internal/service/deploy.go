@@ -53,6 +53,11 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	if err := pipeline.Extract(body, dir); err != nil {
 		return nil, err
 	}
+	if origin.Commit != "" && s.cfg.Source != nil {
+		if err := s.cfg.Source.Checkout(ctx, stack, origin.Commit, dir); err != nil {
+			return nil, err
+		}
+	}
 	spec, err := readManifest(dir, stack)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,8 @@ type Source interface {
 	Ensure(stack string) error
 	Remove(stack string) error
 	Archive(ctx context.Context, stack, commit string, w io.Writer) error
+	// Checkout makes dir (holding the commit's files) a git work tree.
+	Checkout(ctx context.Context, stack, commit, dir string) error
 }
 
 // Registry is what the service needs of the embedded registry.

@@ -3,6 +3,9 @@ package source
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -49,4 +52,27 @@ func redact(url string) string {
 		}
 	}
 	return url
+}
+
+// Checkout makes dir, which already holds the commit's files (from
+// Archive), a git work tree at that commit, so a buildspec can run git
+// (`git rev-parse HEAD`, as TinyStacks' build.yml does). Objects are
+// shared with the stack's repository, not copied.
+func (r *Remote) Checkout(ctx context.Context, stack, commit, dir string) error {
+	path, err := r.existingRepo(stack)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".slipway-clone")
+	defer os.RemoveAll(tmp)
+	if err := r.run(ctx, nil, "clone", "--quiet", "--no-checkout", "--shared", path, tmp); err != nil {
+		return fmt.Errorf("clone for the build: %w", err)
+	}
+	if err := os.Rename(filepath.Join(tmp, ".git"), filepath.Join(dir, ".git")); err != nil {
+		return err
+	}
+	if err := r.run(ctx, nil, "-C", dir, "reset", "--quiet", commit); err != nil {
+		return fmt.Errorf("point the build's work tree at %s: %w", short(commit), err)
+	}
+	return nil
 }
