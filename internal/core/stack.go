@@ -104,9 +104,12 @@ func Hostname(stack, stage, domain string) string {
 // RepoSource is an external git repository a stack builds from: pushes
 // reach Slipway by webhook or by polling.
 type RepoSource struct {
-	URL    string   `json:"url"`
-	Branch string   `json:"branch"`
-	Poll   Duration `json:"poll,omitempty"` // 0: webhooks only
+	// URL is shown to users; with credentials in it, they are redacted
+	// here and the whole URL is kept sealed in SealedURL.
+	URL       string   `json:"url"`
+	SealedURL string   `json:"sealed_url,omitempty"`
+	Branch    string   `json:"branch"`
+	Poll      Duration `json:"poll,omitempty"` // 0: webhooks only
 	// WebhookSecret is sealed (secrets.Box); it signs GitHub webhooks
 	// and is GitLab's token.
 	WebhookSecret string `json:"webhook_secret,omitempty"`

@@ -32,7 +32,11 @@ func Load(path string) (*Box, error) {
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(path, key, 0o600); err != nil {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, key, 0o600); err != nil {
+			return nil, fmt.Errorf("write secrets key %s: %w", path, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
 			return nil, fmt.Errorf("write secrets key %s: %w", path, err)
 		}
 	} else if err != nil {

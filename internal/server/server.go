@@ -89,6 +89,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		h := sha256.Sum256([]byte(s))
 		return subtle.ConstantTimeCompare(h[:], tokenHash[:]) == 1
 	}
+	// Builds push with a registry-only credential: a build.yml sees it
+	// (in DOCKER_CONFIG), so it must not open the API.
+	registryToken, err := settingOrNew(ctx, st, "registry_token", 24)
+	if err != nil {
+		return err
+	}
+	registryHash := sha256.Sum256([]byte(registryToken))
+	checkRegistry := func(s string) bool {
+		h := sha256.Sum256([]byte(s))
+		return checkToken(s) || subtle.ConstantTimeCompare(h[:], registryHash[:]) == 1
+	}
 
 	lAPI, err := listen("api", cfg.APIAddr)
 	if err != nil {
@@ -108,13 +119,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	reg, err := registry.New(ctx, registry.Config{Dir: filepath.Join(cfg.DataDir, "registry"), Username: RegistryUser, Token: checkToken, Logger: log})
+	reg, err := registry.New(ctx, registry.Config{Dir: filepath.Join(cfg.DataDir, "registry"), Username: RegistryUser, Token: checkRegistry, Logger: log})
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
 	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain})
-	box, err := secrets.Load(filepath.Join(cfg.DataDir, "secrets.key"))
+	keyPath := filepath.Join(cfg.DataDir, "secrets.key")
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) && holdsSealed(ctx, st) {
+		return fmt.Errorf("the secrets key %s is missing, but state.db holds values sealed with it: restore the file from a backup (a new key could not open them)", keyPath)
+	}
+	box, err := secrets.Load(keyPath)
 	if err != nil {
 		return err
 	}
@@ -139,7 +154,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	svc, err = service.New(ctx, service.Config{
 		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Sealer: box, Opener: box, Fetcher: remote, Logger: log,
-		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: token}},
+		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: registryToken}},
 		Domain:      cfg.Domain,
 		GatewayPort: portOf(lGW.Addr()),
 		DataDir:     cfg.DataDir,
@@ -244,6 +259,25 @@ func adminToken(ctx context.Context, st *sqlite.Store, dataDir string) (token st
 		return "", false, err
 	}
 	return token, stored != "", nil
+}
+
+// holdsSealed reports whether any stack keeps sealed values.
+func holdsSealed(ctx context.Context, st *sqlite.Store) bool {
+	stacks, err := st.ListStacks(ctx)
+	if err != nil {
+		return true // cannot tell: do not risk a new key
+	}
+	for _, s := range stacks {
+		if s.Repo != nil && s.Repo.WebhookSecret != "" {
+			return true
+		}
+		for _, secs := range s.Secrets {
+			if len(secs) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // settingOrNew returns a stored setting, first storing a random hex

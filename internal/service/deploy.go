@@ -157,26 +157,17 @@ func (s *Service) buildVars(b core.Build, spec core.StackSpec, version, dir stri
 	return vars, nil
 }
 
-// newerPush names a newer push build of the same stack, queued, running
-// or done, if job is a push build: then job's commit is stale. (The lock
-// is not FIFO, so the newer one may even have run first.)
-func (s *Service) newerPush(ctx context.Context, job *Job) string {
-	if job.trigger != "push" {
+// branchTip is the watched branch's commit now, for a push build ("" for
+// any other build, or when it cannot be told).
+func (s *Service) branchTip(ctx context.Context, b core.Build) string {
+	if b.Trigger != "push" || s.cfg.Source == nil {
 		return ""
 	}
-	builds, err := s.cfg.Store.ListBuilds(ctx, job.Stack)
+	tip, err := s.cfg.Source.Resolve(ctx, b.Stack, s.watchedBranch(b.Stack))
 	if err != nil {
 		return ""
 	}
-	for _, b := range builds { // newest first
-		if seqNum(b.ID) <= job.seq {
-			break
-		}
-		if b.Trigger == "push" && b.Status != core.BuildFailed && b.Status != core.BuildSuperseded {
-			return b.ID
-		}
-	}
-	return ""
+	return tip
 }
 
 func seqNum(id string) int {
@@ -241,13 +232,15 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		fail(core.Errorf(core.CodeConflict, "stack %s was deleted before build %s started", b.Stack, b.ID))
 		return
 	}
-	// One run at a time per stack; a push that waited while a newer push
-	// queued behind it is superseded: only the newest commit matters.
-	if newer := s.newerPush(ctx, job); newer != "" {
+	// One run at a time per stack. A push whose commit is no longer the
+	// tip of the watched branch (a newer push came while it waited) is
+	// superseded: only the branch's tip deploys, whatever order the
+	// pushes' jobs start in.
+	if tip := s.branchTip(ctx, b); tip != "" && tip != b.Commit {
 		now := time.Now().UTC()
-		b.Status, b.FinishedAt, b.Error = core.BuildSuperseded, &now, "superseded by "+newer+", a newer push"
+		b.Status, b.FinishedAt, b.Error = core.BuildSuperseded, &now, "superseded: the branch has moved on to "+tip
 		s.cfg.Store.PutBuild(context.WithoutCancel(ctx), b)
-		emit(core.Event{Type: core.EventError, Code: core.CodeConflict, Message: fmt.Sprintf("build %s superseded by %s, a newer push", b.ID, newer)})
+		emit(core.Event{Type: core.EventError, Code: core.CodeConflict, Message: fmt.Sprintf("build %s superseded: the branch has moved on to %s", b.ID, tip)})
 		return
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("build %s of stack %s", b.ID, b.Stack)})
@@ -403,12 +396,14 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 }
 
 // configHash fingerprints what a release runs besides its image: the
-// stage's spec, variables and (sealed, so by name) secrets.
+// stage's spec, variables and sealed secrets.
 func configHash(rel core.Release) string {
 	stage, _ := rel.Spec.Stage(rel.Stage)
+	// Sealed values: a rotated secret changes the hash; the plain value
+	// never enters it.
 	names := make([]string, 0, len(rel.Secrets))
-	for k := range rel.Secrets {
-		names = append(names, k)
+	for k, v := range rel.Secrets {
+		names = append(names, k+"="+v)
 	}
 	sort.Strings(names)
 	doc, _ := json.Marshal(struct {

@@ -99,9 +99,12 @@ func (s *Service) SetEnv(ctx context.Context, stack, stage string, ch EnvChange,
 		return core.Release{}, err
 	}
 	serving, err := s.servingRelease(ctx, stack, stage)
-	if err != nil || serving == nil {
+	if err != nil {
+		return core.Release{}, fmt.Errorf("saved, but could not release them: %w", err)
+	}
+	if serving == nil {
 		emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("saved; stage %s serves nothing yet, so its first release will carry them", stage)})
-		return core.Release{}, err
+		return core.Release{}, nil
 	}
 	emit(core.Event{Type: core.EventStep, Stage: stage, Message: fmt.Sprintf("release build %s to %s again with the new variables", serving.Build, stage)})
 	return s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: serving.Build, Image: serving.Image, Spec: serving.Spec, Trigger: "env"}, false, emit)

@@ -65,7 +65,17 @@ func (s *Service) Approve(ctx context.Context, stack, stage string, emit func(co
 			return err
 		}
 		delete(st.Awaiting, stage)
+		// The build's image goes with the spec it was built with (its
+		// newest release), not with whatever slipway.yml is newest.
 		spec = st.Spec
+		if rels, err := tx.ListReleases(ctx, stack, ""); err == nil {
+			for _, r := range rels {
+				if r.Build == id && r.Status != core.ReleaseFailed {
+					spec = r.Spec
+					break
+				}
+			}
+		}
 		return tx.UpdateStack(ctx, st)
 	})
 	if err != nil {
@@ -74,6 +84,19 @@ func (s *Service) Approve(ctx context.Context, stack, stage string, emit func(co
 	emit(core.Event{Type: core.EventStep, Stage: stage, Message: fmt.Sprintf("approved: release build %s to stage %s", b.ID, stage)})
 	rel, err := s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: b.ID, Image: b.Image, Spec: spec, Trigger: "approve"}, false, emit)
 	if err != nil {
+		// Still awaiting: it can be approved again (unless a newer build
+		// took its place meanwhile).
+		s.cfg.Store.Tx(ctx, func(tx storeTx) error {
+			st, err := tx.GetStack(ctx, stack)
+			if err != nil || st.Awaiting[stage] != "" {
+				return err
+			}
+			if st.Awaiting == nil {
+				st.Awaiting = map[string]string{}
+			}
+			st.Awaiting[stage] = b.ID
+			return tx.UpdateStack(ctx, st)
+		})
 		return rel, err
 	}
 	idx := 0

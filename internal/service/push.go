@@ -94,5 +94,7 @@ func (s *Service) Retry(ctx context.Context, stack, build string) (*Job, error) 
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
-	return s.deploy(s.ctx, stack, pr, core.Build{Trigger: "push", Commit: b.Commit})
+	// Its own trigger: a retry is deliberate, so it is never superseded
+	// by (and never supersedes) a push.
+	return s.deploy(s.ctx, stack, pr, core.Build{Trigger: "retry", Commit: b.Commit})
 }

@@ -57,6 +57,13 @@ func (s *Service) CreateStackFromRepo(ctx context.Context, name string, opts Rep
 		return core.Stack{}, "", err
 	}
 	st.Repo = &core.RepoSource{URL: opts.URL, Branch: opts.Branch, Poll: opts.Poll, WebhookSecret: sealed}
+	if shown := redactURL(opts.URL); shown != opts.URL {
+		// Credentials in the URL are a secret like any other.
+		if st.Repo.SealedURL, err = s.cfg.Sealer.Seal(opts.URL); err != nil {
+			return core.Stack{}, "", err
+		}
+		st.Repo.URL = shown
+	}
 	if err := s.cfg.Store.UpdateStack(ctx, st); err != nil {
 		return core.Stack{}, "", err
 	}
@@ -131,7 +138,14 @@ func (s *Service) SyncRepo(stack string) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
 	defer cancel()
-	before, after, err := s.cfg.Fetcher.Fetch(ctx, stack, st.Repo.URL, st.Repo.Branch)
+	url := st.Repo.URL
+	if st.Repo.SealedURL != "" {
+		if url, err = s.cfg.Opener.Open(st.Repo.SealedURL); err != nil {
+			s.log.Warn("open the repository URL", "stack", stack, "err", err)
+			return
+		}
+	}
+	before, after, err := s.cfg.Fetcher.Fetch(ctx, stack, url, st.Repo.Branch)
 	if err != nil {
 		s.log.Warn("fetch the stack's repository", "stack", stack, "err", err)
 		return
@@ -165,4 +179,15 @@ func (s *Service) Poll(ctx context.Context) {
 			s.SyncRepo(st.Name)
 		}
 	}
+}
+
+// redactURL hides the user-info part of a URL ("https://user:token@host/x").
+func redactURL(url string) string {
+	if i := strings.Index(url, "://"); i >= 0 {
+		rest := url[i+3:]
+		if at := strings.Index(rest, "@"); at >= 0 && !strings.Contains(rest[:at], "/") {
+			return url[:i+3] + "****@" + rest[at+1:]
+		}
+	}
+	return url
 }

@@ -9,10 +9,10 @@ import (
 )
 
 // keepSet is the pure retention rule: the newest keep successful builds,
-// every build one of a stage's newest keep releases uses (rollback needs
-// them), and builds awaiting approval. builds and each stage's releases
+// every build one of a stage's newest keep releases that served uses
+// (rollback needs them), builds awaiting approval, and builds serving. builds and each stage's releases
 // are newest first.
-func keepSet(keep int, builds []core.Build, releases map[string][]core.Release, awaiting map[string]string) map[string]bool {
+func keepSet(keep int, builds []core.Build, releases map[string][]core.Release, awaiting map[string]string, serving []string) map[string]bool {
 	kept := map[string]bool{}
 	n := 0
 	for _, b := range builds {
@@ -22,12 +22,22 @@ func keepSet(keep int, builds []core.Build, releases map[string][]core.Release, 
 		}
 	}
 	for _, rels := range releases {
-		for i, r := range rels {
-			if i >= keep {
+		n := 0
+		for _, r := range rels {
+			// Only releases that served count: a failed one is no
+			// rollback target.
+			if r.Status != core.ReleaseActive && r.Status != core.ReleaseSuperseded {
+				continue
+			}
+			if n >= keep {
 				break
 			}
 			kept[r.Build] = true
+			n++
 		}
+	}
+	for _, id := range serving {
+		kept[id] = true // what runs now, whatever else happened
 	}
 	for _, id := range awaiting {
 		kept[id] = true
@@ -53,7 +63,13 @@ func (s *Service) prune(ctx context.Context, stack string) ([]string, error) {
 			return nil, err
 		}
 	}
-	kept := keepSet(s.cfg.KeepImages, builds, releases, st.Awaiting)
+	var serving []string
+	for _, stage := range st.Spec.Stages {
+		if rel, err := s.servingRelease(ctx, stack, stage.Name); err == nil && rel != nil {
+			serving = append(serving, rel.Build)
+		}
+	}
+	kept := keepSet(s.cfg.KeepImages, builds, releases, st.Awaiting, serving)
 	keptTags := map[string]bool{}
 	for _, b := range builds {
 		if kept[b.ID] {

@@ -39,8 +39,39 @@ func (s *Service) Rollback(ctx context.Context, stack, stage, to string, emit fu
 		return core.Release{}, core.Errorf(core.CodeConflict, "release %s used build %s, whose image retention has removed (it keeps the last %d builds and the images of each stage's last %d releases)", target.ID, target.Build, s.cfg.KeepImages, s.cfg.KeepImages)
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("roll %s/%s back to %s (build %s)", stack, stage, target.ID, target.Build)})
-	return s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: target.Build, Image: target.Image,
+	rel, err := s.release(ctx, core.Release{Stack: stack, Stage: stage, Build: target.Build, Image: target.Image,
 		Spec: target.Spec, Vars: target.Vars, Secrets: target.Secrets, Trigger: "rollback", From: target.ID}, false, emit)
+	if err != nil {
+		return rel, err
+	}
+	// The stage's env is now the restored one (so the next `env set` or
+	// deploy builds on it), and approvals of the build rolled away from
+	// are dropped: it was not good enough to keep.
+	err = s.cfg.Store.Tx(ctx, func(tx storeTx) error {
+		st, err := tx.GetStack(ctx, stack)
+		if err != nil {
+			return err
+		}
+		ensure(&st.Vars, stage)
+		ensure(&st.Secrets, stage)
+		st.Vars[stage], st.Secrets[stage] = copyMap(target.Vars), copyMap(target.Secrets)
+		for at, build := range st.Awaiting {
+			if serving != "" && build == buildOf(rels, serving) {
+				delete(st.Awaiting, at)
+			}
+		}
+		return tx.UpdateStack(ctx, st)
+	})
+	return rel, err
+}
+
+func buildOf(rels []core.Release, id string) string {
+	for _, r := range rels {
+		if r.ID == id {
+			return r.Build
+		}
+	}
+	return ""
 }
 
 // rollbackTarget picks the release to restore: the named one, or the

@@ -34,6 +34,8 @@ type Source interface {
 	Archive(ctx context.Context, stack, commit string, w io.Writer) error
 	// Checkout makes dir (holding the commit's files) a git work tree.
 	Checkout(ctx context.Context, stack, commit, dir string) error
+	// Resolve is a branch's (or any revision's) commit.
+	Resolve(ctx context.Context, stack, rev string) (string, error)
 }
 
 // Registry is what the service needs of the embedded registry.

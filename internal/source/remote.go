@@ -238,7 +238,9 @@ func (r *Remote) run(ctx context.Context, stdout io.Writer, args ...string) erro
 // gitEnv is the whole environment our git subprocesses get: the server's
 // own may hold GIT_DIR, GIT_INDEX_FILE or credentials that must not leak.
 func gitEnv() []string {
-	env := []string{"PATH=" + os.Getenv("PATH")}
+	// Never prompt: a fetch of a private repository without credentials
+	// must fail at once, not wait on the server's terminal.
+	env := []string{"PATH=" + os.Getenv("PATH"), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true"}
 	if home := os.Getenv("HOME"); home != "" {
 		env = append(env, "HOME="+home)
 	}
