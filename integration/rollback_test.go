@@ -64,6 +64,22 @@ func TestRollback(t *testing.T) {
 	if line := errorLine(t, s.run(v1, "rollback", "back", "dev", "--to", "r9")); !strings.Contains(line, "no release r9") {
 		t.Fatalf("rollback to a missing release: %q", line)
 	}
+
+	// A rollback does not wait for a build in progress.
+	slow := fixtureApp(t, "back", "stages:\n  - name: dev\n    env: {VERSION: v3}\n")
+	bs, _ := os.ReadFile(filepath.Join(slow, "build.yml"))
+	os.WriteFile(filepath.Join(slow, "build.yml"), []byte(strings.Replace(string(bs), "commands:\n", "commands:\n      - sleep 15\n", 1)), 0o644)
+	building := make(chan result, 1)
+	go func() { building <- s.run(slow, "deploy", "-q") }()
+	time.Sleep(2 * time.Second) // the build is in its sleep
+	start := time.Now()
+	s.mustRun(v1, "rollback", "back", "dev")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("rollback waited for the build: %s", d)
+	}
+	if r := <-building; r.code != 0 {
+		t.Fatalf("the slow deploy failed: %s", r.stderr)
+	}
 }
 
 // TestPromotionAndApproval: a deploy carries the build through the

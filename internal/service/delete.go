@@ -25,6 +25,10 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 		}
 	}
 	s.mu.Unlock()
+	// Runs before releases, as run() takes them: no deadlock, and the
+	// canceled run has stopped before anything is removed.
+	unlockRuns := s.lockRuns(name)
+	defer unlockRuns()
 	unlock := s.lockStack(name)
 	defer unlock()
 	builds, err := s.cfg.Store.ListBuilds(ctx, name)

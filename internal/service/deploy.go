@@ -201,8 +201,11 @@ func readManifest(dir, stack string) (core.StackSpec, error) {
 // stage keeps serving what it served before.
 func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.StackSpec, bs *manifest.Buildspec, dir string) {
 	log := s.log.With("stack", b.Stack, "build", b.ID)
-	unlock := s.lockStack(b.Stack)
-	defer unlock()
+	// One pipeline run at a time per stack; the stack lock itself is
+	// taken only to release, so rollback, approve and env set never wait
+	// for a build.
+	unlockRuns := s.lockRuns(b.Stack)
+	defer unlockRuns()
 	emit := job.emit
 	fail := func(err error) {
 		ev := core.Event{Type: core.EventError, Message: err.Error(), Code: core.CodeOf(err)}
@@ -299,6 +302,8 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 	finishBuild(core.BuildSucceeded, nil)
 	emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("pushed %s (%s)", ref, digest)})
 
+	unlock := s.lockStack(b.Stack)
+	defer unlock()
 	rel, err := s.release(ctx, core.Release{Stack: b.Stack, Stage: spec.FirstStage(), Build: b.ID, Image: b.Image, Spec: spec, Trigger: "deploy"}, true, emit)
 	if err != nil {
 		fail(err)

@@ -75,8 +75,9 @@ type Service struct {
 
 	wg      sync.WaitGroup // running jobs
 	mu      sync.Mutex
-	jobs    map[string]*Job // by stack/build, while running
-	stackMu map[string]*sync.Mutex
+	jobs    map[string]*Job        // by stack/build, while running
+	stackMu map[string]*sync.Mutex // held while releasing
+	runMu   map[string]*sync.Mutex // held for a whole pipeline run
 }
 
 // New returns a Service whose jobs run until ctx ends.
@@ -96,7 +97,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "service"), ctx: ctx,
-		jobs: map[string]*Job{}, stackMu: map[string]*sync.Mutex{}}
+		jobs: map[string]*Job{}, stackMu: map[string]*sync.Mutex{}, runMu: map[string]*sync.Mutex{}}
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
@@ -163,12 +164,18 @@ func (s *Service) URL(stack, stage string) string {
 	return "http://" + host + "/"
 }
 
-func (s *Service) lockStack(stack string) func() {
+// lockStack serializes what changes a stack's releases.
+func (s *Service) lockStack(stack string) func() { return s.lockIn(s.stackMu, stack) }
+
+// lockRuns serializes a stack's pipeline runs (build, then release).
+func (s *Service) lockRuns(stack string) func() { return s.lockIn(s.runMu, stack) }
+
+func (s *Service) lockIn(locks map[string]*sync.Mutex, stack string) func() {
 	s.mu.Lock()
-	m, ok := s.stackMu[stack]
+	m, ok := locks[stack]
 	if !ok {
 		m = &sync.Mutex{}
-		s.stackMu[stack] = m
+		locks[stack] = m
 	}
 	s.mu.Unlock()
 	m.Lock()
