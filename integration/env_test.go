@@ -83,4 +83,13 @@ func TestEnvAndSecrets(t *testing.T) {
 	if r := s.mustRun(app, "deploy"); !strings.Contains(r.stderr, "greeting=hello-build") {
 		t.Fatalf("build variable not seen by build.yml:\n%s", r.stderr)
 	}
+
+	// DOCKERFILE_PATH picks another Dockerfile (monorepos).
+	df, _ := os.ReadFile(filepath.Join(app, "Dockerfile"))
+	os.MkdirAll(filepath.Join(app, "deploy"), 0o755)
+	os.WriteFile(filepath.Join(app, "deploy", "Dockerfile.alt"), append(df, []byte("LABEL picked=alt\n")...), 0o644)
+	s.mustRun(app, "env", "set", "envs", "--build", "DOCKERFILE_PATH=deploy/Dockerfile.alt")
+	if r := s.mustRun(app, "deploy"); !strings.Contains(r.stderr, "LABEL picked=alt") {
+		t.Fatalf("DOCKERFILE_PATH not used:\n%s", r.stderr)
+	}
 }

@@ -286,8 +286,14 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		if b.Commit != "" {
 			extra = []string{b.Commit}
 		}
+		// DOCKERFILE_PATH, a build variable, picks the Dockerfile in a
+		// monorepo, as TinyStacks' did; else slipway.yml's.
+		dockerfile := spec.Build.Dockerfile
+		if st, err := s.cfg.Store.GetStack(ctx, b.Stack); err == nil && st.BuildVars["DOCKERFILE_PATH"] != "" {
+			dockerfile = st.BuildVars["DOCKERFILE_PATH"]
+		}
 		bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
-		ref, digest, err = s.cfg.Images.BuildAndPush(bctx, b.Stack, b.ID, dir, spec.Build.Dockerfile, extra, emit)
+		ref, digest, err = s.cfg.Images.BuildAndPush(bctx, b.Stack, b.ID, dir, dockerfile, extra, emit)
 		cancel()
 		if errors.Is(bctx.Err(), context.DeadlineExceeded) {
 			err = core.Errorf(core.CodeBuildFailed, "image build and push took longer than %s", s.cfg.BuildTimeout)
