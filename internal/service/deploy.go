@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -99,7 +98,6 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	if err != nil {
 		return nil, fmt.Errorf("open build log: %w", err)
 	}
-	job.trigger, job.seq = b.Trigger, seqNum(b.ID)
 	jctx, cancel := context.WithCancel(s.ctx)
 	job.cancel = cancel
 	key := stack + "/" + b.ID
@@ -168,11 +166,6 @@ func (s *Service) branchTip(ctx context.Context, b core.Build) string {
 		return ""
 	}
 	return tip
-}
-
-func seqNum(id string) int {
-	n, _ := strconv.Atoi(strings.TrimLeft(id, "br"))
-	return n
 }
 
 // readManifest parses slipway.yml; without one, the stack gets defaults.

@@ -15,8 +15,6 @@ import (
 // followers and appended to an NDJSON log file that outlives the job.
 type Job struct {
 	Stack, Build string
-	trigger      string // upload or push
-	seq          int    // the build's number
 
 	mu      sync.Mutex
 	events  []core.Event
