@@ -130,7 +130,11 @@ func statusCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(tw, "STACK\tSTAGE\tSTATUS\tRELEASE\tINSTANCES\tURL")
 				for _, s := range list {
 					for _, st := range s.Stages {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, st.Name, st.Status, releaseID(st), healthyCount(st), st.URL)
+						status := st.Status
+						if st.Awaiting != "" {
+							status += " (" + st.Awaiting + " awaits approval)"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, st.Name, status, releaseID(st), healthyCount(st), st.URL)
 					}
 				}
 				return tw.Flush()
