@@ -213,3 +213,41 @@ func TestRetention(t *testing.T) {
 	}
 	s.mustRun(app, "rollback", "keep", "dev") // to r4 (b3): kept
 }
+
+// TestReleaseYML: a TinyStacks release.yml (retag :$PREVIOUS_STAGE_NAME
+// as :$STAGE_NAME and push) runs before each release of the build, with
+// the stage's variables; a failing one leaves the stage as it was.
+func TestReleaseYML(t *testing.T) {
+	s := startServer(t)
+	app := fixtureApp(t, "rel", "stages:\n  - name: dev\n  - name: prod\n    approval: true\n")
+	releaseYML := `version: 0.2
+phases:
+  build:
+    commands:
+      - docker pull -q $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME
+      - docker tag $ECR_IMAGE_URL:$PREVIOUS_STAGE_NAME $ECR_IMAGE_URL:$STAGE_NAME
+      - docker push -q $ECR_IMAGE_URL:$STAGE_NAME
+      - echo "released to $STAGE_NAME from $PREVIOUS_STAGE_NAME"
+`
+	os.WriteFile(filepath.Join(app, "release.yml"), []byte(releaseYML), 0o644)
+	r := s.mustRun(app, "deploy")
+	if !strings.Contains(r.stderr, "release.yml for stage dev (from latest)") || !strings.Contains(r.stderr, "released to dev from latest") {
+		t.Fatalf("deploy:\n%s", r.stderr)
+	}
+	r = s.mustRun(app, "approve", "rel", "prod")
+	if !strings.Contains(r.stderr, "released to prod from dev") {
+		t.Fatalf("approve:\n%s", r.stderr)
+	}
+	if code, body, _ := s.gw("GET", "prod.rel.localhost", "/ping", ""); code != 200 || body != "pong" {
+		t.Fatalf("prod: %d %q", code, body)
+	}
+	// A failing release.yml: dev keeps its release.
+	os.WriteFile(filepath.Join(app, "release.yml"), []byte("version: 0.2\nphases:\n  build:\n    commands:\n      - echo migrating; exit 5\n"), 0o644)
+	line := errorLine(t, s.run(app, "deploy", "-q"))
+	if !strings.Contains(line, "release.yml for stage dev") || !strings.Contains(line, "exit status 5") {
+		t.Fatalf("failing release.yml: %q", line)
+	}
+	if rel := status(t, s, "rel").Stages[0].Release; rel == nil || rel.ID != "r1" {
+		t.Fatalf("dev moved after a failed release.yml: %+v", rel)
+	}
+}

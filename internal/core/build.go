@@ -15,17 +15,20 @@ const (
 
 // Build turns a source context into an image in the embedded registry.
 type Build struct {
-	ID         string      `json:"id"` // "b<seq>", unique per stack; also the image tag
-	Stack      string      `json:"stack"`
-	Status     BuildStatus `json:"status"`
-	Commit     string      `json:"commit,omitempty"`  // the git commit built, when it came from a push
-	Trigger    string      `json:"trigger,omitempty"` // upload or push
-	Image      string      `json:"image,omitempty"`   // <registry>/<stack>:<id>
-	Digest     string      `json:"digest,omitempty"`  // registry manifest digest
-	Error      string      `json:"error,omitempty"`
-	Pruned     bool        `json:"pruned,omitempty"` // its image was removed by retention
-	StartedAt  time.Time   `json:"started_at"`
-	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	ID      string      `json:"id"` // "b<seq>", unique per stack; also the image tag
+	Stack   string      `json:"stack"`
+	Status  BuildStatus `json:"status"`
+	Commit  string      `json:"commit,omitempty"`  // the git commit built, when it came from a push
+	Trigger string      `json:"trigger,omitempty"` // upload or push
+	Image   string      `json:"image,omitempty"`   // <registry>/<stack>:<id>
+	Digest  string      `json:"digest,omitempty"`  // registry manifest digest
+	Error   string      `json:"error,omitempty"`
+	Pruned  bool        `json:"pruned,omitempty"` // its image was removed by retention
+	// ReleaseYML is the source's release.yml, run before each release of
+	// this build to a stage.
+	ReleaseYML string     `json:"release_yml,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // ReleaseStatus is where a release is in its rollout.

@@ -69,6 +69,14 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 		}
 		buildspec = &bs
 	}
+	// release.yml is checked now, so a bad one fails before anything is
+	// built, and kept with the build for each of its releases.
+	if data, err := os.ReadFile(filepath.Join(dir, ReleasespecFile)); err == nil {
+		if _, err := manifest.ParseBuildspec(ReleasespecFile, data); err != nil {
+			return nil, err
+		}
+		origin.ReleaseYML = string(data)
+	}
 	now := time.Now().UTC()
 	var b core.Build
 	err = s.cfg.Store.Tx(ctx, func(tx storeTx) error {
@@ -84,7 +92,7 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 			return err
 		}
 		b = core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildRunning, StartedAt: now,
-			Commit: origin.Commit, Trigger: origin.Trigger}
+			Commit: origin.Commit, Trigger: origin.Trigger, ReleaseYML: origin.ReleaseYML}
 		return tx.PutBuild(ctx, b)
 	})
 	if err != nil {
@@ -345,6 +353,16 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 	rel.ID, rel.Status, rel.Error, rel.CreatedAt = "r"+strconv.Itoa(n), core.ReleasePending, "", time.Now().UTC()
 	if b, err := st.GetBuild(ctx, rel.Stack, rel.Build); err == nil {
 		rel.Digest, rel.Commit = b.Digest, b.Commit
+		if b.ReleaseYML != "" && rel.Trigger != "rollback" && rel.Trigger != "env" {
+			image, digest, err := s.runReleaseSpec(ctx, b, rel, emit)
+			if err != nil {
+				rel.Status, rel.Error = core.ReleaseFailed, err.Error()
+				rel.ConfigHash = configHash(rel)
+				st.PutRelease(context.WithoutCancel(ctx), rel)
+				return rel, err
+			}
+			rel.Image, rel.Digest = image, digest
+		}
 	}
 	rel.ConfigHash = configHash(rel)
 	b, stage, spec := core.Build{Stack: rel.Stack}, rel.Stage, rel.Spec
