@@ -105,6 +105,9 @@ func TestPromotionAndApproval(t *testing.T) {
 	if st.Stages[2].Awaiting != "b1" || st.Stages[2].Status != "not-deployed" {
 		t.Fatalf("prod before approval: %+v", st.Stages[2])
 	}
+	if line := errorLine(t, s.run(app, "approve", "promo", "prod", "--build", "b9")); !strings.Contains(line, "now awaits build b1, not b9") {
+		t.Fatalf("approve of a build that is not waiting: %q", line)
+	}
 	r = s.mustRun(app, "approve", "promo", "prod")
 	if !strings.Contains(r.stdout, "of build b1 serves stage prod") {
 		t.Fatalf("approve: %q", r.stdout)

@@ -34,7 +34,7 @@ type Service interface {
 	Abort(ctx context.Context, stack, stage string) (string, error)
 	Exec(ctx context.Context, stack, stage, instance string, cmd []string, stdout, stderr io.Writer) (int, error)
 	Rollback(ctx context.Context, stack, stage, to string, emit func(core.Event)) (core.Release, error)
-	Approve(ctx context.Context, stack, stage string, emit func(core.Event)) (core.Release, error)
+	Approve(ctx context.Context, stack, stage, expect string, emit func(core.Event)) (core.Release, error)
 	SetEnv(ctx context.Context, stack, stage string, ch service.EnvChange, emit func(core.Event)) (core.Release, error)
 	SetBuildEnv(ctx context.Context, stack string, ch service.EnvChange) error
 	Env(ctx context.Context, stack, stage string) ([]service.EnvVar, error)

@@ -28,6 +28,7 @@ var (
 	pTimes  = param{"timestamps", "query", "true to prefix lines with timestamps"}
 	pStageP = param{"stage", "path", "stage name"}
 	pLimit  = param{"limit", "query", "at most this many (default 100)"}
+	pExpect = param{"build", "query", "the build the approver expects to be waiting; refused if another is"}
 )
 
 const (
@@ -55,7 +56,7 @@ func (a *API) table() []route {
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/abort", summary: "Stop a rollout in progress; the previous release keeps serving", response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.abort},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/exec", summary: "Run a command in an instance; streams output frames then the exit code (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.exec},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/rollback", summary: "Roll a stage back to an earlier release's image and config, without a build; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.rollback},
-		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/approve", summary: "Release the build awaiting approval at a stage, then promote it on; streams progress (NDJSON)", response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.approve},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/approve", summary: "Release the build awaiting approval at a stage, then promote it on; streams progress (NDJSON)", response: streamType, status: 200, params: []param{pStack, pStageP, pExpect}, handle: a.approve},
 		{method: "GET", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "A stage's variables (slipway.yml, env set, secrets masked)", response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.getEnv},
 		{method: "PUT", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "Set or unset a stage's variables or secrets; the serving build is released again with them; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.setEnv},
 		{method: "GET", pattern: "/v1/stacks/{stack}/build-env", summary: "The stack's build variables", response: jsonType, status: 200, params: []param{pStack}, handle: a.getBuildEnv},

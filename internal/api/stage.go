@@ -144,8 +144,9 @@ func (a *API) rollback(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) approve(w http.ResponseWriter, r *http.Request) error {
 	stack, stage := r.PathValue("stack"), r.PathValue("stage")
+	expect := r.URL.Query().Get("build")
 	return streamRelease(w, r, func(emit func(core.Event)) (core.Release, error) {
-		return a.svc.Approve(r.Context(), stack, stage, emit)
+		return a.svc.Approve(r.Context(), stack, stage, expect, emit)
 	})
 }
 

@@ -178,13 +178,31 @@ func stackCmd(g *globals) *cobra.Command {
 }
 
 func approveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "approve <stack> <stage>",
+	var build string
+	cmd := &cobra.Command{
+		Use:   "approve <stack> <stage> [--build bN]",
 		Short: "Release the build awaiting approval at a stage (and promote it on)",
 		Args:  exactArgs(2, "approve needs the stack and stage, e.g. `slipway approve hello prod`"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			done, took, err := follow(g, func(c *client.Client, fn func(client.Event)) (client.Event, error) {
-				return c.Approve(cmd.Context(), args[0], args[1], fn)
+				expect := build
+				if expect == "" {
+					// Approve what is waiting now, and only that: a newer
+					// build arriving meanwhile is refused, not shipped.
+					st, err := c.Stack(cmd.Context(), args[0])
+					if err != nil {
+						return client.Event{}, err
+					}
+					for _, stage := range st.Stages {
+						if stage.Name == args[1] {
+							expect = stage.Awaiting
+						}
+					}
+					if expect != "" {
+						fmt.Fprintf(g.stderr, "approving build %s for %s\n", expect, args[1])
+					}
+				}
+				return c.Approve(cmd.Context(), args[0], args[1], expect, fn)
 			})
 			if err != nil {
 				return err
@@ -193,4 +211,6 @@ func approveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&build, "build", "", "the build to approve (default: the one awaiting now)")
+	return cmd
 }

@@ -103,8 +103,8 @@ func (c *Client) Rollback(ctx context.Context, stack, stage, to string, fn func(
 
 // Approve releases the build awaiting approval at a stage, streaming
 // progress to fn; it returns the final event.
-func (c *Client) Approve(ctx context.Context, stack, stage string, fn func(Event)) (Event, error) {
-	resp, err := c.send(ctx, "POST", stagePath(stack, stage)+"/approve", nil, "", "application/x-ndjson")
+func (c *Client) Approve(ctx context.Context, stack, stage, build string, fn func(Event)) (Event, error) {
+	resp, err := c.send(ctx, "POST", stagePath(stack, stage)+"/approve?build="+url.QueryEscape(build), nil, "", "application/x-ndjson")
 	if err != nil {
 		return Event{}, err
 	}

@@ -43,7 +43,9 @@ func (s *Service) promote(ctx context.Context, b core.Build, spec core.StackSpec
 // Approve releases the build awaiting approval at a stage, then carries
 // it on to the stages after (stopping at the next one that asks for
 // approval). It returns the new release.
-func (s *Service) Approve(ctx context.Context, stack, stage string, emit func(core.Event)) (core.Release, error) {
+// expect, when set, is the build the approver saw waiting: if another
+// has taken its place meanwhile, nothing is released.
+func (s *Service) Approve(ctx context.Context, stack, stage, expect string, emit func(core.Event)) (core.Release, error) {
 	if err := s.checkStage(ctx, stack, stage); err != nil {
 		return core.Release{}, err
 	}
@@ -60,6 +62,9 @@ func (s *Service) Approve(ctx context.Context, stack, stage string, emit func(co
 		id := st.Awaiting[stage]
 		if id == "" {
 			return core.Errorf(core.CodeConflict, "stage %s of %s has no build awaiting approval; deploy or push first", stage, stack)
+		}
+		if expect != "" && expect != id {
+			return core.Errorf(core.CodeConflict, "stage %s of %s now awaits build %s, not %s; check `slipway status %s` and approve again", stage, stack, id, expect, stack)
 		}
 		if b, err = tx.GetBuild(ctx, stack, id); err != nil {
 			return err
