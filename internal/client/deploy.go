@@ -105,11 +105,5 @@ func Init(dir, name, template string) ([]string, error) {
 // Templates lists the starters Init knows.
 func Templates() []string { return starter.Templates() }
 
-// IsNotFound reports whether err is an API "not found" error.
-func IsNotFound(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == core.CodeNotFound
-}
-
 // ManifestSchema is the JSON Schema of slipway.yml.
 func ManifestSchema() []byte { return manifest.JSONSchema() }

@@ -31,18 +31,9 @@ func (s *Service) DeployPush(stack, branch, commit string) (*Job, error) {
 	if s.cfg.Source == nil {
 		return nil, core.Errorf(core.CodeUnavailable, "no git remote configured")
 	}
-	// The commit's tree, as the tar.gz an upload would be.
-	pr, pw := io.Pipe()
-	go func() {
-		zw := gzip.NewWriter(pw)
-		err := s.cfg.Source.Archive(s.ctx, stack, commit, zw)
-		if err == nil {
-			err = zw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	defer pr.Close()
-	job, err := s.deploy(s.ctx, stack, pr, core.Build{Trigger: "push", Commit: commit})
+	tree := s.commitTree(stack, commit)
+	defer tree.Close()
+	job, err := s.deploy(s.ctx, stack, tree, core.Build{Trigger: "push", Commit: commit})
 	if err != nil {
 		log.Warn("push not deployed", "err", err)
 		s.recordRejected(stack, commit, err)
@@ -84,17 +75,23 @@ func (s *Service) Retry(ctx context.Context, stack, build string) (*Job, error) 
 	if b.Commit == "" || s.cfg.Source == nil {
 		return nil, core.Errorf(core.CodeInvalid, "build %s was an upload, whose source is not kept: run `slipway deploy` again", build)
 	}
+	tree := s.commitTree(stack, b.Commit)
+	defer tree.Close()
+	// Its own trigger: a retry is deliberate, so it is never superseded
+	// by (and never supersedes) a push.
+	return s.deploy(s.ctx, stack, tree, core.Build{Trigger: "retry", Commit: b.Commit})
+}
+
+// commitTree streams a commit's tree as the tar.gz an upload would be.
+func (s *Service) commitTree(stack, commit string) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		zw := gzip.NewWriter(pw)
-		err := s.cfg.Source.Archive(s.ctx, stack, b.Commit, zw)
+		err := s.cfg.Source.Archive(s.ctx, stack, commit, zw)
 		if err == nil {
 			err = zw.Close()
 		}
 		pw.CloseWithError(err)
 	}()
-	defer pr.Close()
-	// Its own trigger: a retry is deliberate, so it is never superseded
-	// by (and never supersedes) a push.
-	return s.deploy(s.ctx, stack, pr, core.Build{Trigger: "retry", Commit: b.Commit})
+	return pr
 }
