@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -82,23 +83,47 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 	if err != nil && !cerrdefs.IsConflict(err) {
 		return "", d.fail(err, "create network %s", name)
 	}
-	found, err = d.networksNamed(ctx, name)
-	if err != nil {
-		return "", d.fail(err, "look up network %s", name)
-	}
-	if len(found) == 0 {
-		return "", core.Errorf(core.CodeInternal, "create network %s: it vanished right after creation", name)
-	}
-	keep := found[0].ID
-	if res.ID != "" && res.ID != keep {
-		d.log.Info("removing duplicate network created by a concurrent caller", "network", name, "id", res.ID, "kept", keep)
-		if _, err := d.cli.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-			return "", d.fail(err, "remove duplicate network %s", name)
+	// A racer's network may show up in the list a moment after ours, so
+	// one look is not enough: every creator removes its own network
+	// whenever it is not the oldest, and waits until one is left. The
+	// oldest one's creator never removes it, so all racers end on it.
+	own, last, same := res.ID, "", 0
+	for attempt := 0; ; attempt++ {
+		found, err = d.networksNamed(ctx, name)
+		if err != nil {
+			return "", d.fail(err, "look up network %s", name)
+		}
+		if len(found) == 0 {
+			return "", core.Errorf(core.CodeInternal, "create network %s: it vanished right after creation", name)
+		}
+		keep := found[0].ID
+		if own != "" && own != keep {
+			d.log.Info("removing duplicate network created by a concurrent caller", "network", name, "id", own, "kept", keep)
+			if _, err := d.cli.NetworkRemove(ctx, own, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				return "", d.fail(err, "remove duplicate network %s", name)
+			}
+			own = ""
+			continue
+		}
+		// A single network, seen twice in a row, is settled: a racer's
+		// network listed after our first look is then already visible.
+		if len(found) == 1 && keep == last {
+			same++
+		} else {
+			same = 0
+		}
+		last = keep
+		if same >= 1 || attempt >= 40 {
+			// The kept network may be a concurrent caller's, made with
+			// the other setting.
+			return keep, checkInternal(found[0], internal)
+		}
+		select {
+		case <-ctx.Done():
+			return "", d.fail(ctx.Err(), "create network %s", name)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	// The kept network may be a concurrent caller's, made with the other
-	// setting.
-	return keep, checkInternal(found[0], internal)
 }
 
 // checkInternal reports an existing network whose isolation is not the
