@@ -22,7 +22,7 @@ func statusOf(code core.Code) int {
 		return http.StatusUnauthorized
 	case core.CodeUnavailable:
 		return http.StatusServiceUnavailable
-	case core.CodeBuildFailed, core.CodeDeployFailed:
+	case core.CodeBuildFailed, core.CodeDeployFailed, core.CodeTimedOut:
 		return http.StatusUnprocessableEntity
 	default:
 		return http.StatusInternalServerError

@@ -11,7 +11,15 @@ const (
 	BuildFailed    BuildStatus = "failed"
 	// BuildSuperseded: a queued build of a push that a newer push replaced.
 	BuildSuperseded BuildStatus = "superseded"
+	// BuildTimedOut: killed when it ran past the build timeout.
+	BuildTimedOut BuildStatus = "timed_out"
+	// BuildInterrupted: the server stopped while it ran; `builds retry`
+	// runs it again.
+	BuildInterrupted BuildStatus = "interrupted"
 )
+
+// Finished reports whether a build in this status has ended.
+func (s BuildStatus) Finished() bool { return s != BuildRunning }
 
 // Build turns a source context into an image in the embedded registry.
 type Build struct {

@@ -16,6 +16,7 @@ const (
 	CodeUnauthorized Code = "unauthorized"  // missing or wrong token
 	CodeUnavailable  Code = "unavailable"   // a dependency (Docker, registry) is down
 	CodeBuildFailed  Code = "build_failed"  // the user's build or buildspec failed
+	CodeTimedOut     Code = "timed_out"     // a build ran past its timeout and was killed
 	CodeDeployFailed Code = "deploy_failed" // the new release never became healthy
 	CodeInternal     Code = "internal"      // a bug or an unexpected failure
 )

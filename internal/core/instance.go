@@ -9,6 +9,10 @@ const (
 	LabelStack     = "io.slipway.stack"
 	LabelStage     = "io.slipway.stage"
 	LabelRelease   = "io.slipway.release"
+	// LabelTask marks a build container (build.image), with LabelServer,
+	// LabelStack and LabelBuild; it is never an instance.
+	LabelTask  = "io.slipway.task"
+	LabelBuild = "io.slipway.build"
 )
 
 // Instance is one running container of a stage, as observed.

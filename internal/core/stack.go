@@ -47,6 +47,9 @@ type HealthSpec struct {
 // BuildSpec says how to build the stack's image.
 type BuildSpec struct {
 	Dockerfile string `json:"dockerfile"`
+	// Image, when set, runs build.yml and release.yml inside a container
+	// of this image (with the Docker socket mounted) instead of on the host.
+	Image string `json:"image,omitempty"`
 }
 
 // StageSpec is one environment of a stack, in pipeline order.

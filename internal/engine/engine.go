@@ -66,6 +66,15 @@ type Engine interface {
 	// returns its exit code. stdin may be nil.
 	Exec(ctx context.Context, id string, cmd []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
 
+	// RunTask runs a one-off command in a throwaway container of spec's
+	// image (pulled if it is not on the machine), copying its output to
+	// out as it comes, and returns the command's exit code. The container
+	// is removed when the command ends or ctx does (which kills it).
+	// Unlike an instance, a task may bind-mount host paths, the Docker
+	// socket among them, and use the host's network: build.image runs a
+	// buildspec this way, with the trust that implies.
+	RunTask(ctx context.Context, spec TaskSpec, out io.Writer) (int, error)
+
 	// Events streams lifecycle events of containers carrying all labels
 	// until ctx ends. The error channel gets at most one error.
 	Events(ctx context.Context, labels map[string]string) (<-chan Event, <-chan error)
@@ -115,6 +124,25 @@ type ContainerSpec struct {
 	PidsLimit     int64
 	StopTimeout   time.Duration
 	RestartAlways bool // restart unless stopped (survives daemon restarts)
+}
+
+// TaskSpec describes a one-off command for RunTask.
+type TaskSpec struct {
+	Name       string
+	Image      string
+	Cmd        []string
+	Env        []string // KEY=value, over the image's own
+	WorkingDir string
+	Labels     map[string]string
+	// Mounts are host paths bound into the task read-write, each at the
+	// same path inside, so paths in variables mean the same there.
+	Mounts []string
+	// DockerSocket gives the task the engine's socket at
+	// /var/run/docker.sock (and DOCKER_HOST pointing at it).
+	DockerSocket bool
+	// HostNetwork runs the task in the host's network namespace, so
+	// loopback addresses (the embedded registry) are reachable.
+	HostNetwork bool
 }
 
 // Container is an observed instance.

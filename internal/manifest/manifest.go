@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"github.com/distribution/reference"
 	"path"
 	"regexp"
 	"slices"
@@ -19,7 +20,7 @@ import (
 var (
 	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "stages"}
 	healthKeys    = []string{"path", "start_timeout"}
-	buildKeys     = []string{"dockerfile"}
+	buildKeys     = []string{"dockerfile", "image"}
 	stageKeys     = []string{"name", "env", "approval", "scale", "network"}
 	architectures = []string{string(core.ArchContainer), string(core.ArchServerless)}
 )
@@ -243,17 +244,40 @@ func shortDuration(t time.Duration) string {
 }
 
 func (d *decoder) build(e entry, b *core.BuildSpec) {
-	m, ok := d.mapping(e, "build settings (dockerfile)")
+	m, ok := d.mapping(e, "build settings (dockerfile, image)")
 	if !ok {
 		return
 	}
 	for _, f := range d.fields(m, "build", "build.", buildKeys, nil) {
-		if f.key == "dockerfile" {
+		switch f.key {
+		case "dockerfile":
 			if p, ok := d.dockerfile(f); ok {
 				b.Dockerfile = p
 			}
+		case "image":
+			if ref, ok := d.buildImage(f); ok {
+				b.Image = ref
+			}
 		}
 	}
+}
+
+// buildImage checks build.image is an image reference Docker accepts.
+func (d *decoder) buildImage(e entry) (string, bool) {
+	const hint = "name an image with the tools the build needs, like \"golang:1.26\" or \"docker:cli\""
+	s, ok := d.str(e, hint)
+	if !ok {
+		return "", false
+	}
+	if s == "" {
+		d.addf(posOf(e.value), "%s is empty; %s", e.path, hint)
+		return "", false
+	}
+	if _, err := reference.ParseNormalizedNamed(s); err != nil {
+		d.addf(posOf(e.value), "invalid %s %q: %v; %s", e.path, s, err, hint)
+		return "", false
+	}
+	return s, true
 }
 
 // dockerfile checks that the path stays inside the build context: the

@@ -18,7 +18,7 @@ func runPhases(t *testing.T, yml string, timeout time.Duration) ([]string, error
 		t.Fatal(err)
 	}
 	var lines []string
-	err = RunPhases(context.Background(), spec, t.TempDir(), map[string]string{"SLIPWAY_STACK": "s"}, timeout, func(ev core.Event) {
+	err = RunPhases(context.Background(), spec, t.TempDir(), map[string]string{"SLIPWAY_STACK": "s"}, timeout, Where{}, func(ev core.Event) {
 		lines = append(lines, string(ev.Type)+": "+ev.Message)
 	})
 	return lines, err
@@ -76,7 +76,7 @@ func TestRunPhasesBackgroundProcess(t *testing.T) {
 
 func TestRunPhasesTimeout(t *testing.T) {
 	_, err := runPhases(t, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n", 300*time.Millisecond)
-	if core.CodeOf(err) != core.CodeBuildFailed || !strings.Contains(err.Error(), "timed out after 300ms") {
+	if core.CodeOf(err) != core.CodeTimedOut || !strings.Contains(err.Error(), "timed out after 300ms") {
 		t.Fatalf("got %v", err)
 	}
 }

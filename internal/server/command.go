@@ -50,6 +50,7 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 	f.DurationVar(&cfg.StatsInterval, "autoscale-interval", envDuration("AUTOSCALE_INTERVAL", 5*time.Second), "how often instances' CPU is sampled for autoscaling (SLIPWAY_AUTOSCALE_INTERVAL)")
 	f.DurationVar(&cfg.StatsWindow, "autoscale-window", envDuration("AUTOSCALE_WINDOW", 30*time.Second), "the autoscaler averages CPU over this window (SLIPWAY_AUTOSCALE_WINDOW)")
 	f.IntVar(&cfg.KeepImages, "keep-images", envInt("KEEP_IMAGES", 25), "images kept per stack; older ones go unless a stage's last releases use them (SLIPWAY_KEEP_IMAGES)")
+	f.DurationVar(&cfg.BuildTimeout, "build-timeout", envDuration("BUILD_TIMEOUT", time.Hour), "a build (build.yml and image build) running longer is killed and marked timed out; CodeBuild's default (SLIPWAY_BUILD_TIMEOUT)")
 	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
@@ -58,6 +59,9 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 		}
 		if cfg.KeepImages < 1 {
 			return fmt.Errorf("invalid --keep-images %d: keep at least 1", cfg.KeepImages)
+		}
+		if cfg.BuildTimeout < time.Second || cfg.BuildTimeout > 36*time.Hour {
+			return fmt.Errorf("invalid --build-timeout %s: use 1s to 36h", cfg.BuildTimeout)
 		}
 		if cfg.Namespace != "" && !validNamespace(cfg.Namespace) {
 			return fmt.Errorf("invalid --namespace %q: use up to 20 lower-case letters and digits", cfg.Namespace)

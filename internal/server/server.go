@@ -46,6 +46,8 @@ type Config struct {
 	StatsWindow   time.Duration
 	// KeepImages is how many builds' images retention keeps per stack.
 	KeepImages int
+	// BuildTimeout bounds a build's build.yml phases and image build.
+	BuildTimeout time.Duration
 }
 
 // RegistryUser is the user name for `docker login` to the registry.
@@ -154,11 +156,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	svc, err = service.New(ctx, service.Config{
 		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Sealer: box, Opener: box, Fetcher: remote, Logger: log,
-		Images:      &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: registryToken}},
-		Domain:      cfg.Domain,
-		GatewayPort: portOf(lGW.Addr()),
-		DataDir:     cfg.DataDir,
-		KeepImages:  cfg.KeepImages,
+		Images:       &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: registryToken}},
+		Domain:       cfg.Domain,
+		GatewayPort:  portOf(lGW.Addr()),
+		DataDir:      cfg.DataDir,
+		KeepImages:   cfg.KeepImages,
+		BuildTimeout: cfg.BuildTimeout,
+		ServerID:     serverID,
 	})
 	if err != nil {
 		return err

@@ -79,6 +79,10 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	}
 	now := time.Now().UTC()
 	var b core.Build
+	// Numbered and queued under one lock, so runs take their turns in
+	// build order.
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
 	err = s.cfg.Store.Tx(ctx, func(tx storeTx) error {
 		if _, err := tx.GetStack(ctx, stack); core.IsNotFound(err) {
 			if err := tx.CreateStack(ctx, core.Stack{Name: stack, Spec: spec, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -98,12 +102,15 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	if err != nil {
 		return nil, err
 	}
+	queue := s.runQueue(stack)
+	turn := queue.enqueue()
 	s.ensureRemote(stack)
 	s.cfg.Controller.Kick() // a new stack gets its routes
 	logDir := filepath.Join(s.cfg.logDir(), stack)
 	os.MkdirAll(logDir, 0o700)
 	job, err := newJob(stack, b.ID, filepath.Join(logDir, b.ID+".ndjson"))
 	if err != nil {
+		queue.leave(turn)
 		return nil, fmt.Errorf("open build log: %w", err)
 	}
 	jctx, cancel := context.WithCancel(s.ctx)
@@ -123,7 +130,7 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 			delete(s.jobs, key)
 			s.mu.Unlock()
 		}()
-		s.run(jctx, job, b, spec, buildspec, dir)
+		s.run(jctx, job, b, spec, buildspec, dir, queue, turn)
 	}()
 	return job, nil
 }
@@ -163,6 +170,18 @@ func (s *Service) buildVars(b core.Build, spec core.StackSpec, version, dir stri
 	return vars, nil
 }
 
+// where says where b's buildspecs run: on the host, or in slipway.yml's
+// build.image with the variables' directories mounted. Build containers
+// are labelled for this server, so a restart removes any it left.
+func (s *Service) where(b core.Build, spec core.StackSpec, vars map[string]string) pipeline.Where {
+	if spec.Build.Image == "" {
+		return pipeline.Where{}
+	}
+	return pipeline.Where{Image: spec.Build.Image, Engine: s.cfg.Engine,
+		Mounts: []string{vars["DOCKER_CONFIG"], vars["S3_BUCKET"]},
+		Labels: map[string]string{core.LabelTask: "build", core.LabelServer: s.cfg.ServerID, core.LabelStack: b.Stack, core.LabelBuild: b.ID}}
+}
+
 // branchTip is the watched branch's commit now, for a push build ("" for
 // any other build, or when it cannot be told).
 func (s *Service) branchTip(ctx context.Context, b core.Build) string {
@@ -200,13 +219,11 @@ func readManifest(dir, stack string) (core.StackSpec, error) {
 
 // run is the job: build, push, release, roll out. Whatever fails, the
 // stage keeps serving what it served before.
-func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.StackSpec, bs *manifest.Buildspec, dir string) {
+func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.StackSpec, bs *manifest.Buildspec, dir string, queue *runQueue, turn chan struct{}) {
 	log := s.log.With("stack", b.Stack, "build", b.ID)
-	// One pipeline run at a time per stack; the stack lock itself is
-	// taken only to release, so rollback, approve and env set never wait
-	// for a build.
-	unlockRuns := s.lockRuns(b.Stack)
-	defer unlockRuns()
+	// One pipeline run at a time per stack, in build order (queue); the
+	// stack lock is taken only to release, so rollback, approve and env
+	// set never wait for a build.
 	emit := job.emit
 	fail := func(err error) {
 		ev := core.Event{Type: core.EventError, Message: err.Error(), Code: core.CodeOf(err)}
@@ -226,11 +243,23 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		if err != nil {
 			b.Error = err.Error()
 		}
+		if status == core.BuildInterrupted {
+			b.Error = interruptedBuild
+		}
 		if perr := s.cfg.Store.PutBuild(context.WithoutCancel(ctx), b); perr != nil {
 			log.Error("save build", "err", perr)
 		}
 	}
 
+	// Queued runs wait their turn; one canceled while it waits (a
+	// delete, the server stopping) never starts.
+	if !queue.wait(turn, ctx.Done()) {
+		err := core.Errorf(core.CodeConflict, "build %s was canceled while it waited for an earlier run", b.ID)
+		finishBuild(s.failedStatus(err), err)
+		fail(err)
+		return
+	}
+	defer queue.done()
 	// A delete may have won the race for the stack lock.
 	if _, err := s.cfg.Store.GetStack(ctx, b.Stack); err != nil {
 		fail(core.Errorf(core.CodeConflict, "stack %s was deleted before build %s started", b.Stack, b.ID))
@@ -260,14 +289,17 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		version = b.ID
 	}
 	pushedRef, pushedDigest := "", ""
+	// One deadline for the whole build: build.yml and the image build.
+	buildCtx, cancelBuild := context.WithTimeout(ctx, s.cfg.BuildTimeout)
+	defer cancelBuild()
 	if bs != nil {
 		before, _ := s.cfg.Registry.Digest(ctx, b.Stack, version)
 		vars, err := s.buildVars(b, spec, version, dir)
 		if err == nil {
-			err = pipeline.RunPhases(ctx, *bs, dir, vars, s.cfg.BuildTimeout, emit)
+			err = pipeline.RunPhases(buildCtx, *bs, dir, vars, s.cfg.BuildTimeout, s.where(b, spec, vars), emit)
 		}
 		if err != nil {
-			finishBuild(core.BuildFailed, err)
+			finishBuild(s.failedStatus(err), err)
 			fail(err)
 			return
 		}
@@ -293,15 +325,13 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		if st, err := s.cfg.Store.GetStack(ctx, b.Stack); err == nil && st.BuildVars["DOCKERFILE_PATH"] != "" {
 			dockerfile = st.BuildVars["DOCKERFILE_PATH"]
 		}
-		bctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
-		ref, digest, err = s.cfg.Images.BuildAndPush(bctx, b.Stack, b.ID, dir, dockerfile, extra, emit)
-		cancel()
-		if errors.Is(bctx.Err(), context.DeadlineExceeded) {
-			err = core.Errorf(core.CodeBuildFailed, "image build and push took longer than %s", s.cfg.BuildTimeout)
+		ref, digest, err = s.cfg.Images.BuildAndPush(buildCtx, b.Stack, b.ID, dir, dockerfile, extra, emit)
+		if errors.Is(buildCtx.Err(), context.DeadlineExceeded) {
+			err = core.Errorf(core.CodeTimedOut, "image build and push timed out after %s; it was stopped", s.cfg.BuildTimeout)
 		}
 	}
 	if err != nil {
-		finishBuild(core.BuildFailed, err)
+		finishBuild(s.failedStatus(err), err)
 		fail(err)
 		return
 	}
@@ -327,9 +357,20 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		Release: rel.ID, Stage: rel.Stage, URL: url})
 }
 
-// release records a release of build b to stage and rolls it out. On
-// success the release is active, the previous one superseded, and the
-// stack's spec is the one this build carried.
+const interruptedBuild = "interrupted: the server stopped during the build; `slipway builds retry` runs it again"
+
+// failedStatus is what a build that ended with err is marked: timed out,
+// interrupted by the server stopping (retry runs it again), or failed.
+func (s *Service) failedStatus(err error) core.BuildStatus {
+	switch {
+	case core.CodeOf(err) == core.CodeTimedOut:
+		return core.BuildTimedOut
+	case s.ctx.Err() != nil:
+		return core.BuildInterrupted
+	}
+	return core.BuildFailed
+}
+
 // release records a release made from tmpl (stack, stage, build, image,
 // spec snapshot, trigger) and rolls it out. On success it is active, the
 // stage's previous one superseded, and, with updateSpec, the stack's

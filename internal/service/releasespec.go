@@ -50,7 +50,7 @@ func (s *Service) runReleaseSpec(ctx context.Context, b core.Build, rel core.Rel
 	for _, w := range spec.Warnings {
 		emit(core.Event{Type: core.EventLog, Message: "warning: " + w})
 	}
-	if err := pipeline.RunPhases(ctx, spec, dir, vars, s.cfg.BuildTimeout, func(ev core.Event) {
+	if err := pipeline.RunPhases(ctx, spec, dir, vars, s.cfg.BuildTimeout, s.where(b, rel.Spec, vars), func(ev core.Event) {
 		if ev.Type == core.EventStep {
 			ev.Message = "release.yml " + strings.TrimPrefix(ev.Message, "build.yml ")
 		}

@@ -60,10 +60,12 @@ type Config struct {
 	Fetcher    Fetcher // fetches external repositories
 	Logger     *slog.Logger
 
-	Domain       string
-	GatewayPort  string        // the gateway's port, for URLs ("8080")
-	DataDir      string        // builds' temp dirs and logs live under it
-	BuildTimeout time.Duration // bound on build.yml phases (default 15m)
+	Domain      string
+	GatewayPort string // the gateway's port, for URLs ("8080")
+	DataDir     string // builds' temp dirs and logs live under it
+	// ServerID labels the build containers this server runs.
+	ServerID     string
+	BuildTimeout time.Duration // bound on a build: build.yml phases, image build and push (default 1h)
 	KeepImages   int           // images kept per stack by retention (default 25)
 }
 
@@ -77,13 +79,14 @@ type Service struct {
 	mu      sync.Mutex
 	jobs    map[string]*Job        // by stack/build, while running
 	stackMu map[string]*sync.Mutex // held while releasing
-	runMu   map[string]*sync.Mutex // held for a whole pipeline run
+	runs    map[string]*runQueue   // a stack's pipeline runs take turns
+	queueMu sync.Mutex             // held while a build is numbered and queued
 }
 
 // New returns a Service whose jobs run until ctx ends.
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.BuildTimeout == 0 {
-		cfg.BuildTimeout = 15 * time.Minute
+		cfg.BuildTimeout = time.Hour
 	}
 	if cfg.KeepImages == 0 {
 		cfg.KeepImages = 25
@@ -97,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger.With("component", "service"), ctx: ctx,
-		jobs: map[string]*Job{}, stackMu: map[string]*sync.Mutex{}, runMu: map[string]*sync.Mutex{}}
+		jobs: map[string]*Job{}, stackMu: map[string]*sync.Mutex{}, runs: map[string]*runQueue{}}
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
@@ -112,6 +115,18 @@ func (c Config) logDir() string { return filepath.Join(c.DataDir, "logs", "build
 func (s *Service) recover(ctx context.Context) error {
 	os.RemoveAll(s.cfg.tmpDir())
 	os.MkdirAll(s.cfg.tmpDir(), 0o700)
+	// Build containers of builds the last server ran died with it.
+	if s.cfg.ServerID != "" {
+		left, err := s.cfg.Engine.ListContainers(ctx, map[string]string{core.LabelTask: "build", core.LabelServer: s.cfg.ServerID})
+		if err != nil {
+			s.log.Warn("list leftover build containers", "err", err)
+		}
+		for _, c := range left {
+			if err := s.cfg.Engine.RemoveContainer(ctx, c.ID); err != nil {
+				s.log.Warn("remove leftover build container", "container", c.ID, "err", err)
+			}
+		}
+	}
 	stacks, err := s.cfg.Store.ListStacks(ctx)
 	if err != nil {
 		return fmt.Errorf("read stacks: %w", err)
@@ -123,7 +138,7 @@ func (s *Service) recover(ctx context.Context) error {
 		}
 		for _, b := range builds {
 			if b.Status == core.BuildRunning {
-				b.Status, b.Error = core.BuildFailed, "interrupted: the server stopped during the build"
+				b.Status, b.Error = core.BuildInterrupted, interruptedBuild
 				// End its event log too, so a replay does not hang open.
 				if j, err := newJob(st.Name, b.ID, filepath.Join(s.cfg.logDir(), st.Name, b.ID+".ndjson")); err == nil {
 					j.emit(core.Event{Type: core.EventError, Code: core.CodeBuildFailed, Message: b.Error})
@@ -167,8 +182,26 @@ func (s *Service) URL(stack, stage string) string {
 // lockStack serializes what changes a stack's releases.
 func (s *Service) lockStack(stack string) func() { return s.lockIn(s.stackMu, stack) }
 
-// lockRuns serializes a stack's pipeline runs (build, then release).
-func (s *Service) lockRuns(stack string) func() { return s.lockIn(s.runMu, stack) }
+// runQueue is the line a stack's pipeline runs (build, then release)
+// wait in, one at a time, first come first served.
+func (s *Service) runQueue(stack string) *runQueue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.runs[stack]
+	if !ok {
+		q = &runQueue{}
+		s.runs[stack] = q
+	}
+	return q
+}
+
+// lockRuns waits for the stack's pipeline runs, queued before it, to end
+// and holds off later ones until the returned func is called.
+func (s *Service) lockRuns(stack string) func() {
+	q := s.runQueue(stack)
+	<-q.enqueue()
+	return q.done
+}
 
 func (s *Service) lockIn(locks map[string]*sync.Mutex, stack string) func() {
 	s.mu.Lock()

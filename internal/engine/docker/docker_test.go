@@ -140,7 +140,7 @@ func tarContext(t *testing.T, files map[string][]byte) io.Reader {
 	tw := tar.NewWriter(&buf)
 	for name, content := range files {
 		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0)}
-		if name == "server" {
+		if name == "server" || name == "busybox" {
 			hdr.Mode = 0o755
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
