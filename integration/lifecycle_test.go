@@ -209,6 +209,12 @@ func TestStarterLifecycle(t *testing.T) {
 		if out, _ := exec.Command("docker", "network", "ls", "-q", "--filter", label).Output(); len(strings.TrimSpace(string(out))) > 0 {
 			t.Fatalf("networks left after rm: %s", out)
 		}
+		if out, _ := exec.Command("docker", "images", "-q", s.registry+"/hello").Output(); len(strings.TrimSpace(string(out))) > 0 {
+			t.Fatalf("local images left after rm: %s", out)
+		}
+		if _, err := os.Stat(filepath.Join(s.dataDir, "artifacts", "hello")); !os.IsNotExist(err) {
+			t.Fatalf("artifacts dir left after rm: %v", err)
+		}
 		if r := s.run(app, "rm", "hello"); r.code == 0 || !strings.Contains(r.stderr, "unknown stack") {
 			t.Fatalf("second rm: exit %d %q", r.code, r.stderr)
 		}

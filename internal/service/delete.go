@@ -35,6 +35,10 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	stack, err := s.cfg.Store.GetStack(ctx, name)
+	if err != nil {
+		return err
+	}
 	// Forget the stack first: the gateway stops routing it and the
 	// controller treats its instances as orphans, so nothing restarts them.
 	if err := s.cfg.Store.DeleteStack(ctx, name); err != nil {
@@ -46,9 +50,20 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err := s.cfg.Registry.DeleteRepository(ctx, name); err != nil {
 		return fmt.Errorf("delete images of %s from the registry: %w", name, err)
 	}
-	refs := []string{s.cfg.Images.Ref(name, "latest")}
+	// Every local tag a build or release made: latest, each build's ID
+	// and commit, and each stage's tag.
+	tags := map[string]bool{"latest": true}
 	for _, b := range builds {
-		refs = append(refs, s.cfg.Images.Ref(name, b.ID))
+		tags[b.ID], tags[b.Commit] = true, b.Commit != ""
+	}
+	for _, st := range stack.Spec.Stages {
+		tags[st.Name] = true
+	}
+	var refs []string
+	for tag, ok := range tags {
+		if ok {
+			refs = append(refs, s.cfg.Images.Ref(name, tag))
+		}
 	}
 	for _, ref := range refs {
 		if err := s.cfg.Engine.RemoveImage(ctx, ref); err != nil {
@@ -61,6 +76,7 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 		}
 	}
 	os.RemoveAll(filepath.Join(s.cfg.logDir(), name))
+	os.RemoveAll(filepath.Join(s.cfg.DataDir, "artifacts", name))
 	s.log.Info("stack deleted", "stack", name)
 	return nil
 }
