@@ -1,7 +1,8 @@
 // Package registry owns Slipway's embedded OCI registry: the distribution
 // API that docker push/pull and the pipeline talk to, its basic-auth gate,
 // and the Go-side view of what it stores (tags, digests, repository
-// deletion).
+// deletion), and the garbage collection that reclaims what no tag reaches
+// while the registry keeps serving (gc.go).
 //
 // It wraps github.com/distribution/distribution/v3 with the filesystem
 // storage driver under one directory. It must not know about stacks,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
@@ -39,7 +40,13 @@ type Registry struct {
 	// can go stale when ns deletes a repository.
 	ns     distribution.Namespace
 	remove distribution.RepositoryRemover
+	driver storagedriver.StorageDriver // ns's driver, for garbage collection
 	logger *slog.Logger
+	// gc is held exclusively by a garbage collection for its whole run
+	// (which also serializes runs) and shared by what removes or repoints
+	// references: manifest puts and deletes over HTTP, Untag and
+	// DeleteRepository. See CollectGarbage.
+	gc sync.RWMutex
 }
 
 // New builds the registry over cfg.Dir, creating the directory if needed.
@@ -78,10 +85,11 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 		return nil, err
 	}
 
-	ns, err := storage.NewRegistry(ctx, filesystem.New(filesystem.DriverParameters{
+	driver := filesystem.New(filesystem.DriverParameters{
 		RootDirectory: cfg.Dir,
 		MaxThreads:    100,
-	}), storage.EnableDelete)
+	})
+	ns, err := storage.NewRegistry(ctx, driver, storage.EnableDelete)
 	if err != nil {
 		_ = app.Shutdown()
 		return nil, fmt.Errorf("open registry storage: %w", err)
@@ -92,13 +100,15 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 		return nil, errors.New("open registry storage: namespace cannot remove repositories")
 	}
 
-	return &Registry{
-		app:     app,
-		handler: authenticate(cfg.Username, cfg.Token, app),
-		ns:      ns,
-		remove:  remove,
-		logger:  logger,
-	}, nil
+	r := &Registry{
+		app:    app,
+		ns:     ns,
+		remove: remove,
+		driver: driver,
+		logger: logger,
+	}
+	r.handler = authenticate(cfg.Username, cfg.Token, r.guardManifests(app))
+	return r, nil
 }
 
 // appConfig is the distribution configuration, built in code so there is
@@ -191,9 +201,11 @@ func (r *Registry) Digest(ctx context.Context, repo, tag string) (string, error)
 }
 
 // Untag removes one tag of repo; the manifest and blobs it pointed at
-// stay (other tags may share them) until a garbage collection. An
-// unknown tag or repository is not an error.
+// stay (other tags may share them) until CollectGarbage. An unknown tag
+// or repository is not an error.
 func (r *Registry) Untag(ctx context.Context, repo, tag string) error {
+	r.gc.RLock()
+	defer r.gc.RUnlock()
 	rep, err := r.repository(ctx, repo)
 	if err != nil {
 		return err
@@ -212,10 +224,12 @@ func (r *Registry) Untag(ctx context.Context, repo, tag string) error {
 // own RepositoryRemover (the one its proxy cache expires repositories
 // with), which deletes <dir>/docker/registry/v2/repositories/<repo>. That
 // directory holds only links into the shared blob store, so no other
-// repository loses anything. The blobs themselves stay on disk until a
-// garbage collection (storage.MarkAndSweep) runs; this package does not
-// run one, and one must not run while pushes are in flight.
+// repository loses anything. The blobs themselves stay on disk until
+// CollectGarbage runs. (Distribution's storage.MarkAndSweep must not be
+// used: it is unsafe while pushes are in flight.)
 func (r *Registry) DeleteRepository(ctx context.Context, repo string) error {
+	r.gc.RLock()
+	defer r.gc.RUnlock()
 	named, err := parseRepo(repo)
 	if err != nil {
 		return err

@@ -27,8 +27,15 @@ const testToken = "test-token-1234"
 // with the test server's base URL.
 func newTestRegistry(t *testing.T) (*Registry, string) {
 	t.Helper()
+	return newTestRegistryIn(t, t.TempDir())
+}
+
+// newTestRegistryIn is newTestRegistry over dir, for tests that look at
+// the files.
+func newTestRegistryIn(t *testing.T, dir string) (*Registry, string) {
+	t.Helper()
 	reg, err := New(t.Context(), Config{
-		Dir:      t.TempDir(),
+		Dir:      dir,
 		Username: "slipway",
 		Token: func(p string) bool {
 			return subtle.ConstantTimeCompare([]byte(p), []byte(testToken)) == 1

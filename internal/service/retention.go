@@ -4,9 +4,17 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
 )
+
+// gcGrace is how old registry content must be before retention's garbage
+// collection may delete it. A push uploads its blobs before the manifest
+// that references them; an hour covers any push of ours. A push that
+// takes longer fails at its manifest and is retried; it never leaves a
+// tag pointing at a deleted blob (see registry.CollectGarbage).
+const gcGrace = time.Hour
 
 // keepSet is the pure retention rule: the newest keep successful builds,
 // every build one of a stage's newest keep releases that served uses
@@ -46,9 +54,27 @@ func keepSet(keep int, builds []core.Build, releases map[string][]core.Release, 
 }
 
 // prune untags, in the registry and the engine, the images of builds
-// retention no longer keeps, and marks those builds pruned. The caller
-// holds the stack lock.
-func (s *Service) prune(ctx context.Context, stack string) ([]string, error) {
+// retention no longer keeps, marks those builds pruned and, when it
+// pruned any, has the registry collect garbage; it returns the pruned
+// builds and the bytes the registry freed. The caller holds the stack
+// lock.
+func (s *Service) prune(ctx context.Context, stack string) ([]string, int64, error) {
+	pruned, err := s.untagPruned(ctx, stack)
+	if err != nil || len(pruned) == 0 {
+		return pruned, 0, err
+	}
+	// A failed collection loses nothing: the next one finds the same
+	// garbage.
+	stats, err := s.cfg.Registry.CollectGarbage(ctx, gcGrace)
+	if err != nil {
+		s.log.Warn("registry garbage collection", "stack", stack, "err", err)
+		return pruned, 0, nil
+	}
+	return pruned, stats.Bytes, nil
+}
+
+// untagPruned is prune up to the garbage collection.
+func (s *Service) untagPruned(ctx context.Context, stack string) ([]string, error) {
 	st, err := s.cfg.Store.GetStack(ctx, stack)
 	if err != nil {
 		return nil, err
@@ -103,13 +129,25 @@ func (s *Service) prune(ctx context.Context, stack string) ([]string, error) {
 
 // pruneAfter runs retention at the end of a job and says what it did.
 func (s *Service) pruneAfter(ctx context.Context, stack string, emit func(core.Event)) {
-	pruned, err := s.prune(context.WithoutCancel(ctx), stack)
+	pruned, freed, err := s.prune(context.WithoutCancel(ctx), stack)
 	if err != nil {
 		s.log.Warn("retention", "stack", stack, "err", err)
 		return
 	}
 	if len(pruned) > 0 {
-		emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("retention: removed the images of %s (keeping the last %d builds and every image a stage's last %d releases use)",
-			strings.Join(pruned, ", "), s.cfg.KeepImages, s.cfg.KeepImages)})
+		emit(core.Event{Type: core.EventLog, Message: fmt.Sprintf("retention: removed the images of %s (keeping the last %d builds and every image a stage's last %d releases use); the registry freed %s",
+			strings.Join(pruned, ", "), s.cfg.KeepImages, s.cfg.KeepImages, formatBytes(freed))})
 	}
+}
+
+// formatBytes is n in the largest binary unit that keeps it at least 1.
+func formatBytes(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n)/1024, 0
+	for v >= 1024 && unit < 3 {
+		v, unit = v/1024, unit+1
+	}
+	return fmt.Sprintf("%.1f %s", v, [...]string{"KiB", "MiB", "GiB", "TiB"}[unit])
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/engine"
 	"github.com/slipwayhq/slipway/internal/pipeline"
+	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/store"
 )
 
@@ -45,7 +46,12 @@ type Registry interface {
 	Digest(ctx context.Context, repo, tag string) (string, error)
 	// Untag removes a tag (missing is not an error).
 	Untag(ctx context.Context, repo, tag string) error
+	// CollectGarbage deletes, registry-wide, what no tag reaches and was
+	// written more than grace ago.
+	CollectGarbage(ctx context.Context, grace time.Duration) (registry.GCStats, error)
 }
+
+var _ Registry = (*registry.Registry)(nil)
 
 // Config wires a Service.
 type Config struct {
