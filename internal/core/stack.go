@@ -60,6 +60,9 @@ type StageSpec struct {
 	Approval bool        `json:"approval,omitempty"`
 	Scale    ScaleSpec   `json:"scale"`
 	Network  NetworkSpec `json:"network"`
+	// Serverless is set for the serverless architecture (Scale then is
+	// unused).
+	Serverless ServerlessSpec `json:"serverless,omitzero"`
 }
 
 // Stage returns the named stage spec.
