@@ -49,6 +49,11 @@ type Engine interface {
 	SetRestart(ctx context.Context, id string, always bool) error
 	// StopContainer sends SIGTERM, then SIGKILL after grace.
 	StopContainer(ctx context.Context, id string, grace time.Duration) error
+	// PauseContainer freezes every process of a running instance (the
+	// cgroup freezer): it keeps its memory and uses no CPU.
+	PauseContainer(ctx context.Context, id string) error
+	// UnpauseContainer thaws a paused instance.
+	UnpauseContainer(ctx context.Context, id string) error
 	// RemoveContainer force-removes an instance. Missing is not an error.
 	RemoveContainer(ctx context.Context, id string) error
 	InspectContainer(ctx context.Context, id string) (Container, error)

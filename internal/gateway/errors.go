@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Error codes of the data plane's JSON error bodies. They follow the API's
@@ -63,6 +64,27 @@ func noHealthyMessage(r *Route) string {
 	return fmt.Sprintf("stage %q of stack %q has no healthy instance", r.Stage, r.Stack)
 }
 
+// Reject is an error an Upstreams returns to have the gateway answer
+// with that status, code and message (the serverless activator's 429
+// throttle, say). RetryAfter, when positive, is sent as Retry-After,
+// rounded up to whole seconds.
+type Reject struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *Reject) Error() string { return e.Message }
+
+// retryAfter is Reject's Retry-After value, "" for none.
+func (e *Reject) retryAfter() string {
+	if e.RetryAfter <= 0 {
+		return ""
+	}
+	return strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))
+}
+
 // failure is how the gateway answers an error from Upstreams or from the
 // round trip to a backend.
 type failure struct {
@@ -73,7 +95,10 @@ type failure struct {
 
 // classifyAcquire maps an Upstreams.Acquire error to a response.
 func classifyAcquire(r *Route, clientCtx context.Context, err error) failure {
+	var rej *Reject
 	switch {
+	case errors.As(err, &rej):
+		return failure{rej.Status, rej.Code, rej.Message}
 	case errors.Is(err, ErrNoBackend):
 		return failure{http.StatusBadGateway, CodeNoHealthyInstance, noHealthyMessage(r)}
 	case clientCtx.Err() != nil && errors.Is(err, context.Canceled):

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -139,8 +140,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.route = route
 
 	ctx := r.Context()
-	backend, release, err := g.upstreams.Acquire(ctx, route)
-	if err == nil && backend.Addr == "" {
+	upstreams := g.upstreams
+	if route.Upstreams != nil {
+		upstreams = route.Upstreams
+	}
+	backend, release, err := upstreams.Acquire(ctx, route)
+	if err == nil && backend.Addr == "" && backend.Serve == nil {
 		err = ErrNoBackend // a misbehaving Upstreams must not make us dial ""
 	}
 	if err != nil {
@@ -148,11 +153,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			release()
 		}
 		f := classifyAcquire(route, ctx, err)
+		var rej *Reject
+		if errors.As(err, &rej) && rej.retryAfter() != "" {
+			w.Header()["Retry-After"] = []string{rej.retryAfter()}
+		}
 		// A stage without instances is a state, not an incident: it is
 		// in the access log already, and would flood this log under load.
 		level := slog.LevelWarn
 		if f.status == StatusClientClosedRequest || f.code == CodeNoHealthyInstance {
 			level = slog.LevelDebug
+		}
+		if f.status == http.StatusTooManyRequests {
+			level = slog.LevelDebug // throttling is the answer, not an incident
 		}
 		g.log.Log(ctx, level, "no instance for request", "stack", route.Stack, "stage", route.Stage,
 			"request_id", x.requestID[0], "status", f.status, "err", err)
@@ -161,6 +173,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.backend, x.release = backend, release
 	defer x.releaseBackend() // the backend of the last attempt; retries release the others
+	if backend.Serve != nil {
+		x.attempts = 1
+		x.w.Header()["X-Request-Id"] = x.requestID
+		r.Header["X-Request-Id"] = x.requestID
+		backend.Serve.ServeHTTP(x, r)
+		return
+	}
 	g.proxy.ServeHTTP(x, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
 }
 

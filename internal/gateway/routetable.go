@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -9,6 +10,11 @@ import (
 type Backend struct {
 	ID   string // instance id, for logs and the access log
 	Addr string // "ip:port" reachable from the gateway
+	// Serve, when set, answers the request itself instead of the gateway
+	// proxying it to Addr (the serverless activator does, to enforce its
+	// limits and to speak the Lambda Runtime API). The gateway does not
+	// retry such a backend; Serve owns the whole response.
+	Serve http.Handler
 }
 
 // Route maps one host to the backends of one stage of one stack.
@@ -17,6 +23,9 @@ type Route struct {
 	Stack    string
 	Stage    string
 	Backends []Backend
+	// Upstreams, when set, picks this route's backends instead of the
+	// gateway's (a serverless stage's activator); Backends is then unused.
+	Upstreams Upstreams
 }
 
 // RouteTable is an immutable snapshot of every route the gateway serves.

@@ -149,6 +149,28 @@ func (d *Docker) StopContainer(ctx context.Context, id string, grace time.Durati
 	return nil
 }
 
+// PauseContainer freezes a running instance. Pausing a paused one is
+// CodeConflict, as is pausing one that is not running.
+func (d *Docker) PauseContainer(ctx context.Context, id string) error {
+	if _, err := d.cli.ContainerPause(ctx, id, client.ContainerPauseOptions{}); err != nil {
+		return d.fail(err, "pause container %s", id)
+	}
+	return nil
+}
+
+// UnpauseContainer thaws a paused instance; one that is not paused is
+// CodeConflict.
+func (d *Docker) UnpauseContainer(ctx context.Context, id string) error {
+	if _, err := d.cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil {
+		// Docker answers 500 for "is not paused", which is a state clash.
+		if strings.Contains(err.Error(), "is not paused") {
+			return core.Wrap(core.CodeConflict, err, "unpause container %s: %s", id, daemonMessage(err))
+		}
+		return d.fail(err, "unpause container %s", id)
+	}
+	return nil
+}
+
 // RemoveContainer force-removes an instance and its anonymous volumes. A
 // missing instance, or one another caller is already removing, is not an
 // error.

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -336,4 +337,32 @@ func TestRestarts(t *testing.T) {
 	if len(listed) != 1 || listed[0].Restarts != c.Restarts {
 		t.Errorf("listed = %+v, want one with %d restarts", listed, c.Restarts)
 	}
+}
+
+// TestPauseUnpause: a paused instance keeps its state and answers nothing
+// until it is unpaused; pausing twice or unpausing a running one is a
+// conflict.
+func TestPauseUnpause(t *testing.T) {
+	t.Parallel()
+	d := requireDocker(t)
+	ctx := testContext(t)
+	id, base := startServer(t, d)
+	if err := d.PauseContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := d.InspectContainer(ctx, id); err != nil || c.State != "paused" {
+		t.Fatalf("after pause: %+v %v", c, err)
+	}
+	hc := &http.Client{Timeout: 300 * time.Millisecond}
+	if resp, err := hc.Get(base + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a paused instance answered %s", resp.Status)
+	}
+	assertCode(t, d.PauseContainer(ctx, id), core.CodeConflict)
+	if err := d.UnpauseContainer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitHTTP(t, base+"/")
+	assertCode(t, d.UnpauseContainer(ctx, id), core.CodeConflict)
+	assertCode(t, d.PauseContainer(ctx, "slipway-test-no-such-container"), core.CodeNotFound)
 }

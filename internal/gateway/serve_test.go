@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// selfServing is an Upstreams whose backends answer requests themselves,
+// the way the serverless activator does, and which throttles on demand.
+type selfServing struct {
+	throttle atomic.Bool
+	released atomic.Int32
+}
+
+func (u *selfServing) Acquire(ctx context.Context, r *Route) (Backend, func(), error) {
+	if u.throttle.Load() {
+		return Backend{}, nil, &Reject{Status: http.StatusTooManyRequests, Code: "throttled", Message: "too many requests", RetryAfter: 1500 * time.Millisecond}
+	}
+	return Backend{ID: "fn-1", Serve: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("X-Served-By", "fn-1 "+req.Header.Get("X-Request-Id"))
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("served in process"))
+	})}, func() { u.released.Add(1) }, nil
+}
+
+func TestRouteUpstreamsAndSelfServingBackends(t *testing.T) {
+	up := &selfServing{}
+	infos := make(chan RequestInfo, 10)
+	self := Route{Host: "dev.fn.localhost", Stack: "fn", Stage: "dev", Upstreams: up}
+	plain := route(testHost, echoBackend(t, "a"))
+	_, front := newTestGateway(t, Config{OnRequest: func(i RequestInfo) { infos <- i }}, self, plain)
+	c := newClient(t)
+
+	resp, body := get(t, c, front.URL+"/x", "dev.fn.localhost", nil)
+	if resp.StatusCode != http.StatusTeapot || string(body) != "served in process" {
+		t.Fatalf("self-serving backend: %d %q", resp.StatusCode, body)
+	}
+	if id := resp.Header.Get("X-Request-Id"); id == "" || resp.Header.Get("X-Served-By") != "fn-1 "+id {
+		t.Errorf("request id not shared with the backend: %q / %q", id, resp.Header.Get("X-Served-By"))
+	}
+	if up.released.Load() != 1 {
+		t.Errorf("released %d times, want 1", up.released.Load())
+	}
+	// Other routes keep the gateway's own upstreams.
+	if resp, _ := get(t, c, front.URL+"/", testHost, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("plain route: %d", resp.StatusCode)
+	}
+
+	up.throttle.Store(true)
+	resp, body = get(t, c, front.URL+"/x", "dev.fn.localhost", nil)
+	if resp.Header.Get("Retry-After") != "2" {
+		t.Errorf("reject: Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if code, msg := errorResponse(t, resp, body, http.StatusTooManyRequests); code != "throttled" || msg != "too many requests" {
+		t.Errorf("reject body: %s", body)
+	}
+	var got []RequestInfo
+	for range 3 {
+		got = append(got, <-infos)
+	}
+	if got[0].Status != http.StatusTeapot || got[0].BackendID != "fn-1" || got[0].Attempts != 1 || got[2].Status != 429 {
+		t.Errorf("access log: %+v", got)
+	}
+}
