@@ -38,6 +38,9 @@ type Engine interface {
 	// ConnectNetwork attaches a created or running instance to another
 	// network, with DNS aliases there.
 	ConnectNetwork(ctx context.Context, network, id string, aliases []string) error
+	// NetworkGateway is the host's IPv4 address on a bridge network: where
+	// its containers reach a service of the host (the Lambda Runtime API).
+	NetworkGateway(ctx context.Context, name string) (string, error)
 	// RemoveNetwork removes a network. Missing networks are not an error.
 	RemoveNetwork(ctx context.Context, name string) error
 

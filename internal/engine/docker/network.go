@@ -174,6 +174,24 @@ func (d *Docker) ConnectNetwork(ctx context.Context, name, id string, aliases []
 	return nil
 }
 
+// NetworkGateway returns the IPv4 gateway of the network called name:
+// the host's address on its bridge. An unknown network is CodeNotFound.
+func (d *Docker) NetworkGateway(ctx context.Context, name string) (string, error) {
+	found, err := d.networksNamed(ctx, name)
+	if err != nil {
+		return "", d.fail(err, "look up network %s", name)
+	}
+	if len(found) == 0 {
+		return "", core.Errorf(core.CodeNotFound, "network %s not found", name)
+	}
+	for _, c := range found[0].IPAM.Config {
+		if c.Gateway.Is4() {
+			return c.Gateway.String(), nil
+		}
+	}
+	return "", core.Errorf(core.CodeInternal, "network %s has no IPv4 gateway", name)
+}
+
 // RemoveNetwork removes every network called name (there is one unless an
 // old daemon let duplicates in). A missing network is not an error; one
 // with attached containers is CodeConflict.

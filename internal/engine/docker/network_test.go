@@ -414,3 +414,44 @@ func TestConnectNetwork(t *testing.T) {
 	assertCode(t, d.ConnectNetwork(ctx, uniqueName(t), id, nil), core.CodeNotFound)
 	assertCode(t, d.ConnectNetwork(ctx, second, uniqueName(t), nil), core.CodeNotFound)
 }
+
+// TestNetworkGateway: the gateway address is the host's on the bridge,
+// and a host listener bound to it is reachable from the network's
+// containers, internal networks included (the Lambda Runtime API is
+// served that way).
+func TestNetworkGateway(t *testing.T) {
+	t.Parallel()
+	d := requireDocker(t)
+	ctx := testContext(t)
+	img := serverImage(t, d)
+	for _, internal := range []bool{false, true} {
+		name := uniqueName(t)
+		cleanupNetwork(t, d, name)
+		if _, err := d.EnsureNetwork(ctx, name, map[string]string{testLabel: name}, internal); err != nil {
+			t.Fatal(err)
+		}
+		gw, err := d.NetworkGateway(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
+		if err != nil {
+			t.Fatalf("listen on the gateway address %s: %v", gw, err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		url := runServerOn(t, d, img, name, nil)
+		if got := dialFrom(t, url, ln.Addr().String()); got != "ok" {
+			t.Errorf("internal=%v: a container cannot reach the host at its gateway %s: %s", internal, ln.Addr(), got)
+		}
+	}
+	assertCode(t, func() error { _, err := d.NetworkGateway(ctx, "slipway-test-no-such-network"); return err }(), core.CodeNotFound)
+}
