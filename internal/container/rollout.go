@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -167,7 +166,7 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 			return "", core.Errorf(core.CodeInvalid, "network.attach of stage %s names Docker network %q, which does not exist; create it with `docker network create %s` or fix slipway.yml", rel.Stage, a, a)
 		}
 	}
-	secrets, err := c.secretEnv(rel)
+	secrets, err := rel.SecretEnv(c.cfg.OpenSecret)
 	if err != nil {
 		return "", err
 	}
@@ -178,7 +177,7 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 	id, err := c.cfg.Engine.CreateContainer(ctx, engine.ContainerSpec{
 		Name:        fmt.Sprintf("%s-%s-%s-%s", c.NetworkName(rel.Stack), rel.Stage, rel.ID, randomSuffix()),
 		Image:       rel.Image,
-		Env:         append(instanceEnv(rel), secrets...),
+		Env:         append(rel.Env(), secrets...),
 		Labels:      labels,
 		Network:     network,
 		Aliases:     []string{rel.Stage},
@@ -201,47 +200,6 @@ func (c *Controller) startInstance(ctx context.Context, rel core.Release) (strin
 		return "", fmt.Errorf("start instance of %s/%s: %w", rel.Stack, rel.Stage, err)
 	}
 	return id, nil
-}
-
-// instanceEnv is PORT, then the stage's env from slipway.yml, overridden
-// by the release's `env set` variables, sorted for stable output.
-// Secrets are added by startInstance, opened only there.
-func instanceEnv(rel core.Release) []string {
-	vals := map[string]string{}
-	if st, ok := rel.Spec.Stage(rel.Stage); ok {
-		for k, v := range st.Env {
-			vals[k] = v
-		}
-	}
-	for k, v := range rel.Vars {
-		vals[k] = v
-	}
-	env := []string{fmt.Sprintf("PORT=%d", rel.Spec.Port)}
-	for k, v := range vals {
-		env = append(env, k+"="+v)
-	}
-	sort.Strings(env[1:])
-	return env
-}
-
-// secretEnv opens a release's secrets into KEY=value entries.
-func (c *Controller) secretEnv(rel core.Release) ([]string, error) {
-	if len(rel.Secrets) == 0 {
-		return nil, nil
-	}
-	if c.cfg.OpenSecret == nil {
-		return nil, core.Errorf(core.CodeUnavailable, "release %s has secrets but this server cannot open them", rel.ID)
-	}
-	var env []string
-	for k, sealed := range rel.Secrets {
-		v, err := c.cfg.OpenSecret(sealed)
-		if err != nil {
-			return nil, core.Errorf(core.CodeInternal, "open secret %s of %s/%s: %v", k, rel.Stack, rel.Stage, err)
-		}
-		env = append(env, k+"="+v)
-	}
-	sort.Strings(env)
-	return env, nil
 }
 
 // retire takes an instance out of the routes at once, then (in the

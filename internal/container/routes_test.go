@@ -26,7 +26,7 @@ func TestRoutes(t *testing.T) {
 
 func TestInstanceEnv(t *testing.T) {
 	rel := coreRelease()
-	if got, want := instanceEnv(rel), []string{"PORT=8000", "A=1", "B=2"}; !reflect.DeepEqual(got, want) {
+	if got, want := rel.Env(), []string{"PORT=8000", "A=1", "B=2"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }

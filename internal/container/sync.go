@@ -28,6 +28,9 @@ func (c *Controller) readDesired(ctx context.Context) (desired, error) {
 		return d, fmt.Errorf("read stacks: %w", err)
 	}
 	for _, s := range stacks {
+		if s.Spec.Architecture == core.ArchServerless {
+			continue // the serverless controller's
+		}
 		for _, st := range s.Spec.Stages {
 			k := reconcile.Key{Stack: s.Name, Stage: st.Name}
 			d.keys = append(d.keys, k)
@@ -39,7 +42,10 @@ func (c *Controller) readDesired(ctx context.Context) (desired, error) {
 		return d, fmt.Errorf("read stage releases: %w", err)
 	}
 	for _, sr := range srs {
-		d.serving[reconcile.Key{Stack: sr.Stack, Stage: sr.Stage}] = sr.Release
+		k := reconcile.Key{Stack: sr.Stack, Stage: sr.Stage}
+		if _, ours := d.scale[k]; ours {
+			d.serving[k] = sr.Release
+		}
 	}
 	return d, nil
 }
