@@ -27,9 +27,11 @@ func (c *Controller) readDesired(ctx context.Context) (desired, error) {
 	if err != nil {
 		return d, fmt.Errorf("read stacks: %w", err)
 	}
+	serverless := map[string]bool{}
 	for _, s := range stacks {
 		if s.Spec.Architecture == core.ArchServerless {
-			continue // the serverless controller's
+			serverless[s.Name] = true // the serverless controller's
+			continue
 		}
 		for _, st := range s.Spec.Stages {
 			k := reconcile.Key{Stack: s.Name, Stage: st.Name}
@@ -42,9 +44,8 @@ func (c *Controller) readDesired(ctx context.Context) (desired, error) {
 		return d, fmt.Errorf("read stage releases: %w", err)
 	}
 	for _, sr := range srs {
-		k := reconcile.Key{Stack: sr.Stack, Stage: sr.Stage}
-		if _, ours := d.scale[k]; ours {
-			d.serving[k] = sr.Release
+		if !serverless[sr.Stack] {
+			d.serving[reconcile.Key{Stack: sr.Stack, Stage: sr.Stage}] = sr.Release
 		}
 	}
 	return d, nil
