@@ -191,19 +191,140 @@ func (i Invocation) GBSeconds() float64 {
 
 // Usage sums a stage's invocations over a window.
 type Usage struct {
-	Stack       string    `json:"stack"`
-	Stage       string    `json:"stage"`
-	Since       time.Time `json:"since"`
-	Until       time.Time `json:"until"`
-	Requests    int64     `json:"requests"` // invocations that ran (throttles excluded)
-	BilledMS    int64     `json:"billed_ms"`
-	GBSeconds   float64   `json:"gb_seconds"`
-	ColdStarts  int64     `json:"cold_starts"`
-	InitMS      int64     `json:"init_ms"` // summed over cold starts
-	Throttles   int64     `json:"throttles"`
-	Errors      int64     `json:"errors"` // 5xx answers
-	Timeouts    int64     `json:"timeouts"`
-	P50MS       float64   `json:"p50_ms"`
-	P99MS       float64   `json:"p99_ms"`
-	DurationMax float64   `json:"max_ms"`
+	Stack      string    `json:"stack"`
+	Stage      string    `json:"stage"`
+	Since      time.Time `json:"since"`
+	Until      time.Time `json:"until"`
+	Requests   int64     `json:"requests"` // invocations that ran (throttles excluded)
+	BilledMS   int64     `json:"billed_ms"`
+	GBSeconds  float64   `json:"gb_seconds"`
+	ColdStarts int64     `json:"cold_starts"`
+	InitMS     int64     `json:"init_ms"` // summed over cold starts
+	Throttles  int64     `json:"throttles"`
+	Errors     int64     `json:"errors"` // 5xx answers
+	Timeouts   int64     `json:"timeouts"`
+	P50MS      float64   `json:"p50_ms"` // estimated from the duration histogram
+	P99MS      float64   `json:"p99_ms"`
+	MaxMS      float64   `json:"max_ms"`
+}
+
+// DurationBoundsMS are the upper bounds (ms) of the duration histogram's
+// buckets; a last, unbounded bucket follows.
+var DurationBoundsMS = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000, 120000, 300000, 900000}
+
+// UsageBucket is a stage's metered invocations in one minute: what the
+// store keeps, summed into a Usage for any window.
+type UsageBucket struct {
+	Stack      string    `json:"stack"`
+	Stage      string    `json:"stage"`
+	Minute     time.Time `json:"minute"` // UTC, truncated to the minute
+	Requests   int64     `json:"requests"`
+	BilledMS   int64     `json:"billed_ms"`
+	GBSeconds  float64   `json:"gb_seconds"`
+	ColdStarts int64     `json:"cold_starts"`
+	InitMS     int64     `json:"init_ms"`
+	Throttles  int64     `json:"throttles"`
+	Errors     int64     `json:"errors"`
+	Timeouts   int64     `json:"timeouts"`
+	MaxMS      float64   `json:"max_ms"`
+	// Durations counts invocations per DurationBoundsMS bucket (one more
+	// entry than the bounds, for the unbounded last bucket).
+	Durations []int64 `json:"durations"`
+}
+
+// Add meters one invocation into b (whose Minute the caller chose).
+func (b *UsageBucket) Add(inv Invocation) {
+	if inv.Throttled {
+		b.Throttles++
+		return
+	}
+	b.Requests++
+	b.BilledMS += inv.BilledMS()
+	b.GBSeconds += inv.GBSeconds()
+	if inv.ColdStart {
+		b.ColdStarts++
+		b.InitMS += inv.Init.Milliseconds()
+	}
+	if inv.Status >= 500 {
+		b.Errors++
+	}
+	if inv.TimedOut {
+		b.Timeouts++
+	}
+	ms := float64(inv.Duration) / float64(time.Millisecond)
+	b.MaxMS = max(b.MaxMS, ms)
+	if len(b.Durations) != len(DurationBoundsMS)+1 {
+		b.Durations = make([]int64, len(DurationBoundsMS)+1)
+	}
+	i := 0
+	for i < len(DurationBoundsMS) && ms > DurationBoundsMS[i] {
+		i++
+	}
+	b.Durations[i]++
+}
+
+// Merge adds o's counts to b.
+func (b *UsageBucket) Merge(o UsageBucket) {
+	b.Requests += o.Requests
+	b.BilledMS += o.BilledMS
+	b.GBSeconds += o.GBSeconds
+	b.ColdStarts += o.ColdStarts
+	b.InitMS += o.InitMS
+	b.Throttles += o.Throttles
+	b.Errors += o.Errors
+	b.Timeouts += o.Timeouts
+	b.MaxMS = max(b.MaxMS, o.MaxMS)
+	if len(o.Durations) > 0 && len(b.Durations) != len(o.Durations) {
+		b.Durations = make([]int64, len(o.Durations))
+	}
+	for i, n := range o.Durations {
+		b.Durations[i] += n
+	}
+}
+
+// SumUsage totals buckets into a stage's usage over [since, until).
+func SumUsage(stack, stage string, since, until time.Time, buckets []UsageBucket) Usage {
+	var t UsageBucket
+	for _, b := range buckets {
+		t.Merge(b)
+	}
+	u := Usage{Stack: stack, Stage: stage, Since: since, Until: until,
+		Requests: t.Requests, BilledMS: t.BilledMS, GBSeconds: t.GBSeconds, ColdStarts: t.ColdStarts,
+		InitMS: t.InitMS, Throttles: t.Throttles, Errors: t.Errors, Timeouts: t.Timeouts, MaxMS: t.MaxMS}
+	u.P50MS = quantile(t.Durations, 0.50, t.MaxMS)
+	u.P99MS = quantile(t.Durations, 0.99, t.MaxMS)
+	return u
+}
+
+// quantile estimates the q-quantile of a duration histogram, linearly
+// within the bucket it falls in, and never above the largest seen.
+func quantile(counts []int64, q, maxMS float64) float64 {
+	var total int64
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var seen int64
+	for i, n := range counts {
+		if n == 0 || float64(seen+n) < rank {
+			seen += n
+			continue
+		}
+		lo := 0.0
+		if i > 0 {
+			lo = DurationBoundsMS[i-1]
+		}
+		hi := maxMS
+		if i < len(DurationBoundsMS) {
+			hi = min(DurationBoundsMS[i], maxMS)
+		}
+		if hi < lo {
+			return hi
+		}
+		return lo + (hi-lo)*(rank-float64(seen))/float64(n)
+	}
+	return maxMS
 }
