@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
 )
@@ -17,7 +18,8 @@ type Store interface {
 	GetStack(ctx context.Context, name string) (core.Stack, error)
 	ListStacks(ctx context.Context) ([]core.Stack, error)
 	UpdateStack(ctx context.Context, s core.Stack) error
-	// DeleteStack removes a stack with its builds, releases and stages.
+	// DeleteStack removes a stack with its builds, releases, stages,
+	// events and usage.
 	DeleteStack(ctx context.Context, name string) error
 
 	// NextSeq returns the next number of a per-stack sequence ("build",
@@ -46,6 +48,20 @@ type Store interface {
 	AddEvent(ctx context.Context, e core.StageEvent) error
 	// ListEvents returns a stage's events, newest first, at most limit.
 	ListEvents(ctx context.Context, stack, stage string, limit int) ([]core.StageEvent, error)
+
+	// AddUsage merges each bucket into the stored one for its stack,
+	// stage and minute (Minute taken in UTC, truncated to the minute),
+	// creating it if absent, as core.UsageBucket.Merge does: counts
+	// summed, MaxMS the larger, histograms added element-wise. All
+	// buckets commit together or not at all.
+	AddUsage(ctx context.Context, buckets []core.UsageBucket) error
+	// ListUsage returns a stage's buckets (every stage's if stage is "")
+	// whose minute is in [since, until), oldest first; for one minute,
+	// by stage.
+	ListUsage(ctx context.Context, stack, stage string, since, until time.Time) ([]core.UsageBucket, error)
+	// DeleteUsageBefore removes every stack's buckets whose minute is
+	// before before, for retention, and returns how many it removed.
+	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
 
 	// GetSetting returns a server setting ("" and CodeNotFound if unset).
 	GetSetting(ctx context.Context, key string) (string, error)

@@ -1,6 +1,7 @@
 // Package sqlite is the embedded default store.Store, on modernc.org/sqlite
 // (pure Go, no cgo). Records are rows keyed by stack plus a JSON document,
-// so domain types can grow without schema migrations for every field.
+// so domain types can grow without schema migrations for every field;
+// usage, many small numeric rows, has columns (see migrations).
 package sqlite
 
 import (
@@ -34,51 +35,6 @@ type Store struct {
 	tx bool
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS stacks (
-	name       TEXT PRIMARY KEY,
-	doc        TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS builds (
-	stack TEXT NOT NULL,
-	id    TEXT NOT NULL,
-	seq   INTEGER NOT NULL,
-	doc   TEXT NOT NULL,
-	PRIMARY KEY (stack, id)
-);
-CREATE TABLE IF NOT EXISTS releases (
-	stack TEXT NOT NULL,
-	id    TEXT NOT NULL,
-	seq   INTEGER NOT NULL,
-	stage TEXT NOT NULL,
-	doc   TEXT NOT NULL,
-	PRIMARY KEY (stack, id)
-);
-CREATE TABLE IF NOT EXISTS stage_releases (
-	stack   TEXT NOT NULL,
-	stage   TEXT NOT NULL,
-	release TEXT NOT NULL,
-	PRIMARY KEY (stack, stage)
-);
-CREATE TABLE IF NOT EXISTS sequences (
-	stack TEXT NOT NULL,
-	kind  TEXT NOT NULL,
-	n     INTEGER NOT NULL,
-	PRIMARY KEY (stack, kind)
-);
-CREATE TABLE IF NOT EXISTS events (
-	seq   INTEGER PRIMARY KEY AUTOINCREMENT,
-	stack TEXT NOT NULL,
-	stage TEXT NOT NULL,
-	doc   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_stage ON events (stack, stage, seq);
-CREATE TABLE IF NOT EXISTS settings (
-	key   TEXT PRIMARY KEY,
-	value TEXT NOT NULL
-);
-`
-
 // Open opens (creating if needed) the database at path.
 func Open(path string) (*Store, error) {
 	dsn := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
@@ -89,9 +45,9 @@ func Open(path string) (*Store, error) {
 	// One writer at a time is all SQLite offers; one connection avoids
 	// SQLITE_BUSY between our own goroutines entirely.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
+	if err := migrate(context.Background(), db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+		return nil, fmt.Errorf("upgrade schema of %s: %w", path, err)
 	}
 	return &Store{db: db, q: db}, nil
 }
@@ -174,7 +130,7 @@ func (s *Store) DeleteStack(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return core.Errorf(core.CodeNotFound, "unknown stack %q", name)
 		}
-		for _, table := range []string{"builds", "releases", "stage_releases", "events"} {
+		for _, table := range []string{"builds", "releases", "stage_releases", "events", "usage_minutes"} {
 			if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE stack = ?`, name); err != nil {
 				return fmt.Errorf("delete %s of %s: %w", table, name, err)
 			}

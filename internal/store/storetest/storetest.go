@@ -143,6 +143,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("setting = %q, %v", v, err)
 		}
 	})
+	t.Run("usage", func(t *testing.T) { usage(t, newStore) })
 }
 
 func must(t *testing.T, err error) {
