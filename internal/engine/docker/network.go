@@ -105,15 +105,17 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 			own = ""
 			continue
 		}
-		// A single network, seen twice in a row, is settled: a racer's
-		// network listed after our first look is then already visible.
+		// A single network, seen three times in a row (200 ms apart or
+		// more), is settled: a racer's network listed after our first
+		// look is then visible, even on a daemon under load (one look
+		// 100 ms later was seen to miss it).
 		if len(found) == 1 && keep == last {
 			same++
 		} else {
 			same = 0
 		}
 		last = keep
-		if same >= 1 || attempt >= 40 {
+		if same >= 2 || attempt >= 40 {
 			// The kept network may be a concurrent caller's, made with
 			// the other setting.
 			return keep, checkInternal(found[0], internal)
