@@ -12,9 +12,10 @@
 //
 // The package only turns bytes into values: it does no I/O, knows nothing
 // about stores, Docker or HTTP, and does not decide whether a parsed value is
-// supported by the rest of Slipway (the service layer does that, e.g. for the
-// serverless architecture). The rules of a stage's scale spec belong to core
-// (core.ScaleSpec.Problems); this package reads the values, merges them and
+// supported by the rest of Slipway (the service layer does that). The rules
+// of a stage's scale and serverless specs belong to core
+// (core.ScaleSpec.Problems, core.ServerlessSpec.Problems); this package reads
+// the values, merges the top-level block with the stage's (layer.go) and
 // points core's findings at the right line. JSONSchema gives editors the
 // same rules as Parse.
 package manifest

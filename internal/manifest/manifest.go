@@ -18,10 +18,10 @@ import (
 // Keys and values slipway.yml accepts. schema_test.go checks that the JSON
 // schema lists exactly these, so the editor and the parser cannot drift.
 var (
-	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "stages"}
+	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "serverless", "stages"}
 	healthKeys    = []string{"path", "start_timeout"}
 	buildKeys     = []string{"dockerfile", "image"}
-	stageKeys     = []string{"name", "env", "approval", "scale", "network"}
+	stageKeys     = []string{"name", "env", "approval", "scale", "serverless", "network"}
 	architectures = []string{string(core.ArchContainer), string(core.ArchServerless)}
 )
 
@@ -84,10 +84,10 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 		d.addf(posOf(body), "%s must be a mapping of keys, got %s; allowed keys: %s", d.base, kind(root), allowedList(stackKeys))
 		return spec
 	}
-	hasName := false
-	var top *scaleLayer
-	var stageScales []*scaleLayer
-	for _, e := range d.fields(root, d.base, "", stackKeys, nil) {
+	hasName, archOK := false, true
+	var top settingBlocks
+	var stageBlocks []settingBlocks
+	for _, e := range d.fieldsElsewhere(root, d.base, "", stackKeys, schedulesElsewhere) {
 		switch e.key {
 		case "name":
 			hasName = true
@@ -98,9 +98,11 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 				spec.Name = name
 			}
 		case "architecture":
-			if a, ok := d.oneOf(e, architectures); ok {
+			a, ok := d.oneOf(e, architectures)
+			if ok {
 				spec.Architecture = core.Architecture(a)
 			}
+			archOK = ok
 		case "port":
 			spec.Port = d.port(e)
 		case "healthcheck":
@@ -108,20 +110,84 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 		case "build":
 			d.build(e, &spec.Build)
 		case "scale":
-			top = d.scale(e)
+			top.scale = &e
+		case "serverless":
+			top.serverless = &e
 		case "stages":
-			stages, scales, ok := d.stages(e)
+			stages, blocks, ok := d.stages(e)
 			if ok {
 				spec.Stages = stages
 			}
-			stageScales = scales
+			stageBlocks = blocks
 		}
 	}
-	d.applyScale(spec.Stages, top, stageScales)
+	d.settings(spec, archOK, top, stageBlocks)
 	if !hasName {
 		d.addLatef(posOf(root), "name is required: %s has no name key; add a line like \"name: my-app\"", d.base)
 	}
 	return spec
+}
+
+// settingBlocks are the scale and serverless blocks of the top level or of
+// a stage, read once the architecture is known.
+type settingBlocks struct{ scale, serverless *entry }
+
+// settings gives every stage its scale spec and, for the serverless
+// architecture, its serverless spec. A block of the other architecture is
+// refused as a whole: what is inside it is beside the point. When the
+// architecture itself is invalid, each block is checked on its own terms.
+func (d *decoder) settings(spec core.StackSpec, archOK bool, top settingBlocks, stages []settingBlocks) {
+	serverless := spec.Architecture == core.ArchServerless
+	useScale, useServerless := !serverless || !archOK, serverless || !archOK
+	misplaced := func(e *entry) {
+		if serverless {
+			d.addf(posOf(e.keyN), "%s applies to the container architecture; a serverless stage's settings go under serverless:", e.path)
+		} else {
+			d.addf(posOf(e.keyN), "%s applies to the serverless architecture, and architecture is container; add \"architecture: serverless\", or put a container stage's settings under scale:", e.path)
+		}
+	}
+	var topScale *scaleLayer
+	var topServerless *serverlessLayer
+	if e := top.scale; e != nil {
+		if useScale {
+			topScale = d.scale(*e)
+		} else {
+			misplaced(e)
+		}
+	}
+	if e := top.serverless; e != nil {
+		if useServerless {
+			topServerless = d.serverless(*e, true).layer
+		} else {
+			misplaced(e)
+		}
+	}
+	var scales []*scaleLayer
+	var serverlesses []serverlessBlock
+	for _, b := range stages {
+		var sc *scaleLayer
+		sl := serverlessBlock{}
+		if b.scale != nil {
+			if useScale {
+				sc = d.scale(*b.scale)
+			} else {
+				misplaced(b.scale)
+			}
+		}
+		if b.serverless != nil {
+			if useServerless {
+				sl = d.serverless(*b.serverless, false)
+			} else {
+				misplaced(b.serverless)
+			}
+		}
+		scales = append(scales, sc)
+		serverlesses = append(serverlesses, sl)
+	}
+	scaleRules.apply(d, len(spec.Stages), topScale, scales, func(i int, s core.ScaleSpec) { spec.Stages[i].Scale = s })
+	if useServerless {
+		d.applyServerless(spec.Stages, topServerless, serverlesses)
+	}
 }
 
 // oneOf reads a string that must be one of allowed.
@@ -160,7 +226,7 @@ func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
 	}
 	switch v.(type) {
 	case *ast.StringNode, *ast.LiteralNode, *ast.TagNode:
-		if p, ok := d.urlPath(e); ok {
+		if p, ok := d.urlPath(e, healthPathHint); ok {
 			h.Path, h.Explicit = p, true
 		}
 		return
@@ -172,7 +238,7 @@ func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
 	for _, f := range d.fields(v, "healthcheck", "healthcheck.", healthKeys, nil) {
 		switch f.key {
 		case "path":
-			if p, ok := d.urlPath(f); ok {
+			if p, ok := d.urlPath(f, healthPathHint); ok {
 				h.Path, h.Explicit = p, true
 			}
 		case "start_timeout":
@@ -183,18 +249,20 @@ func (d *decoder) healthcheck(e entry, h *core.HealthSpec) {
 	}
 }
 
-// urlPath reads a health check path: healthcheck.path, or a stage's
-// scale.health.path.
-func (d *decoder) urlPath(e entry) (string, bool) {
-	p, ok := d.str(e, "use a URL path like \"/healthy\"")
+const healthPathHint = "use a URL path like \"/healthy\""
+
+// urlPath reads a URL path: healthcheck.path, a stage's
+// scale.health.path, a schedule's path. hint says what to write.
+func (d *decoder) urlPath(e entry, hint string) (string, bool) {
+	p, ok := d.str(e, hint)
 	if !ok {
 		return "", false
 	}
 	switch {
 	case !strings.HasPrefix(p, "/"):
-		d.addf(posOf(e.value), "invalid %s %q: it must start with '/'; use a URL path like \"/healthy\"", e.path, p)
+		d.addf(posOf(e.value), "invalid %s %q: it must start with '/'; %s", e.path, p, hint)
 	case strings.ContainsFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '#' }):
-		d.addf(posOf(e.value), "invalid %s %q: it contains a space, control character or '#'; use a URL path like \"/healthy\"", e.path, p)
+		d.addf(posOf(e.value), "invalid %s %q: it contains a space, control character or '#'; %s", e.path, p, hint)
 	default:
 		return p, true
 	}
@@ -311,9 +379,10 @@ func (d *decoder) dockerfile(e entry) (string, bool) {
 
 func escapes(clean string) bool { return clean == ".." || strings.HasPrefix(clean, "../") }
 
-// stages reads the stages and, for each, its scale block as written (nil
-// when it has none), to be merged with the top-level one by applyScale.
-func (d *decoder) stages(e entry) ([]core.StageSpec, []*scaleLayer, bool) {
+// stages reads the stages and, for each, its scale and serverless blocks
+// (nil when it has none), read and merged with the top-level ones by
+// settings.
+func (d *decoder) stages(e entry) ([]core.StageSpec, []settingBlocks, bool) {
 	items, ok := d.sequence(e, "stages", "write each stage as \"- name: dev\"")
 	if !ok {
 		return nil, nil, false
@@ -323,32 +392,33 @@ func (d *decoder) stages(e entry) ([]core.StageSpec, []*scaleLayer, bool) {
 		return nil, nil, false
 	}
 	var out []core.StageSpec
-	var scales []*scaleLayer
+	var blocks []settingBlocks
 	seen := map[string]pos{}
 	good := true
 	for i, it := range items {
 		where := fmt.Sprintf("stages[%d]", i)
-		st, sc, ok := d.stage(entry{path: where, keyN: it.dash, value: it.node}, seen)
+		st, b, ok := d.stage(entry{path: where, keyN: it.dash, value: it.node}, seen)
 		good = good && ok
 		out = append(out, st)
-		scales = append(scales, sc)
+		blocks = append(blocks, b)
 	}
-	return out, scales, good
+	return out, blocks, good
 }
 
-func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, *scaleLayer, bool) {
+func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, settingBlocks, bool) {
 	var st core.StageSpec
-	var sc *scaleLayer
+	var b settingBlocks
 	v, ok := d.resolve(e.value)
 	if !ok {
-		return st, nil, false
+		return st, b, false
 	}
 	if _, isMap := v.(*ast.MappingNode); !isMap {
 		d.addf(posOf(e.value, e.keyN), "%s must be a mapping with name and env, got %s; write a stage as \"- name: dev\"", e.path, kind(v))
-		return st, nil, false
+		return st, b, false
 	}
 	good, hasName := true, false
-	for _, f := range d.fields(v, e.path, e.path+".", stageKeys, nil) {
+	elsewhere := map[string]string{"schedules": "schedules go under the stage's serverless block: " + e.path + ".serverless.schedules"}
+	for _, f := range d.fieldsElsewhere(v, e.path, e.path+".", stageKeys, elsewhere) {
 		switch f.key {
 		case "name":
 			hasName = true
@@ -380,7 +450,9 @@ func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, *scaleLay
 			good = good && ok
 			st.Approval = b
 		case "scale":
-			sc = d.scale(f)
+			b.scale = &f
+		case "serverless":
+			b.serverless = &f
 		case "network":
 			net, ok := d.network(f)
 			good = good && ok
@@ -391,5 +463,5 @@ func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, *scaleLay
 		d.addLatef(posOf(v, e.value), "%s.name is required; write a stage as \"- name: dev\"", e.path)
 		good = false
 	}
-	return st, sc, good
+	return st, b, good
 }

@@ -359,6 +359,16 @@ func literalValue(n *ast.LiteralNode) string {
 // other key is an error. Only entries with allowed keys are returned, in
 // file order.
 func (d *decoder) fields(n ast.Node, where, prefix string, allowed, unsupported []string) []entry {
+	return d.keyed(n, where, prefix, allowed, unsupported, nil)
+}
+
+// fieldsElsewhere is fields for a mapping where some keys of slipway.yml
+// are misplaced rather than unknown: elsewhere maps each to where it goes.
+func (d *decoder) fieldsElsewhere(n ast.Node, where, prefix string, allowed []string, elsewhere map[string]string) []entry {
+	return d.keyed(n, where, prefix, allowed, nil, elsewhere)
+}
+
+func (d *decoder) keyed(n ast.Node, where, prefix string, allowed, unsupported []string, elsewhere map[string]string) []entry {
 	var out []entry
 	for _, e := range d.entries(n, prefix, 0) {
 		switch {
@@ -367,6 +377,8 @@ func (d *decoder) fields(n ast.Node, where, prefix string, allowed, unsupported 
 		case slices.Contains(unsupported, e.key):
 			d.warnf(posOf(e.keyN), "%s is not supported by Slipway and is ignored", e.path)
 			d.checkAliases(e.value, 0)
+		case elsewhere[e.key] != "":
+			d.addf(posOf(e.keyN), "key %q does not belong in %s; %s", e.key, where, elsewhere[e.key])
 		default:
 			d.addf(posOf(e.keyN), "unknown key %q in %s; allowed keys: %s%s", e.key, where, allowedList(allowed), didYouMean(e.key, allowed))
 		}

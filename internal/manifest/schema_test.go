@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/schedule"
 )
 
 // obj is a JSON object of the schema, with helpers that fail the test on
@@ -62,6 +63,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 	health := findObjectBranch(t, s.obj(t, "properties", "healthcheck"))
 	stage := s.obj(t, "properties", "stages", "items")
 	scale := s.obj(t, "$defs", "scale")
+	serverless := s.obj(t, "$defs", "serverless")
 	levels := []struct {
 		name   string
 		schema obj
@@ -74,6 +76,8 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{"scale", scale, scaleKeys},
 		{"scale.health", scale.obj(t, "properties", "health"), scaleHealthKeys},
 		{"stages[].network", stage.obj(t, "properties", "network"), networkKeys},
+		{"serverless", serverless, serverlessKeys},
+		{"serverless.schedules[]", serverless.obj(t, "properties", "schedules", "items"), scheduleKeys},
 	}
 	for _, l := range levels {
 		if got, want := l.schema.keys(t), sorted(l.parser); !slices.Equal(got, want) {
@@ -123,6 +127,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 	checkNamePattern(t, "stage", stage.obj(t, "properties", "name"), core.MaxStageNameLen, core.ValidateStageName)
 
 	checkScaleSchema(t, s)
+	checkServerlessSchema(t, s)
 
 	durRE := regexp.MustCompile(timeout["pattern"].(string))
 	for _, d := range []string{"1s", "30s", "1m30s", "2.5m", "10m", "0", "0s", "500ms"} {
@@ -321,4 +326,129 @@ func equalJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// checkServerlessSchema checks the serverless schema against the parser and
+// core: where it is used, the top level's ban on schedules, the defaults of
+// core.DefaultServerless, integer limits probed with
+// core.ServerlessSpec.Problems, enums, and the schedules' request defaults.
+func checkServerlessSchema(t *testing.T, s obj) {
+	t.Helper()
+	top := s.obj(t, "properties", "serverless")
+	for name, o := range map[string]obj{"serverless": top, "stages[].serverless": s.obj(t, "properties", "stages", "items", "properties", "serverless")} {
+		if ref := o["$ref"]; ref != "#/$defs/serverless" {
+			t.Errorf("%s: $ref = %v, want #/$defs/serverless", name, ref)
+		}
+	}
+	// The top level takes the block's keys but those it forbids.
+	banned := top.keys(t)
+	for _, k := range banned {
+		if _, forbids := top.obj(t, "properties", k)["not"]; !forbids {
+			t.Errorf("top-level serverless.%s: want {\"not\": {}}, as the parser refuses it there", k)
+		}
+	}
+	allowed := slices.DeleteFunc(sorted(serverlessKeys), func(k string) bool { return slices.Contains(banned, k) })
+	if want := sorted(serverlessTopKeys); !slices.Equal(allowed, want) {
+		t.Errorf("top-level serverless: schema allows %v, parser %v", allowed, want)
+	}
+
+	serverless := s.obj(t, "$defs", "serverless")
+	props := serverless.obj(t, "properties")
+	var defaults map[string]any
+	raw, _ := json.Marshal(core.DefaultServerless())
+	if err := json.Unmarshal(raw, &defaults); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range defaults {
+		f := props.obj(t, name)
+		got := f["default"]
+		if f["$ref"] == "#/$defs/duration" {
+			gd, err1 := time.ParseDuration(fmt.Sprint(got))
+			wd, err2 := time.ParseDuration(fmt.Sprint(want))
+			if err1 != nil || err2 != nil || gd != wd {
+				t.Errorf("serverless.%s: default %v, core %v", name, got, want)
+			}
+			continue
+		}
+		if !equalJSON(got, want) {
+			t.Errorf("serverless.%s: default %v, core %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"timeout", "idle", "queue_timeout"} {
+		if ref := props.obj(t, name)["$ref"]; ref != "#/$defs/duration" {
+			t.Errorf("serverless.%s: $ref = %v, want #/$defs/duration", name, ref)
+		}
+	}
+
+	ints := map[string]func(*core.ServerlessSpec, int){
+		"memory":        func(s *core.ServerlessSpec, v int) { s.MemoryMB = v },
+		"concurrency":   func(s *core.ServerlessSpec, v int) { s.Concurrency = v },
+		"max_instances": func(s *core.ServerlessSpec, v int) { s.MaxInstances = v },
+		"min_instances": func(s *core.ServerlessSpec, v int) { s.MinInstances = v },
+		"queue":         func(s *core.ServerlessSpec, v int) { s.Queue = v },
+	}
+	rejects := func(name string, v int) bool {
+		spec := core.DefaultServerless()
+		ints[name](&spec, v)
+		return slices.ContainsFunc(spec.Problems(), func(p core.ScaleProblem) bool { return p.Field == name && p.Related == "" })
+	}
+	for name := range ints {
+		f := props.obj(t, name)
+		if f["type"] != "integer" {
+			t.Errorf("serverless.%s: type %v, want integer", name, f["type"])
+			continue
+		}
+		lo, hi := int(f["minimum"].(float64)), int(f["maximum"].(float64))
+		if rejects(name, lo) || rejects(name, hi) || !rejects(name, lo-1) || !rejects(name, hi+1) {
+			t.Errorf("serverless.%s: schema allows %d-%d, core disagrees", name, lo, hi)
+		}
+	}
+
+	if got := props.obj(t, "handler")["enum"]; !equalJSON(got, handlers) {
+		t.Errorf("serverless.handler enum = %v, parser %v", got, handlers)
+	}
+	// payload_version: the versions as strings, and the unquoted YAML
+	// numbers the parser takes for them.
+	var payloads []string
+	for _, v := range props.obj(t, "payload_version")["enum"].([]any) {
+		if str, ok := v.(string); ok {
+			payloads = append(payloads, str)
+		}
+	}
+	if !slices.Equal(payloads, payloadVersions) {
+		t.Errorf("serverless.payload_version enum strings = %v, parser %v", payloads, payloadVersions)
+	}
+	for _, p := range payloadVersions {
+		spec := core.DefaultServerless()
+		spec.Payload = p
+		if len(spec.Problems()) > 0 {
+			t.Errorf("core refuses payload_version %q", p)
+		}
+	}
+	lambda := core.DefaultServerless()
+	lambda.Handler, lambda.Concurrency = core.HandlerLambda, 2
+	rule := serverless["allOf"].([]any)[0].(map[string]any)
+	if len(lambda.Problems()) == 0 || obj(rule).obj(t, "then", "properties", "concurrency")["const"] != float64(1) {
+		t.Errorf("a lambda handler's concurrency: schema rule %v, core problems %v", rule, lambda.Problems())
+	}
+
+	items := props.obj(t, "schedules", "items")
+	if got := items["required"]; !equalJSON(got, []string{"expression"}) {
+		t.Errorf("schedules[].required = %v, want [expression]", got)
+	}
+	sched := items.obj(t, "properties")
+	method := sched.obj(t, "method")
+	if !equalJSON(method["enum"], scheduleMethods) || method["default"] != DefaultScheduleMethod {
+		t.Errorf("schedules[].method enum/default = %v/%v, parser %v/%s", method["enum"], method["default"], scheduleMethods, DefaultScheduleMethod)
+	}
+	path := sched.obj(t, "path")
+	if path["default"] != DefaultSchedulePath || path["pattern"] != s.obj(t, "$defs", "healthPath")["pattern"] {
+		t.Errorf("schedules[].path default/pattern = %v/%v", path["default"], path["pattern"])
+	}
+	exprRE := regexp.MustCompile(sched.obj(t, "expression")["pattern"].(string))
+	for _, x := range []string{"rate(5 minutes)", "rate(1 hour)", "cron(0 12 * * ? *)", "every 5 minutes", "rate 5 minutes", "at(2026-01-01T00:00:00)"} {
+		if _, err := schedule.Parse(x); err == nil && !exprRE.MatchString(x) {
+			t.Errorf("schedules[].expression pattern rejects %q, which the parser accepts", x)
+		}
+	}
 }
