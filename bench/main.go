@@ -151,6 +151,9 @@ func (b *bench) run() error {
 	if err := b.containerScenarios(); err != nil {
 		return err
 	}
+	if err := b.serverlessScenarios(); err != nil {
+		return err
+	}
 	if err := b.pipelineScenarios(app); err != nil {
 		return err
 	}

@@ -41,6 +41,8 @@ type Service interface {
 	Retry(ctx context.Context, stack, build string) (*service.Job, error)
 	CreateStackFromRepo(ctx context.Context, name string, opts service.RepoOptions) (core.Stack, string, error)
 	Webhook(ctx context.Context, h service.Hook) (string, error)
+	Usage(ctx context.Context, stack, stage string, since time.Duration) (core.Usage, error)
+	Invoke(ctx context.Context, stack, stage string, event []byte) ([]byte, error)
 }
 
 var _ Service = (*service.Service)(nil)

@@ -24,6 +24,10 @@ func statusOf(code core.Code) int {
 		return http.StatusServiceUnavailable
 	case core.CodeBuildFailed, core.CodeDeployFailed, core.CodeTimedOut:
 		return http.StatusUnprocessableEntity
+	case core.CodeThrottled:
+		return http.StatusTooManyRequests
+	case core.CodeFunction:
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}

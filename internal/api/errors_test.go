@@ -27,6 +27,8 @@ func TestWriteError(t *testing.T) {
 		{core.Errorf(core.CodeBuildFailed, "step 2 failed").WithDetails([]string{"a", "b"}), 422, core.CodeBuildFailed, "step 2 failed"},
 		{core.Errorf(core.CodeDeployFailed, "never healthy"), 422, core.CodeDeployFailed, "never healthy"},
 		{core.Errorf(core.CodeTimedOut, "build.yml phase build timed out after 2s"), 422, core.CodeTimedOut, "build.yml phase build timed out after 2s"},
+		{core.Errorf(core.CodeThrottled, "at max_instances"), 429, core.CodeThrottled, "at max_instances"},
+		{core.Errorf(core.CodeFunction, "the function failed"), 502, core.CodeFunction, "the function failed"},
 		{errors.New("disk on fire"), 500, core.CodeInternal, "disk on fire"},
 	}
 	for _, tc := range cases {

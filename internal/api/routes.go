@@ -24,6 +24,7 @@ var (
 	pFollow = param{"follow", "query", "true to keep streaming new lines"}
 	pTail   = param{"tail", "query", "number of last lines per instance"}
 	pSince  = param{"since", "query", "only lines newer than this duration, e.g. 10m"}
+	pWindow = param{"since", "query", "the window, back from now, e.g. 24h (default)"}
 	pDetach = param{"detach", "query", "true to return the build at once instead of streaming"}
 	pTimes  = param{"timestamps", "query", "true to prefix lines with timestamps"}
 	pStageP = param{"stage", "path", "stage name"}
@@ -57,6 +58,8 @@ func (a *API) table() []route {
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/exec", summary: "Run a command in an instance; streams output frames then the exit code (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.exec},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/rollback", summary: "Roll a stage back to an earlier release's image and config, without a build; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.rollback},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/approve", summary: "Release the build awaiting approval at a stage, then promote it on; streams progress (NDJSON)", response: streamType, status: 200, params: []param{pStack, pStageP, pExpect}, handle: a.approve},
+		{method: "GET", pattern: "/v1/stacks/{stack}/stages/{stage}/usage", summary: "A serverless stage's metered usage: requests, billed ms, GB-seconds, cold starts, throttles, p50/p99 duration", response: jsonType, status: 200, params: []param{pStack, pStageP, pWindow}, handle: a.usage},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/invoke", summary: "Invoke a lambda stage directly with a raw event (the body); answers the function's response payload", request: jsonType, response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.invoke},
 		{method: "GET", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "A stage's variables (slipway.yml, env set, secrets masked)", response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.getEnv},
 		{method: "PUT", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "Set or unset a stage's variables or secrets; the serving build is released again with them; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.setEnv},
 		{method: "GET", pattern: "/v1/stacks/{stack}/build-env", summary: "The stack's build variables", response: jsonType, status: 200, params: []param{pStack}, handle: a.getBuildEnv},

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -211,4 +213,48 @@ func (a *API) setBuildEnv(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.getBuildEnv(w, r)
+}
+
+func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
+	since := 24 * time.Hour
+	if v := r.URL.Query().Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return core.Errorf(core.CodeInvalid, "invalid since %q: use a duration like 1h, 24h or 168h", v)
+		}
+		since = d
+	}
+	u, err := a.svc.Usage(r.Context(), r.PathValue("stack"), r.PathValue("stage"), since)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// maxEventBytes is Lambda's synchronous payload limit.
+const maxEventBytes = core.MaxPayloadBytes
+
+func (a *API) invoke(w http.ResponseWriter, r *http.Request) error {
+	event, err := io.ReadAll(io.LimitReader(r.Body, maxEventBytes+1))
+	if err != nil {
+		return core.Wrap(core.CodeInvalid, err, "read the event: %v", err)
+	}
+	if len(event) > maxEventBytes {
+		return core.Errorf(core.CodeInvalid, "the event is over 6 MB, the limit of a synchronous invocation")
+	}
+	if len(bytes.TrimSpace(event)) == 0 {
+		event = []byte("{}")
+	}
+	if !json.Valid(event) {
+		return core.Errorf(core.CodeInvalid, "the event is not valid JSON")
+	}
+	out, err := a.svc.Invoke(r.Context(), r.PathValue("stack"), r.PathValue("stage"), event)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
+	return nil
 }

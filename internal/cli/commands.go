@@ -180,6 +180,12 @@ func printStack(g *globals, s client.StackStatus) {
 	}
 	tw.Flush()
 	for _, st := range s.Stages {
+		if fn := st.Serverless; fn != nil {
+			fmt.Fprintf(g.stdout, "%s: %s handler, %d MB, timeout %s, concurrency %d, instances %d-%d, idle %s, freeze %v\n",
+				st.Name, fn.Handler, fn.MemoryMB, fn.Timeout, fn.Concurrency, fn.MinInstances, fn.MaxInstances, fn.Idle, fn.Freeze)
+		}
+	}
+	for _, st := range s.Stages {
 		if cr := st.Crash; cr != nil {
 			why := fmt.Sprintf("exited with code %d", cr.ExitCode)
 			if cr.OOM {

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -212,5 +214,71 @@ func approveCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&build, "build", "", "the build to approve (default: the one awaiting now)")
+	return cmd
+}
+
+func usageCmd(g *globals) *cobra.Command {
+	var since time.Duration
+	cmd := &cobra.Command{
+		Use:   "usage <stack> <stage>",
+		Short: "Show a serverless stage's metered usage: requests, GB-seconds, cold starts, throttles, duration",
+		Args:  exactArgs(2, "usage needs the stack and stage, e.g. `slipway usage hello dev --since 24h`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return read(g, cmd, func(c *client.Client) (client.Usage, error) {
+				return c.Usage(cmd.Context(), args[0], args[1], since)
+			}, func(u client.Usage) error {
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "Usage of %s/%s over the last %s\n", u.Stack, u.Stage, since)
+				fmt.Fprintf(tw, "requests\t%d\n", u.Requests)
+				fmt.Fprintf(tw, "billed duration\t%d ms\n", u.BilledMS)
+				fmt.Fprintf(tw, "GB-seconds\t%.4f\n", u.GBSeconds)
+				fmt.Fprintf(tw, "cold starts\t%d (init %d ms in all)\n", u.ColdStarts, u.InitMS)
+				fmt.Fprintf(tw, "throttles\t%d\n", u.Throttles)
+				fmt.Fprintf(tw, "errors (5xx)\t%d, of which timeouts %d\n", u.Errors, u.Timeouts)
+				fmt.Fprintf(tw, "duration\tp50 %.1f ms, p99 %.1f ms, max %.1f ms\n", u.P50MS, u.P99MS, u.MaxMS)
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "the window, back from now (1m to 2160h)")
+	addOutput(cmd, g)
+	return cmd
+}
+
+func invokeCmd(g *globals) *cobra.Command {
+	var eventFile string
+	cmd := &cobra.Command{
+		Use:   "invoke <stack> <stage>",
+		Short: "Invoke a lambda stage directly with an event (JSON) and print the function's response",
+		Args:  exactArgs(2, "invoke needs the stack and stage, e.g. `slipway invoke hello dev --event event.json`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			event := []byte("{}")
+			if eventFile != "" {
+				var err error
+				if eventFile == "-" {
+					event, err = io.ReadAll(cmd.InOrStdin())
+				} else {
+					event, err = os.ReadFile(eventFile)
+				}
+				if err != nil {
+					return fmt.Errorf("read the event: %w", err)
+				}
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			out, err := c.Invoke(cmd.Context(), args[0], args[1], event)
+			if err != nil {
+				return err
+			}
+			g.stdout.Write(out)
+			if len(out) > 0 && out[len(out)-1] != '\n' {
+				fmt.Fprintln(g.stdout)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&eventFile, "event", "", "a file holding the event as JSON (- for stdin; default {})")
 	return cmd
 }

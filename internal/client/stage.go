@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
 )
@@ -163,4 +164,21 @@ func (c *Client) Retry(ctx context.Context, stack, build string, fn func(Event))
 	}
 	defer resp.Body.Close()
 	return readEvents(resp.Body, fn)
+}
+
+// Usage is a serverless stage's metered usage over the last since.
+func (c *Client) Usage(ctx context.Context, stack, stage string, since time.Duration) (Usage, error) {
+	var out Usage
+	return out, c.do(ctx, "GET", stagePath(stack, stage)+"/usage?since="+url.QueryEscape(since.String()), nil, "", &out)
+}
+
+// Invoke hands a raw event to a lambda stage and returns the function's
+// response payload.
+func (c *Client) Invoke(ctx context.Context, stack, stage string, event []byte) ([]byte, error) {
+	resp, err := c.send(ctx, "POST", stagePath(stack, stage)+"/invoke", bytes.NewReader(event), "application/json", "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
 }

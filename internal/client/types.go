@@ -9,6 +9,7 @@ type (
 	StageStatus = core.StageStatus
 	Build       = core.Build
 	Release     = core.Release
+	Usage       = core.Usage
 )
 
 // Event types a deploy streams.

@@ -10,15 +10,17 @@ import (
 type Code string
 
 const (
-	CodeInvalid      Code = "invalid"       // bad input: manifest, name, parameter
-	CodeNotFound     Code = "not_found"     // unknown stack, stage, build, release
-	CodeConflict     Code = "conflict"      // name clash, concurrent change
-	CodeUnauthorized Code = "unauthorized"  // missing or wrong token
-	CodeUnavailable  Code = "unavailable"   // a dependency (Docker, registry) is down
-	CodeBuildFailed  Code = "build_failed"  // the user's build or buildspec failed
-	CodeTimedOut     Code = "timed_out"     // a build ran past its timeout and was killed
-	CodeDeployFailed Code = "deploy_failed" // the new release never became healthy
-	CodeInternal     Code = "internal"      // a bug or an unexpected failure
+	CodeInvalid      Code = "invalid"        // bad input: manifest, name, parameter
+	CodeNotFound     Code = "not_found"      // unknown stack, stage, build, release
+	CodeConflict     Code = "conflict"       // name clash, concurrent change
+	CodeUnauthorized Code = "unauthorized"   // missing or wrong token
+	CodeUnavailable  Code = "unavailable"    // a dependency (Docker, registry) is down
+	CodeBuildFailed  Code = "build_failed"   // the user's build or buildspec failed
+	CodeTimedOut     Code = "timed_out"      // a build ran past its timeout and was killed
+	CodeThrottled    Code = "throttled"      // a serverless stage is at max_instances with its queue full
+	CodeFunction     Code = "function_error" // a serverless function failed, timed out or ran out of memory
+	CodeDeployFailed Code = "deploy_failed"  // the new release never became healthy
+	CodeInternal     Code = "internal"       // a bug or an unexpected failure
 )
 
 // Error is a domain error with a code and a one-line, user-facing message.

@@ -24,7 +24,9 @@ type StageStatus struct {
 	Awaiting   string     `json:"awaiting_approval,omitempty"` // build held until `slipway approve`
 	Crash      *CrashInfo `json:"crash,omitempty"`
 	Scale      *ScaleSpec `json:"scale,omitempty"`
-	Instances  []Instance `json:"instances"`
+	// Serverless is a serverless stage's settings (Scale is then nil).
+	Serverless *ServerlessSpec `json:"serverless,omitempty"`
+	Instances  []Instance      `json:"instances"`
 }
 
 // StageRuntime is what the controller reports of a stage.

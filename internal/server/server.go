@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/api"
@@ -25,6 +27,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/pipeline"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/secrets"
+	"github.com/slipwayhq/slipway/internal/serverless"
 	"github.com/slipwayhq/slipway/internal/service"
 	"github.com/slipwayhq/slipway/internal/source"
 	"github.com/slipwayhq/slipway/internal/store/sqlite"
@@ -135,11 +138,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The gateway's table is the container stages' routes plus the
+	// serverless ones; each controller publishes its own part.
+	var routesMu sync.Mutex
+	var containerRoutes, serverlessRoutes []gateway.Route
+	publish := func(set func()) {
+		routesMu.Lock()
+		defer routesMu.Unlock()
+		set()
+		gw.Update(gateway.NewRouteTable(append(slices.Clone(containerRoutes), serverlessRoutes...)))
+	}
 	ctl := container.New(container.Config{
 		OpenSecret: box.Open,
 		Engine:     eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, ServerID: serverID, Logger: log,
 		StatsInterval: cfg.StatsInterval, StatsWindow: cfg.StatsWindow,
-		Publish: func(routes []gateway.Route) { gw.Update(gateway.NewRouteTable(routes)) },
+		Publish: func(routes []gateway.Route) { publish(func() { containerRoutes = routes }) },
+	})
+	meter := serverless.NewMeter(st, log)
+	fns := serverless.New(serverless.Config{
+		Engine: eng, Store: st, Namespace: cfg.Namespace, ServerID: serverID, Domain: cfg.Domain,
+		NetworkName: ctl.NetworkName, NetworkLabels: ctl.Labels(), OpenSecret: box.Open,
+		Meter: meter.Record, Logger: log,
+		Publish: func(routes []gateway.Route) { publish(func() { serverlessRoutes = routes }) },
 	})
 	registryHost := loopbackAddr(lReg.Addr())
 	var svc *service.Service
@@ -155,7 +175,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	svc, err = service.New(ctx, service.Config{
-		Store: st, Engine: eng, Controller: ctl, Registry: reg, Source: remote, Sealer: box, Opener: box, Fetcher: remote, Logger: log,
+		Store: st, Engine: eng, Controller: ctl, Serverless: fns, Usage: meter, Registry: reg, Source: remote, Sealer: box, Opener: box, Fetcher: remote, Logger: log,
 		Images:       &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: registryToken}},
 		Domain:       cfg.Domain,
 		GatewayPort:  portOf(lGW.Addr()),
@@ -188,6 +208,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Warn("first sync failed; retrying in the background", "err", err)
 	}
 	cancelSync()
+	if err := fns.Start(ctx); err != nil {
+		return err
+	}
 	listeners := []net.Listener{lAPI, lGW, lReg}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -218,6 +241,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go svc.Poll(ctx)
 	ctlDone := make(chan struct{})
 	go func() { ctl.Run(ctx); close(ctlDone) }()
+	fnsDone := make(chan struct{})
+	go func() { fns.Run(ctx); close(fnsDone) }()
+	meterDone := make(chan struct{})
+	go func() { meter.Run(ctx); close(meterDone) }()
 	log.Info("slipway server ready", "version", cfg.Version, "api", apiURL, "gateway", lGW.Addr().String(),
 		"registry", registryHost, "domain", cfg.Domain, "docker", ver.Version, "credentials", credPath)
 
@@ -236,7 +263,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	gw.CloseIdleConnections()
 	// Jobs and the controller use the store and engine closed on return.
 	<-ctlDone
+	<-fnsDone
 	svc.Wait()
+	<-meterDone // after the jobs: its last flush sees every invocation
 	ctl.Wait()
 	return runErr
 }

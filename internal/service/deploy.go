@@ -61,6 +61,9 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	if err != nil {
 		return nil, err
 	}
+	if spec.Architecture == core.ArchServerless && s.cfg.Serverless == nil {
+		return nil, core.Errorf(core.CodeInvalid, "%s: this server does not run the serverless architecture; use \"container\"", ManifestFile)
+	}
 	var buildspec *manifest.Buildspec
 	if data, err := os.ReadFile(filepath.Join(dir, pipeline.BuildspecFile)); err == nil {
 		bs, err := manifest.ParseBuildspec(pipeline.BuildspecFile, data)
@@ -210,9 +213,6 @@ func readManifest(dir, stack string) (core.StackSpec, error) {
 	}
 	if spec.Name != stack {
 		return spec, core.Errorf(core.CodeInvalid, "%s names stack %q but this deploy is for stack %q; make them match", ManifestFile, spec.Name, stack)
-	}
-	if spec.Architecture == core.ArchServerless {
-		return spec, core.Errorf(core.CodeInvalid, "%s: architecture \"serverless\" is not supported yet; use \"container\"", ManifestFile)
 	}
 	return spec, nil
 }

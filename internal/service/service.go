@@ -28,6 +28,20 @@ type Controller interface {
 	Kick()
 }
 
+// Serverless is the serverless controller: a Controller for serverless
+// stacks that also invokes a stage directly.
+type Serverless interface {
+	Controller
+	// Invoke hands a raw event to one of a lambda stage's instances (a
+	// cold start if need be) and returns the function's response payload.
+	Invoke(ctx context.Context, stack, stage string, event []byte) ([]byte, error)
+}
+
+// UsageReader sums a serverless stage's metered invocations.
+type UsageReader interface {
+	Usage(ctx context.Context, stack, stage string, since, until time.Time) (core.Usage, error)
+}
+
 // Source is each stack's git remote (source.Remote).
 type Source interface {
 	Ensure(stack string) error
@@ -59,6 +73,9 @@ type Config struct {
 	Engine     engine.Engine
 	Images     *pipeline.Images
 	Controller Controller
+	// Serverless runs serverless stacks; without it they are refused.
+	Serverless Serverless
+	Usage      UsageReader
 	Registry   Registry
 	Source     Source  // nil: no git remote
 	Sealer     Sealer  // seals stage secrets; nil: no secrets
@@ -99,6 +116,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Serverless != nil {
+		cfg.Controller = &byArchitecture{container: cfg.Controller, serverless: cfg.Serverless, store: cfg.Store}
 	}
 	for _, d := range []string{cfg.tmpDir(), cfg.logDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

@@ -37,8 +37,15 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 			}
 		}
 		rt := s.cfg.Controller.StageInfo(name, stage.Name)
-		scale := stage.EffectiveScale()
-		ss.Desired, ss.RollingOut, ss.Crash, ss.Scale = rt.Desired, rt.RollingOut, rt.Crash, &scale
+		ss.Desired, ss.RollingOut, ss.Crash = rt.Desired, rt.RollingOut, rt.Crash
+		serverless := st.Spec.Architecture == core.ArchServerless
+		if serverless {
+			fn := stage.EffectiveServerless()
+			ss.Serverless = &fn
+		} else {
+			scale := stage.EffectiveScale()
+			ss.Scale = &scale
+		}
 		ss.Awaiting = st.Awaiting[stage.Name]
 		if id := serving[stage.Name]; id != "" {
 			if rel, err := s.cfg.Store.GetRelease(ctx, name, id); err == nil {
@@ -46,6 +53,9 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 				ss.Release = &rel
 			}
 			ss.Status = "unhealthy"
+			if serverless {
+				ss.Status = "serving" // with no instance too: the next request starts one
+			}
 			for _, in := range ss.Instances {
 				if in.Healthy && in.Release == id {
 					ss.Status = "serving"
