@@ -49,7 +49,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "slipway")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/slipway")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("SLIPWAY_IT_RACE") != "" {
+		args = append(args, "-race") // the server under test with the race detector
+	}
+	build := exec.Command("go", append(args, "../cmd/slipway")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build slipway:", err)
@@ -155,6 +159,10 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		<-s.exited
 		s.t.Errorf("server did not stop within 30s of SIGTERM:\n%s", s.logs)
+	}
+	if logs := s.logs.String(); strings.Contains(logs, "WARNING: DATA RACE") {
+		i := strings.Index(logs, "WARNING: DATA RACE")
+		s.t.Errorf("the server (built with -race) reported a data race:\n%s", logs[i:min(len(logs), i+6000)])
 	}
 }
 
