@@ -48,8 +48,8 @@ func TestUserErrors(t *testing.T) {
 		if line := errorLine(t, s.run(dir, "deploy")); !strings.Contains(line, "slipway.yml:2:1") || !strings.Contains(line, `"port"`) {
 			t.Fatalf("unknown key error: %q", line)
 		}
-		os.WriteFile(filepath.Join(dir, "slipway.yml"), []byte("name: bad\narchitecture: serverless\n"), 0o644)
-		if line := errorLine(t, s.run(dir, "deploy")); !strings.Contains(line, "not supported yet") {
+		os.WriteFile(filepath.Join(dir, "slipway.yml"), []byte("name: bad\narchitecture: serverless\nserverless:\n  memory: 64\n"), 0o644)
+		if line := errorLine(t, s.run(dir, "deploy")); !strings.Contains(line, "slipway.yml:4:") || !strings.Contains(line, "128-10240") {
 			t.Fatalf("serverless error: %q", line)
 		}
 	})

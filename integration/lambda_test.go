@@ -67,9 +67,12 @@ stages:
 	if code != 502 || !strings.Contains(body, "function_error") || !strings.Contains(body, "ShelfError") || !strings.Contains(body, "the shelf is empty") {
 		t.Fatalf("handler error: %d %s", code, body)
 	}
-	if !strings.Contains(s.logs.String(), "the shelf is empty") {
-		t.Errorf("the function error is not in the server log")
-	}
+	eventually(t, 10*time.Second, "the function error in the server log", func() error {
+		if !strings.Contains(s.logs.String(), `error_message="the shelf is empty"`) {
+			return fmt.Errorf("not there")
+		}
+		return nil
+	})
 	code, body, _ = s.gw("GET", host, "/sleep?ms=6000", "")
 	if code != 504 || !strings.Contains(body, "function_timeout") {
 		t.Fatalf("past the timeout: %d %s", code, body)

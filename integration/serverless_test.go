@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ stages:
       max_instances: 2
       queue: 1
       queue_timeout: 500ms
+  - name: multi
+    serverless:
+      concurrency: 10
+      max_instances: 1
 `
 
 func liveInstances(t *testing.T, s *server, stack, stage string) int {
@@ -45,7 +50,7 @@ func liveInstances(t *testing.T, s *server, stack, stage string) int {
 // starts instances in parallel, throttles past max_instances, enforces
 // its timeout, memory and payload limits, and meters what it served.
 func TestServerlessHTTP(t *testing.T) {
-	s := startServer(t)
+	s := startServer(t, "--log-level", "debug") // for the access log
 	app := fixtureApp(t, "fn", serverlessManifest)
 	r := s.mustRun(app, "deploy")
 	if !strings.Contains(r.stderr, "starting a trial instance") {
@@ -78,6 +83,9 @@ func TestServerlessHTTP(t *testing.T) {
 		if _, _, h := get("/ping"); h.Get("X-Slipway-Cold-Start") != "false" {
 			t.Fatalf("the next request was a cold start too")
 		}
+		if !regexp.MustCompile(`component=access .*host=dev.fn.localhost .*status=200 .*cold_start=true init_ms=\d+`).MatchString(s.logs.String()) {
+			t.Errorf("the access log does not record the cold start:\n%s", s.logs.Tail(20))
+		}
 	})
 
 	t.Run("concurrent cold starts run in parallel", func(t *testing.T) {
@@ -97,13 +105,15 @@ func TestServerlessHTTP(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				start := time.Now()
-				code, _, h := s.gw("GET", host, "/sleep?ms=300", "")
+				code, body, h := s.gw("GET", host, "/sleep?ms=300", "")
 				took := time.Since(start)
 				mu.Lock()
 				defer mu.Unlock()
 				sent++
 				if code == 200 {
 					ok++
+				} else {
+					t.Logf("%d %s", code, body)
 				}
 				if h.Get("X-Slipway-Cold-Start") == "true" {
 					cold++
@@ -150,6 +160,32 @@ func TestServerlessHTTP(t *testing.T) {
 		json.Unmarshal([]byte(s.mustRun(app, "usage", "fn", "tight", "-o", "json").stdout), &u)
 		if u.Throttles != int64(codes[429]) || u.Requests != int64(codes[200]) {
 			t.Errorf("tight's usage %+v; answers %v", u, codes)
+		}
+	})
+
+	t.Run("concurrency above 1 shares an instance", func(t *testing.T) {
+		var mu sync.Mutex
+		codes, cold := map[int]int{}, 0
+		var wg sync.WaitGroup
+		for range 15 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, _, h := s.gw("GET", "multi.fn.localhost", "/sleep?ms=300", "")
+				mu.Lock()
+				defer mu.Unlock()
+				codes[code]++
+				if h.Get("X-Slipway-Cold-Start") == "true" {
+					cold++
+				}
+			}()
+		}
+		wg.Wait()
+		if codes[200] != 15 || cold > 1 {
+			t.Fatalf("answers %v with %d cold starts; want 15 served by one instance (10 at a time, the rest queued)", codes, cold)
+		}
+		if n := liveInstances(t, s, "fn", "multi"); n != 1 {
+			t.Errorf("multi has %d instances, want 1", n)
 		}
 	})
 

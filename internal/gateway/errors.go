@@ -73,6 +73,7 @@ type Reject struct {
 	Code       string
 	Message    string
 	RetryAfter time.Duration
+	Header     http.Header // extra response headers
 }
 
 func (e *Reject) Error() string { return e.Message }

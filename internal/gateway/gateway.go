@@ -54,6 +54,19 @@ type RequestInfo struct {
 	// route, no instance), 1 normally, up to 3 when connection errors made
 	// the gateway retry on other instances.
 	Attempts int
+	// ColdStart is set when the request waited for a new instance to
+	// start (serverless), which took Init.
+	ColdStart bool
+	Init      time.Duration
+}
+
+// MarkColdStart records, for the access log, that the request being
+// served through w waited for an instance to start, for init. A Backend's
+// Serve calls it; on any other writer it does nothing.
+func MarkColdStart(w http.ResponseWriter, init time.Duration) {
+	if x, ok := w.(*exchange); ok {
+		x.cold, x.init = true, init
+	}
 }
 
 // Gateway routes requests by Host to the backends of the route table it
@@ -154,8 +167,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f := classifyAcquire(route, ctx, err)
 		var rej *Reject
-		if errors.As(err, &rej) && rej.retryAfter() != "" {
-			w.Header()["Retry-After"] = []string{rej.retryAfter()}
+		if errors.As(err, &rej) {
+			for k, v := range rej.Header {
+				w.Header()[k] = v
+			}
+			if ra := rej.retryAfter(); ra != "" {
+				w.Header()["Retry-After"] = []string{ra}
+			}
 		}
 		// A stage without instances is a state, not an incident: it is
 		// in the access log already, and would flood this log under load.
@@ -197,6 +215,8 @@ func (g *Gateway) report(x *exchange, r *http.Request) {
 		BytesOut:  x.bytes,
 		BackendID: x.backend.ID,
 		Attempts:  x.attempts,
+		ColdStart: x.cold,
+		Init:      x.init,
 	}
 	if x.route != nil {
 		info.Stack, info.Stage = x.route.Stack, x.route.Stage
@@ -221,6 +241,8 @@ type exchange struct {
 	bytes     int64
 	attempts  int  // round trips started
 	informed  bool // a 1xx response was forwarded: the backend has answered
+	cold      bool // see MarkColdStart
+	init      time.Duration
 
 	tried []Backend  // backends failed by earlier attempts; allocated on retry only
 	body  replayBody // the outbound body's wrapper, when the request has a body

@@ -17,10 +17,11 @@ type selfServing struct {
 
 func (u *selfServing) Acquire(ctx context.Context, r *Route) (Backend, func(), error) {
 	if u.throttle.Load() {
-		return Backend{}, nil, &Reject{Status: http.StatusTooManyRequests, Code: "throttled", Message: "too many requests", RetryAfter: 1500 * time.Millisecond}
+		return Backend{}, nil, &Reject{Status: http.StatusTooManyRequests, Code: "throttled", Message: "too many requests", RetryAfter: 1500 * time.Millisecond, Header: http.Header{"X-Why": {"busy"}}}
 	}
 	return Backend{ID: "fn-1", Serve: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("X-Served-By", "fn-1 "+req.Header.Get("X-Request-Id"))
+		MarkColdStart(w, 250*time.Millisecond)
 		w.WriteHeader(http.StatusTeapot)
 		w.Write([]byte("served in process"))
 	})}, func() { u.released.Add(1) }, nil
@@ -51,8 +52,8 @@ func TestRouteUpstreamsAndSelfServingBackends(t *testing.T) {
 
 	up.throttle.Store(true)
 	resp, body = get(t, c, front.URL+"/x", "dev.fn.localhost", nil)
-	if resp.Header.Get("Retry-After") != "2" {
-		t.Errorf("reject: Retry-After %q", resp.Header.Get("Retry-After"))
+	if resp.Header.Get("Retry-After") != "2" || resp.Header.Get("X-Why") != "busy" {
+		t.Errorf("reject: Retry-After %q, X-Why %q", resp.Header.Get("Retry-After"), resp.Header.Get("X-Why"))
 	}
 	if code, msg := errorResponse(t, resp, body, http.StatusTooManyRequests); code != "throttled" || msg != "too many requests" {
 		t.Errorf("reject body: %s", body)
@@ -61,7 +62,8 @@ func TestRouteUpstreamsAndSelfServingBackends(t *testing.T) {
 	for range 3 {
 		got = append(got, <-infos)
 	}
-	if got[0].Status != http.StatusTeapot || got[0].BackendID != "fn-1" || got[0].Attempts != 1 || got[2].Status != 429 {
+	if got[0].Status != http.StatusTeapot || got[0].BackendID != "fn-1" || got[0].Attempts != 1 || !got[0].ColdStart || got[0].Init != 250*time.Millisecond ||
+		got[1].ColdStart || got[2].Status != 429 {
 		t.Errorf("access log: %+v", got)
 	}
 }

@@ -129,7 +129,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer reg.Close()
-	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain})
+	access := log.With("component", "access")
+	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain,
+		// The access log, at debug level until the log store keeps it.
+		OnRequest: func(ri gateway.RequestInfo) {
+			if !access.Enabled(context.Background(), slog.LevelDebug) {
+				return
+			}
+			attrs := []any{"request_id", ri.RequestID, "host", ri.Host, "stack", ri.Stack, "stage", ri.Stage, "method", ri.Method,
+				"path", ri.Path, "status", ri.Status, "ms", float64(ri.Duration.Microseconds()) / 1000, "bytes", ri.BytesOut, "instance", ri.BackendID}
+			if ri.ColdStart {
+				attrs = append(attrs, "cold_start", true, "init_ms", ri.Init.Milliseconds())
+			}
+			access.Debug("request", attrs...)
+		}})
 	keyPath := filepath.Join(cfg.DataDir, "secrets.key")
 	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) && holdsSealed(ctx, st) {
 		return fmt.Errorf("the secrets key %s is missing, but state.db holds values sealed with it: restore the file from a backup (a new key could not open them)", keyPath)

@@ -31,19 +31,20 @@ func (c *Controller) Acquire(ctx context.Context, r *gateway.Route) (gateway.Bac
 		return gateway.Backend{}, nil, fmt.Errorf("%w: stage %s of %s has no release yet", gateway.ErrNoBackend, r.Stage, r.Stack)
 	}
 	spec := st.spec
-	if in := st.pick(); in != nil {
-		in.inflight++
-		c.mu.Unlock()
-		return c.backend(ctx, in, false, arrived)
+	// Queued requests go first: a newcomer takes a free slot only when
+	// nobody waits.
+	if len(st.waiters) == 0 {
+		if in := st.pick(); in != nil {
+			in.inflight++
+			c.mu.Unlock()
+			return c.backend(ctx, in, false, arrived)
+		}
 	}
 	if st.total() < spec.MaxInstances {
 		st.starting++
 		rel := st.rel
 		c.mu.Unlock()
-		in, err := c.startInstance(ctx, st, rel)
-		c.mu.Lock()
-		st.starting--
-		c.mu.Unlock()
+		in, err := c.startInstance(ctx, st, rel, true)
 		if err != nil {
 			c.serveWaiters(st)
 			return gateway.Backend{}, nil, coldStartFailed(st, err)
@@ -95,7 +96,7 @@ func (c *Controller) throttle(st *stage, spec core.ServerlessSpec, arrived time.
 	c.cfg.Meter(core.Invocation{Stack: st.key.stack, Stage: st.key.stage, Time: arrived, MemoryMB: spec.MemoryMB, Status: http.StatusTooManyRequests, Throttled: true})
 	return &gateway.Reject{Status: http.StatusTooManyRequests, Code: "throttled",
 		Message: fmt.Sprintf("stage %s of %s is at max_instances %d with every instance busy, and %s; retry later", st.key.stage, st.key.stack, spec.MaxInstances, why),
-		RetryAfter: time.Second}
+		RetryAfter: time.Second, Header: http.Header{HeaderColdStart: {"false"}}}
 }
 
 func coldStartFailed(st *stage, err error) error {
@@ -103,7 +104,8 @@ func coldStartFailed(st *stage, err error) error {
 		return err
 	}
 	return &gateway.Reject{Status: http.StatusBadGateway, Code: "cold_start_failed",
-		Message: fmt.Sprintf("stage %s of %s could not start an instance: %v", st.key.stage, st.key.stack, err)}
+		Message: fmt.Sprintf("stage %s of %s could not start an instance: %v", st.key.stage, st.key.stack, err),
+		Header:  http.Header{HeaderColdStart: {"true"}}}
 }
 
 // pick is a ready instance of the serving release with a free slot,
@@ -112,7 +114,7 @@ func coldStartFailed(st *stage, err error) error {
 func (st *stage) pick() *instance {
 	var best *instance
 	for _, in := range st.insts {
-		if !in.ready || in.dead || in.retiring || in.inflight >= in.spec.Concurrency {
+		if !in.usable(st) || in.inflight >= in.spec.Concurrency {
 			continue
 		}
 		if best == nil || (best.frozen && !in.frozen) || (best.frozen == in.frozen && in.inflight > best.inflight) ||
@@ -121,6 +123,12 @@ func (st *stage) pick() *instance {
 		}
 	}
 	return best
+}
+
+// usable reports whether in may take new requests: ready, alive and of
+// the stage's serving release (not a rollout's trial). Under c.mu.
+func (in *instance) usable(st *stage) bool {
+	return in.ready && !in.dead && !in.retiring && st.rel != nil && in.rel.ID == st.rel.ID
 }
 
 // total is the instances that count toward max_instances: the ready
@@ -140,10 +148,11 @@ func (st *stage) total() int {
 // func frees the slot.
 func (c *Controller) backend(ctx context.Context, in *instance, cold bool, arrived time.Time) (gateway.Backend, func(), error) {
 	if err := c.thaw(ctx, in); err != nil {
+		c.kill(in, "thaw failed") // first: its slot must not go to a waiter
 		c.releaseSlot(in)
-		c.remove(in, "thaw failed")
 		return gateway.Backend{}, nil, &gateway.Reject{Status: http.StatusBadGateway, Code: "thaw_failed",
-			Message: fmt.Sprintf("instance of stage %s of %s could not be thawed: %v", in.st.key.stage, in.st.key.stack, err)}
+			Message: fmt.Sprintf("instance of stage %s of %s could not be thawed: %v", in.st.key.stage, in.st.key.stack, err),
+			Header:  http.Header{HeaderColdStart: {"false"}}}
 	}
 	req := &request{c: c, in: in, cold: cold, arrived: arrived}
 	return gateway.Backend{ID: in.name, Addr: in.addr, Serve: req}, func() { c.releaseSlot(in) }, nil
@@ -156,14 +165,7 @@ func (c *Controller) releaseSlot(in *instance) {
 	defer c.mu.Unlock()
 	in.inflight--
 	in.lastUsed = time.Now()
-	st := in.st
-	if !in.dead && !in.retiring && in.ready && len(st.waiters) > 0 {
-		w := st.waiters[0]
-		st.waiters = st.waiters[1:]
-		in.inflight++
-		w.ch <- in
-		return
-	}
+	c.dispatchLocked(in.st)
 	if in.inflight == 0 && in.spec.Freeze && !in.dead {
 		if in.timer == nil {
 			in.timer = time.AfterFunc(c.cfg.FreezeAfter, func() { c.freeze(in) })
@@ -171,6 +173,37 @@ func (c *Controller) releaseSlot(in *instance) {
 			in.timer.Reset(c.cfg.FreezeAfter)
 		}
 	}
+}
+
+// dispatchLocked hands every free slot of the stage's usable instances
+// to its waiters, first come first served. Under c.mu.
+func (c *Controller) dispatchLocked(st *stage) {
+	for len(st.waiters) > 0 {
+		in := st.pick()
+		if in == nil {
+			return
+		}
+		w := st.waiters[0]
+		st.waiters = st.waiters[1:]
+		in.inflight++
+		w.ch <- in
+	}
+}
+
+// kill takes an instance out of service at once (no request or waiter
+// gets it from now on) and removes it in the background.
+func (c *Controller) kill(in *instance, why string) {
+	c.mu.Lock()
+	in.dead = true
+	if in.timer != nil {
+		in.timer.Stop()
+	}
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.remove(in, why)
+	}()
 }
 
 // serveWaiters starts instances for queued requests when the stage has
@@ -189,10 +222,7 @@ func (c *Controller) serveWaiters(st *stage) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			in, err := c.startInstance(c.context(), st, rel)
-			c.mu.Lock()
-			st.starting--
-			c.mu.Unlock()
+			in, err := c.startInstance(c.context(), st, rel, true)
 			if err != nil {
 				c.log.Warn("start an instance for queued requests", "stack", st.key.stack, "stage", st.key.stage, "err", err)
 				return
@@ -242,7 +272,9 @@ func (c *Controller) thaw(ctx context.Context, in *instance) error {
 	if !frozen {
 		return nil
 	}
-	if err := c.cfg.Engine.UnpauseContainer(context.WithoutCancel(ctx), in.id); err != nil && core.CodeOf(err) != core.CodeConflict {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := c.cfg.Engine.UnpauseContainer(uctx, in.id); err != nil && core.CodeOf(err) != core.CodeConflict {
 		return err
 	}
 	c.mu.Lock()
@@ -254,12 +286,24 @@ func (c *Controller) thaw(ctx context.Context, in *instance) error {
 // startInstance starts an instance of rel, from the pool when it has
 // one, and waits until it is ready. It returns holding one of its slots,
 // for the request that caused it; a caller without one releases it.
-func (c *Controller) startInstance(ctx context.Context, st *stage, rel *core.Release) (*instance, error) {
+// counted says the caller counted it in st.starting, which it then
+// leaves when the instance is ready (in the same step, so total never
+// counts it twice) or has failed.
+func (c *Controller) startInstance(ctx context.Context, st *stage, rel *core.Release, counted bool) (*instance, error) {
 	begin := time.Now()
+	done := func() {
+		if counted {
+			st.starting--
+			counted = false
+		}
+	}
 	id, name, err := c.takePooled(st, rel)
 	if err != nil {
 		id, name, err = c.create(ctx, rel)
 		if err != nil {
+			c.mu.Lock()
+			done()
+			c.mu.Unlock()
 			return nil, err
 		}
 	}
@@ -267,12 +311,21 @@ func (c *Controller) startInstance(ctx context.Context, st *stage, rel *core.Rel
 	spec := stageSpec.EffectiveServerless()
 	in := &instance{id: id, name: name, st: st, rel: rel, spec: spec, inflight: 1, lastUsed: time.Now()}
 	c.mu.Lock()
+	if c.stages[st.key] != st { // the stage went meanwhile
+		done()
+		c.mu.Unlock()
+		c.cfg.Engine.RemoveContainer(context.WithoutCancel(ctx), id)
+		return nil, fmt.Errorf("stage %s of %s was removed", st.key.stage, st.key.stack)
+	}
 	st.insts[id] = in
 	c.insts[id] = in
 	c.mu.Unlock()
-	go c.fillPool(st)
+	c.goFill(st)
 
 	fail := func(err error) (*instance, error) {
+		c.mu.Lock()
+		done()
+		c.mu.Unlock()
 		c.remove(in, "start failed")
 		return nil, err
 	}
@@ -305,6 +358,8 @@ func (c *Controller) startInstance(ctx context.Context, st *stage, rel *core.Rel
 	in.init = time.Since(begin)
 	c.mu.Lock()
 	in.ready = true
+	done()
+	c.dispatchLocked(st) // its other slots, when concurrency > 1
 	c.mu.Unlock()
 	return in, nil
 }
@@ -315,21 +370,39 @@ func (c *Controller) waitReady(ctx context.Context, in *instance, limit time.Dur
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	if in.fn != nil {
-		select {
-		case <-in.fn.Ready():
-			return nil
-		case fe := <-in.fn.InitError():
-			return fmt.Errorf("the function failed to initialize: %s: %s", fe.Type, fe.Message)
-		case <-ctx.Done():
-			return c.notReady(in, limit, "it never asked the Runtime API for an event")
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-in.fn.Ready():
+				return nil
+			case fe := <-in.fn.InitError():
+				return fmt.Errorf("the function failed to initialize: %s: %s", fe.Type, fe.Message)
+			case <-tick.C:
+				if c.stopped(ctx, in) {
+					// An init error posted just before the exit wins.
+					select {
+					case fe := <-in.fn.InitError():
+						return fmt.Errorf("the function failed to initialize: %s: %s", fe.Type, fe.Message)
+					case <-time.After(50 * time.Millisecond):
+					}
+					return c.notReady(in, limit, "")
+				}
+			case <-ctx.Done():
+				return c.notReady(in, limit, "it never asked the Runtime API for an event")
+			}
 		}
 	}
 	d := net.Dialer{Timeout: 100 * time.Millisecond}
-	for {
+	for i := 1; ; i++ {
 		conn, err := d.DialContext(ctx, "tcp", in.addr)
 		if err == nil {
 			conn.Close()
 			return nil
+		}
+		// Every 100 tries or so, see whether it has exited already.
+		if i%100 == 0 && c.stopped(ctx, in) {
+			return c.notReady(in, limit, "")
 		}
 		select {
 		case <-ctx.Done():
@@ -337,6 +410,12 @@ func (c *Controller) waitReady(ctx context.Context, in *instance, limit time.Dur
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// stopped reports whether a starting instance's container has exited.
+func (c *Controller) stopped(ctx context.Context, in *instance) bool {
+	ct, err := c.cfg.Engine.InspectContainer(ctx, in.id)
+	return err == nil && !ct.Running && ct.State != "paused"
 }
 
 // notReady explains an instance that did not get ready: exited (with its
@@ -446,6 +525,15 @@ func (c *Controller) takePooled(st *stage, rel *core.Release) (string, string, e
 	return "", "", errors.New("pool empty")
 }
 
+// goFill fills the pool in the background, tracked for shutdown.
+func (c *Controller) goFill(st *stage) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.fillPool(st)
+	}()
+}
+
 // fillPool tops the stage's pool up to PoolSize at its release and
 // removes pooled containers of older releases.
 func (c *Controller) fillPool(st *stage) {
@@ -515,7 +603,7 @@ func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress fun
 	r := rel
 	progress(fmt.Sprintf("starting a trial instance of %s", rel.ID))
 	begin := time.Now()
-	in, err := c.startInstance(ctx, st, &r)
+	in, err := c.startInstance(ctx, st, &r, false)
 	if err != nil {
 		return core.Wrap(core.CodeDeployFailed, err, "release %s of %s/%s did not start: %v", rel.ID, rel.Stack, rel.Stage, err)
 	}
@@ -528,7 +616,8 @@ func (c *Controller) Rollout(ctx context.Context, rel core.Release, progress fun
 	c.mu.Lock()
 	c.setRelease(st, &r)
 	c.mu.Unlock()
+	c.serveWaiters(st) // the old release's instances no longer count
 	c.Kick()
-	go c.fillPool(st)
+	c.goFill(st)
 	return nil
 }

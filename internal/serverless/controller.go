@@ -119,7 +119,8 @@ type instance struct {
 	retiring bool // an older release's: takes no new request
 	frozen   bool // paused, or being paused
 	lastUsed time.Time
-	timer    *time.Timer // freezes it once idle
+	timer    *time.Timer       // freezes it once idle
+	exit     *engine.Container // how it ended, when the reaper saw it exit
 
 	op sync.Mutex // serializes pause and unpause
 }
@@ -252,7 +253,9 @@ func (c *Controller) load(ctx context.Context) error {
 				continue
 			}
 			c.mu.Lock()
-			c.setRelease(st, &rel)
+			if st.rel == nil { // a rollout may have set one meanwhile
+				c.setRelease(st, &rel)
+			}
 			c.mu.Unlock()
 		}
 	}
@@ -344,14 +347,14 @@ func (c *Controller) pass(ctx context.Context) {
 				remove = append(remove, in)
 				continue
 			}
-			if !in.retiring && in.ready {
+			if in.usable(st) {
 				live++
 			}
 		}
 		// Idle ones beyond min_instances go, oldest use first.
 		idle := []*instance{}
 		for _, in := range st.insts {
-			if !in.dead && !in.retiring && in.ready && in.inflight == 0 && now.Sub(in.lastUsed) >= st.spec.Idle.D() {
+			if in.usable(st) && in.inflight == 0 && now.Sub(in.lastUsed) >= st.spec.Idle.D() {
 				idle = append(idle, in)
 			}
 		}
@@ -396,10 +399,7 @@ func (c *Controller) warm(st *stage) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			in, err := c.startInstance(c.context(), st, rel)
-			c.mu.Lock()
-			st.starting--
-			c.mu.Unlock()
+			in, err := c.startInstance(c.context(), st, rel, true)
 			if err != nil {
 				c.log.Warn("start a provisioned instance", "stack", st.key.stack, "stage", st.key.stage, "err", err)
 				return
@@ -438,6 +438,7 @@ func (c *Controller) reapExited(ctx context.Context) {
 			in.dead = true
 			gone = append(gone, in)
 			if ok {
+				in.exit = &ct // for a request in flight on it to explain
 				in.st.crash = &core.CrashInfo{Instance: in.name, Time: time.Now().UTC(), ExitCode: ct.ExitCode, OOM: ct.OOMKilled}
 			}
 		}

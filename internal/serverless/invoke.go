@@ -55,15 +55,15 @@ func (c *Controller) Invoke(ctx context.Context, stack, stage string, event []by
 		return out, nil
 	case (errors.Is(tctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil:
 		inv.Status, inv.TimedOut = http.StatusGatewayTimeout, true
-		go c.remove(in, "timed out")
+		c.kill(in, "timed out")
 		return nil, core.Errorf(core.CodeFunction, "the function ran past stage %s's timeout of %s; its instance was stopped", stage, in.spec.Timeout)
 	case errors.As(err, &fe):
 		inv.Status = fe.status
 		return nil, core.Errorf(core.CodeFunction, "%s", fe.message)
 	default:
 		inv.Status = http.StatusBadGateway
-		ct, known := c.exited(in.id)
-		go c.remove(in, "failed an invocation")
+		ct, known := c.exitOf(in)
+		c.kill(in, "failed an invocation")
 		if known && ct.OOMKilled {
 			return nil, core.Errorf(core.CodeFunction, "the instance ran out of its %d MB of memory and was killed", in.spec.MemoryMB)
 		}

@@ -92,6 +92,19 @@ func (c *Controller) identify(r *http.Request) (string, bool) {
 	}
 }
 
+// exitOf is how an instance that failed a request ended: as the reaper
+// saw it, or as the engine reports it (waiting up to a second for the
+// exit to show).
+func (c *Controller) exitOf(in *instance) (engine.Container, bool) {
+	c.mu.Lock()
+	exit := in.exit
+	c.mu.Unlock()
+	if exit != nil {
+		return *exit, true
+	}
+	return c.exited(in.id)
+}
+
 // exited waits up to a second for an instance whose connection broke to
 // be seen stopped, and returns its state if it did.
 func (c *Controller) exited(id string) (engine.Container, bool) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/gateway"
 	"github.com/slipwayhq/slipway/internal/lambda"
 )
 
@@ -60,11 +61,10 @@ func (q *request) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if q.cold {
 		inv.Init = in.init
 		w.Header().Set(HeaderInitMS, strconv.FormatInt(in.init.Milliseconds(), 10))
+		gateway.MarkColdStart(w, in.init)
 	}
 	w.Header().Set(HeaderColdStart, strconv.FormatBool(q.cold))
-	started := time.Now()
 	status := q.serve(w, r, &inv)
-	inv.Duration = time.Since(started)
 	inv.Status = status
 	q.c.cfg.Meter(inv)
 }
@@ -81,22 +81,30 @@ func (q *request) serve(w http.ResponseWriter, r *http.Request, inv *core.Invoca
 			"the request body is over 6 MB, the limit of a synchronous invocation")
 		return http.StatusRequestEntityTooLarge
 	}
+	// Billed from here: the body is in, as Lambda's payload is before
+	// its handler runs.
 	ctx, cancel := context.WithTimeout(r.Context(), spec.Timeout.D())
 	defer cancel()
+	started := time.Now()
 	var res *response
 	if in.fn != nil {
 		res, err = q.invokeLambda(ctx, r, body)
 	} else {
 		res, err = q.proxy(ctx, r, body)
 	}
+	inv.Duration = time.Since(started)
 	switch {
 	case err == nil:
 	case r.Context().Err() != nil:
+		if in.fn != nil {
+			// The runtime still works on the abandoned event and would
+			// refuse the next: replace the instance, as a timeout does.
+			q.c.kill(in, "client left mid-invocation")
+		}
 		return 499 // the client left; nothing to write
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		inv.TimedOut = true
-		q.c.wg.Add(1)
-		go func() { defer q.c.wg.Done(); q.c.remove(in, "timed out") }()
+		q.c.kill(in, "timed out")
 		writeError(w, http.StatusGatewayTimeout, "function_timeout",
 			"the request ran past stage %s's timeout of %s; its instance was stopped and will be replaced", in.st.key.stage, spec.Timeout)
 		return http.StatusGatewayTimeout
@@ -257,9 +265,8 @@ func (r *recorder) Write(p []byte) (int, error) {
 // memory, exited, or closed the connection. It is replaced either way.
 func (q *request) failed(w http.ResponseWriter, err error) int {
 	in := q.in
-	ct, known := q.c.exited(in.id)
-	q.c.wg.Add(1)
-	go func() { defer q.c.wg.Done(); q.c.remove(in, "failed a request") }()
+	ct, known := q.c.exitOf(in)
+	q.c.kill(in, "failed a request")
 	switch {
 	case known && ct.OOMKilled:
 		q.c.mu.Lock()
