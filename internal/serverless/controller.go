@@ -259,16 +259,33 @@ func (c *Controller) load(ctx context.Context) error {
 			c.mu.Unlock()
 		}
 	}
-	// Stages of stacks no longer serverless (or deleted) go.
+	// Stages of stacks no longer serverless (or deleted) go; the stack
+	// is read again first, since a rollout may have made it serverless
+	// after the list above was read.
 	c.mu.Lock()
-	var gone []*stage
+	var candidates []key
 	for k, st := range c.stages {
 		if !wanted[k] && st.rolling == 0 {
-			gone = append(gone, st)
-			delete(c.stages, k)
+			candidates = append(candidates, k)
 		}
 	}
 	c.mu.Unlock()
+	var gone []*stage
+	for _, k := range candidates {
+		if s, err := c.cfg.Store.GetStack(ctx, k.stack); err == nil && s.Spec.Architecture == core.ArchServerless {
+			if _, ok := s.Spec.Stage(k.stage); ok {
+				continue
+			}
+		} else if err != nil && !core.IsNotFound(err) {
+			continue // unsure: keep it until a later pass
+		}
+		c.mu.Lock()
+		if st := c.stages[k]; st != nil && st.rolling == 0 {
+			gone = append(gone, st)
+			delete(c.stages, k)
+		}
+		c.mu.Unlock()
+	}
 	for _, st := range gone {
 		c.dropStage(st)
 	}
