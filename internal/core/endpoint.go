@@ -137,3 +137,12 @@ type APIKey struct {
 	Prefix    string    `json:"prefix"`         // the key's first characters, to tell keys apart
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// Domain is a custom domain routed to a stage, served over HTTPS once
+// its certificate is issued.
+type Domain struct {
+	Name      string    `json:"name"` // lower case, e.g. api.example.com
+	Stack     string    `json:"stack"`
+	Stage     string    `json:"stage"`
+	CreatedAt time.Time `json:"created_at"`
+}

@@ -63,6 +63,29 @@ type Store interface {
 	// before before, for retention, and returns how many it removed.
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
 
+	// PutAPIKey creates or replaces a gateway API key (by stack and ID).
+	// A key whose Hash another key has is CodeConflict.
+	PutAPIKey(ctx context.Context, k core.APIKey) error
+	// ListAPIKeys returns the keys of a stage (every stage's if stage is
+	// "", every stack's if stack is ""), oldest first.
+	ListAPIKeys(ctx context.Context, stack, stage string) ([]core.APIKey, error)
+	// DeleteAPIKey removes a key (CodeNotFound if it has none by that ID).
+	DeleteAPIKey(ctx context.Context, stack, id string) error
+
+	// PutDomain routes a custom domain to a stage. A domain another
+	// stage has is CodeConflict.
+	PutDomain(ctx context.Context, d core.Domain) error
+	// ListDomains returns a stack's domains (every stack's if stack is
+	// ""), by name.
+	ListDomains(ctx context.Context, stack string) ([]core.Domain, error)
+	// DeleteDomain removes a domain (CodeNotFound if unknown).
+	DeleteDomain(ctx context.Context, name string) error
+
+	// AddQuotaUse adds n requests to an API key's count for the quota
+	// period starting at periodStart (UTC) and returns the new total.
+	// Counts of periods that ended are not needed and may be pruned.
+	AddQuotaUse(ctx context.Context, keyID string, periodStart time.Time, n int64) (int64, error)
+
 	// GetSetting returns a server setting ("" and CodeNotFound if unset).
 	GetSetting(ctx context.Context, key string) (string, error)
 	PutSetting(ctx context.Context, key, value string) error
