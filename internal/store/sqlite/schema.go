@@ -82,6 +82,37 @@ CREATE TABLE usage_minutes (
 );
 CREATE INDEX usage_minutes_minute ON usage_minutes (minute);
 `,
+	// 3: gateway API keys, custom domains and quota counts. hash has its
+	// own column because the JSON document leaves it out (so it never
+	// reaches an API response) and because the gateway looks keys up by
+	// it. created_at is fixed-width UTC text, so it sorts as time does.
+	// quota_use.key_id is "<stack>/<key id>"; period_start is Unix
+	// seconds.
+	`
+CREATE TABLE api_keys (
+	stack      TEXT NOT NULL,
+	id         TEXT NOT NULL,
+	seq        INTEGER NOT NULL,
+	stage      TEXT NOT NULL,
+	hash       TEXT NOT NULL UNIQUE,
+	created_at TEXT NOT NULL,
+	doc        TEXT NOT NULL,
+	PRIMARY KEY (stack, id)
+);
+CREATE TABLE domains (
+	name  TEXT PRIMARY KEY,
+	stack TEXT NOT NULL,
+	stage TEXT NOT NULL,
+	doc   TEXT NOT NULL
+);
+CREATE INDEX domains_stack ON domains (stack);
+CREATE TABLE quota_use (
+	key_id       TEXT NOT NULL,
+	period_start INTEGER NOT NULL,
+	n            INTEGER NOT NULL,
+	PRIMARY KEY (key_id, period_start)
+);
+`,
 }
 
 // migrate runs the migrations db has not had, each in its own

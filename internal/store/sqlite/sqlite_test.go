@@ -97,3 +97,68 @@ func TestUpgradesUnversionedDB(t *testing.T) {
 		t.Fatalf("open of a newer schema: got %v, want a refusal", err)
 	}
 }
+
+// Pruning and a deleted key's counts are this store's choices, not the
+// interface's, so they are checked here rather than in storetest.
+func TestQuotaUseCleanup(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	rows := func(keyID string) []int64 {
+		t.Helper()
+		r, err := s.db.Query(`SELECT period_start FROM quota_use WHERE key_id = ? ORDER BY period_start`, keyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []int64
+		for r.Next() {
+			var p int64
+			if err := r.Scan(&p); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	add := func(keyID string, period time.Time) {
+		t.Helper()
+		if _, err := s.AddQuotaUse(ctx, keyID, period, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jan := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	feb, mar := jan.AddDate(0, 1, 0), jan.AddDate(0, 2, 0)
+	add("app/k1", jan)
+	add("app/k1", feb)
+	add("app/k2", jan)
+	// January ended 31 days before February began: kept.
+	if got := rows("app/k1"); len(got) != 2 {
+		t.Fatalf("periods of k1 after February: %v, want January and February", got)
+	}
+	// March's first count prunes January (59 days older), only of k1.
+	add("app/k1", mar)
+	add("app/k1", mar)
+	if got := rows("app/k1"); len(got) != 2 || got[0] != feb.Unix() || got[1] != mar.Unix() {
+		t.Fatalf("periods of k1 after March: %v, want February and March", got)
+	}
+	if got := rows("app/k2"); len(got) != 1 {
+		t.Fatalf("periods of k2: %v, want January kept", got)
+	}
+
+	if err := s.PutAPIKey(ctx, core.APIKey{ID: "k1", Stack: "app", Stage: "dev", Hash: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAPIKey(ctx, "app", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows("app/k1"); len(got) != 0 {
+		t.Fatalf("counts of a deleted key: %v", got)
+	}
+	if got := rows("app/k2"); len(got) != 1 {
+		t.Fatalf("counts of k2 lost with k1: %v", got)
+	}
+}

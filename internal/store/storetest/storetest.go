@@ -144,6 +144,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 	t.Run("usage", func(t *testing.T) { usage(t, newStore) })
+	t.Run("api keys", func(t *testing.T) { apiKeys(t, newStore) })
+	t.Run("quota use", func(t *testing.T) { quotaUse(t, newStore) })
+	t.Run("domains", func(t *testing.T) { domains(t, newStore) })
 }
 
 func must(t *testing.T, err error) {
