@@ -1,0 +1,251 @@
+// Package endpoint is the gateway endpoint's request path, per stage:
+// CORS, the payload limit, API keys, the JWT authorizer and the
+// throttles (stage, usage plan, quota), in API Gateway's order and with
+// its answers. The balancer endpoint has none of it.
+//
+// A Manager keeps one Stage per gateway stage, rebuilt only when the
+// stage's spec changes, so token buckets and JWKS caches survive route
+// table swaps; API keys are looked up by hash in an index reloaded from
+// the store when keys change.
+package endpoint
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/endpoint/cors"
+	"github.com/slipwayhq/slipway/internal/endpoint/jwtauth"
+	"github.com/slipwayhq/slipway/internal/endpoint/limit"
+	"github.com/slipwayhq/slipway/internal/store"
+)
+
+// HeaderAPIKey is where clients send their API key, as on API Gateway.
+const HeaderAPIKey = "x-api-key"
+
+// Config wires a Manager.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// HTTPClient fetches JWKS; default: a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// OnKey, when set, is told the name of the API key a request used
+	// (for the access log); w is the request's ResponseWriter.
+	OnKey func(w http.ResponseWriter, name string)
+	Now   func() time.Time
+	// Context bounds the stages' background work (quota flushes).
+	Context context.Context
+}
+
+// Manager holds the gateway stages' request paths.
+type Manager struct {
+	cfg  Config
+	log  *slog.Logger
+	mu   sync.Mutex
+	byID map[string]*Stage // "stack/stage"
+	keys atomic.Pointer[map[string]core.APIKey]
+}
+
+// NewManager builds a Manager; call ReloadKeys before serving.
+func NewManager(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	m := &Manager{cfg: cfg, log: cfg.Logger.With("component", "endpoint"), byID: map[string]*Stage{}}
+	empty := map[string]core.APIKey{}
+	m.keys.Store(&empty)
+	return m
+}
+
+// ReloadKeys reads every API key from the store into the lookup index.
+func (m *Manager) ReloadKeys(ctx context.Context) error {
+	keys, err := m.cfg.Store.ListAPIKeys(ctx, "", "")
+	if err != nil {
+		return fmt.Errorf("read api keys: %w", err)
+	}
+	idx := make(map[string]core.APIKey, len(keys))
+	for _, k := range keys {
+		idx[k.Hash] = k
+	}
+	m.keys.Store(&idx)
+	return nil
+}
+
+// quotas adapts the store to limit.QuotaStore.
+type quotas struct{ st store.Store }
+
+func (q quotas) Add(ctx context.Context, keyID string, periodStart time.Time, n int64) (int64, error) {
+	return q.st.AddQuotaUse(ctx, keyID, periodStart, n)
+}
+
+// Stage returns the request path of a gateway stage for spec, building
+// it if the stage is new or its spec changed. A spec that cannot be
+// built (a JWKS URL that does not parse, say) gives a Stage that answers
+// 500 and says why in the log, rather than one that lets requests past
+// an authorizer it could not make.
+func (m *Manager) Stage(stack, stage string, spec core.GatewaySpec) *Stage {
+	id := stack + "/" + stage
+	b, _ := json.Marshal(spec)
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:8])
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st := m.byID[id]; st != nil && st.hash == hash {
+		return st
+	}
+	st, err := m.build(stack, stage, spec)
+	if err != nil {
+		m.log.Error("gateway stage refused: its endpoint settings could not be applied", "stack", stack, "stage", stage, "err", err)
+		st = &Stage{broken: err.Error()}
+	}
+	st.hash = hash
+	if old := m.byID[id]; old != nil {
+		old.stop()
+	}
+	m.byID[id] = st
+	return st
+}
+
+// stop ends a replaced stage's background work, flushing its quota
+// counts.
+func (s *Stage) stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.jwt != nil {
+		s.jwt.Close()
+	}
+}
+
+// Forget drops stages not in keep ("stack/stage" ids).
+func (m *Manager) Forget(keep map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, st := range m.byID {
+		if !keep[id] {
+			st.stop()
+			delete(m.byID, id)
+		}
+	}
+}
+
+func (m *Manager) build(stack, stage string, spec core.GatewaySpec) (*Stage, error) {
+	st := &Stage{m: m, stack: stack, stage: stage, spec: spec}
+	var err error
+	if st.limiter, err = limit.New(spec.Throttle, spec.UsagePlans, quotas{m.cfg.Store}, m.cfg.Now); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(m.cfg.Context)
+	st.cancel = cancel
+	go st.limiter.Run(ctx, m.log)
+	if spec.CORS != nil {
+		if st.cors, err = cors.New(*spec.CORS); err != nil {
+			return nil, err
+		}
+	}
+	if spec.JWT != nil {
+		if st.jwt, err = jwtauth.New(*spec.JWT, m.cfg.HTTPClient, m.log); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// Stage is one gateway stage's request path.
+type Stage struct {
+	m            *Manager
+	stack, stage string
+	spec         core.GatewaySpec
+	hash         string
+	broken       string
+	limiter      *limit.Limiter
+	cancel       context.CancelFunc
+	cors         *cors.CORS
+	jwt          *jwtauth.Authorizer
+}
+
+// Wrap returns next behind the stage's checks: CORS (preflights are
+// answered here), the payload limit (413), the API key (403), the JWT
+// authorizer (401/403) and the throttles (429), with API Gateway's
+// bodies.
+func (s *Stage) Wrap(next http.Handler) http.Handler {
+	if s.broken != "" {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			message(w, http.StatusInternalServerError, "Internal server error")
+		})
+	}
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.admit(w, r, next)
+	}))
+	if s.jwt != nil {
+		inner := h
+		h = s.jwt.Middleware(inner)
+	}
+	if s.cors != nil {
+		h = s.cors.Middleware(h)
+	}
+	return h
+}
+
+// admit checks the payload limit, the API key and the throttles, then
+// passes the request on.
+func (s *Stage) admit(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if s.spec.MaxBody > 0 {
+		if r.ContentLength > s.spec.MaxBody {
+			message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, s.spec.MaxBody)
+		}
+	}
+	keyID, plan := "", ""
+	if v := r.Header.Get(HeaderAPIKey); v != "" {
+		k, ok := (*s.m.keys.Load())[core.HashAPIKey(v)]
+		if !ok || k.Stack != s.stack || k.Stage != s.stage {
+			message(w, http.StatusForbidden, "Forbidden")
+			return
+		}
+		keyID, plan = k.Stack+"/"+k.ID, k.Plan
+		if s.m.cfg.OnKey != nil {
+			s.m.cfg.OnKey(w, k.Name)
+		}
+	} else if s.spec.APIKeys == "required" {
+		message(w, http.StatusForbidden, "Forbidden")
+		return
+	}
+	if d := s.limiter.Allow(r.Context(), keyID, plan); !d.OK {
+		limit.WriteDecision(w, d)
+		return
+	}
+	// The key never reaches the app.
+	r.Header.Del(HeaderAPIKey)
+	next.ServeHTTP(w, r)
+}
+
+// message writes API Gateway's error body, {"message": "..."}.
+func message(w http.ResponseWriter, status int, msg string) {
+	body := `{"message":` + strconv.Quote(msg) + "}\n"
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write([]byte(body))
+}
