@@ -43,6 +43,12 @@ type Service interface {
 	Webhook(ctx context.Context, h service.Hook) (string, error)
 	Usage(ctx context.Context, stack, stage string, since time.Duration) (core.Usage, error)
 	Invoke(ctx context.Context, stack, stage string, event []byte) ([]byte, error)
+	CreateAPIKey(ctx context.Context, stack, stage, name, plan string) (core.APIKey, string, error)
+	APIKeys(ctx context.Context, stack, stage string) ([]core.APIKey, error)
+	DeleteAPIKey(ctx context.Context, stack, id string) error
+	AddDomain(ctx context.Context, stack, stage, name string) (core.Domain, error)
+	Domains(ctx context.Context, stack string) ([]core.Domain, error)
+	RemoveDomain(ctx context.Context, name string) error
 }
 
 var _ Service = (*service.Service)(nil)

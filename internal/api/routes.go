@@ -25,6 +25,9 @@ var (
 	pTail   = param{"tail", "query", "number of last lines per instance"}
 	pSince  = param{"since", "query", "only lines newer than this duration, e.g. 10m"}
 	pWindow = param{"since", "query", "the window, back from now, e.g. 24h (default)"}
+	pKey    = param{"key", "path", "API key ID, e.g. k3"}
+	pDomain = param{"domain", "path", "custom domain, e.g. api.example.com"}
+	pStackQ = param{"stack", "query", "only this stack's"}
 	pDetach = param{"detach", "query", "true to return the build at once instead of streaming"}
 	pTimes  = param{"timestamps", "query", "true to prefix lines with timestamps"}
 	pStageP = param{"stage", "path", "stage name"}
@@ -60,6 +63,12 @@ func (a *API) table() []route {
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/approve", summary: "Release the build awaiting approval at a stage, then promote it on; streams progress (NDJSON)", response: streamType, status: 200, params: []param{pStack, pStageP, pExpect}, handle: a.approve},
 		{method: "GET", pattern: "/v1/stacks/{stack}/stages/{stage}/usage", summary: "A serverless stage's metered usage: requests, billed ms, GB-seconds, cold starts, throttles, p50/p99 duration", response: jsonType, status: 200, params: []param{pStack, pStageP, pWindow}, handle: a.usage},
 		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/invoke", summary: "Invoke a lambda stage directly with a raw event (the body); answers the function's response payload", request: jsonType, response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.invoke},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/keys", summary: "Create an API key for a gateway stage (optionally under a usage plan); the key is in this answer only", request: jsonType, response: jsonType, status: 201, params: []param{pStack, pStageP}, handle: a.createKey},
+		{method: "GET", pattern: "/v1/stacks/{stack}/keys", summary: "A stack's API keys (names, plans, prefixes; never the keys)", response: jsonType, status: 200, params: []param{pStack, pStage}, handle: a.listKeys},
+		{method: "DELETE", pattern: "/v1/stacks/{stack}/keys/{key}", summary: "Revoke an API key", status: 204, params: []param{pStack, pKey}, handle: a.deleteKey},
+		{method: "POST", pattern: "/v1/stacks/{stack}/stages/{stage}/domains", summary: "Route a custom domain to a stage; its certificate is obtained over ACME", request: jsonType, response: jsonType, status: 201, params: []param{pStack, pStageP}, handle: a.addDomain},
+		{method: "GET", pattern: "/v1/domains", summary: "Custom domains, with their stages and certificate state", response: jsonType, status: 200, params: []param{pStackQ}, handle: a.listDomains},
+		{method: "DELETE", pattern: "/v1/domains/{domain}", summary: "Stop routing a custom domain", status: 204, params: []param{pDomain}, handle: a.removeDomain},
 		{method: "GET", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "A stage's variables (slipway.yml, env set, secrets masked)", response: jsonType, status: 200, params: []param{pStack, pStageP}, handle: a.getEnv},
 		{method: "PUT", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "Set or unset a stage's variables or secrets; the serving build is released again with them; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.setEnv},
 		{method: "GET", pattern: "/v1/stacks/{stack}/build-env", summary: "The stack's build variables", response: jsonType, status: 200, params: []param{pStack}, handle: a.getBuildEnv},

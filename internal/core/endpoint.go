@@ -1,6 +1,10 @@
 package core
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Endpoint kinds: a stage's front door.
 const (
@@ -145,4 +149,19 @@ type Domain struct {
 	Stack     string    `json:"stack"`
 	Stage     string    `json:"stage"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// EffectiveEndpoint is the stage's endpoint, or the default when
+// slipway.yml sets none.
+func (st StageSpec) EffectiveEndpoint() EndpointSpec {
+	if st.Endpoint.Kind == "" {
+		return DefaultEndpoint()
+	}
+	return st.Endpoint
+}
+
+// HashAPIKey is how an API key is kept and looked up: hex SHA-256.
+func HashAPIKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
 }

@@ -63,6 +63,11 @@ type StageSpec struct {
 	// Serverless is set for the serverless architecture (Scale then is
 	// unused).
 	Serverless ServerlessSpec `json:"serverless,omitzero"`
+	// Endpoint is the stage's front door. It is zero when slipway.yml sets
+	// no endpoint block anywhere: use EffectiveEndpoint.
+	Endpoint EndpointSpec `json:"endpoint,omitzero"`
+	// Routes send path prefixes of the stage's host to other stages.
+	Routes []Route `json:"routes,omitempty"`
 }
 
 // Stage returns the named stage spec.

@@ -16,6 +16,9 @@
 // of a stage's scale and serverless specs belong to core
 // (core.ScaleSpec.Problems, core.ServerlessSpec.Problems); this package reads
 // the values, merges the top-level block with the stage's (layer.go) and
-// points core's findings at the right line. JSONSchema gives editors the
-// same rules as Parse.
+// points core's findings at the right line. A stage's endpoint (gateway or
+// balancer) is layered the same way, but its rules are checked here as the
+// values are read, until core has an EndpointSpec.Problems (endpoint.go);
+// a stage's routes are checked against the stack's stage names (route.go).
+// JSONSchema gives editors the same rules as Parse.
 package manifest

@@ -18,10 +18,10 @@ import (
 // Keys and values slipway.yml accepts. schema_test.go checks that the JSON
 // schema lists exactly these, so the editor and the parser cannot drift.
 var (
-	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "serverless", "stages"}
+	stackKeys     = []string{"name", "architecture", "port", "healthcheck", "build", "scale", "serverless", "endpoint", "stages"}
 	healthKeys    = []string{"path", "start_timeout"}
 	buildKeys     = []string{"dockerfile", "image"}
-	stageKeys     = []string{"name", "env", "approval", "scale", "serverless", "network"}
+	stageKeys     = []string{"name", "env", "approval", "scale", "serverless", "network", "endpoint", "routes"}
 	architectures = []string{string(core.ArchContainer), string(core.ArchServerless)}
 )
 
@@ -84,10 +84,10 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 		d.addf(posOf(body), "%s must be a mapping of keys, got %s; allowed keys: %s", d.base, kind(root), allowedList(stackKeys))
 		return spec
 	}
-	hasName, archOK := false, true
+	hasName, archOK, stagesOK := false, true, true
 	var top settingBlocks
 	var stageBlocks []settingBlocks
-	for _, e := range d.fieldsElsewhere(root, d.base, "", stackKeys, schedulesElsewhere) {
+	for _, e := range d.fieldsElsewhere(root, d.base, "", stackKeys, topElsewhere) {
 		switch e.key {
 		case "name":
 			hasName = true
@@ -113,24 +113,34 @@ func (d *decoder) stack(data []byte) core.StackSpec {
 			top.scale = &e
 		case "serverless":
 			top.serverless = &e
+		case "endpoint":
+			top.endpoint = &e
 		case "stages":
 			stages, blocks, ok := d.stages(e)
 			if ok {
 				spec.Stages = stages
 			}
-			stageBlocks = blocks
+			stageBlocks, stagesOK = blocks, ok
 		}
 	}
 	d.settings(spec, archOK, top, stageBlocks)
+	d.applyRoutes(spec, stagesOK, stageBlocks)
 	if !hasName {
 		d.addLatef(posOf(root), "name is required: %s has no name key; add a line like \"name: my-app\"", d.base)
 	}
 	return spec
 }
 
-// settingBlocks are the scale and serverless blocks of the top level or of
-// a stage, read once the architecture is known.
-type settingBlocks struct{ scale, serverless *entry }
+// topElsewhere are keys that belong in a stage, not at the top level.
+var topElsewhere = map[string]string{
+	"schedules": schedulesElsewhere["schedules"],
+	"routes":    "routes send paths of one stage's host elsewhere: put them under that stage (stages[].routes)",
+}
+
+// settingBlocks are the scale, serverless and endpoint blocks of the top
+// level or of a stage, read once the architecture is known, and a stage's
+// routes, read once every stage name is known.
+type settingBlocks struct{ scale, serverless, endpoint, routes *entry }
 
 // settings gives every stage its scale spec and, for the serverless
 // architecture, its serverless spec. A block of the other architecture is
@@ -187,6 +197,55 @@ func (d *decoder) settings(spec core.StackSpec, archOK bool, top settingBlocks, 
 	scaleRules.apply(d, len(spec.Stages), topScale, scales, func(i int, s core.ScaleSpec) { spec.Stages[i].Scale = s })
 	if useServerless {
 		d.applyServerless(spec.Stages, topServerless, serverlesses)
+	}
+	d.endpoints(spec.Stages, top.endpoint, stages)
+}
+
+// endpoints reads the endpoint blocks, of either architecture. Stages get
+// an endpoint spec only when the file writes an endpoint block somewhere:
+// otherwise StageSpec.Endpoint stays zero, which means the default
+// (core.StageSpec.EffectiveEndpoint), and specs stored before endpoints
+// existed read the same as new ones.
+func (d *decoder) endpoints(stages []core.StageSpec, topE *entry, blocks []settingBlocks) {
+	var top *endpointBlock
+	if topE != nil {
+		b := d.endpoint(*topE)
+		top = &b
+	}
+	written := top != nil
+	own := make([]*endpointBlock, len(blocks))
+	for i, sb := range blocks {
+		if sb.endpoint != nil {
+			b := d.endpoint(*sb.endpoint)
+			own[i], written = &b, true
+		}
+	}
+	if written {
+		d.applyEndpoint(stages, top, own)
+	}
+}
+
+// applyRoutes reads every stage's routes, now that the stage names are
+// known.
+func (d *decoder) applyRoutes(spec core.StackSpec, stagesOK bool, blocks []settingBlocks) {
+	var names []string
+	if stagesOK {
+		for _, st := range spec.Stages {
+			names = append(names, st.Name)
+		}
+	}
+	for i, b := range blocks {
+		if b.routes == nil {
+			continue
+		}
+		from := ""
+		if i < len(spec.Stages) && stagesOK {
+			from = spec.Stages[i].Name
+		}
+		routes, _ := d.routes(*b.routes, from, spec.Name, names)
+		if stagesOK && len(routes) > 0 {
+			spec.Stages[i].Routes = routes
+		}
 	}
 }
 
@@ -457,6 +516,10 @@ func (d *decoder) stage(e entry, seen map[string]pos) (core.StageSpec, settingBl
 			net, ok := d.network(f)
 			good = good && ok
 			st.Network = net
+		case "endpoint":
+			b.endpoint = &f
+		case "routes":
+			b.routes = &f
 		}
 	}
 	if !hasName {

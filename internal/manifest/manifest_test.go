@@ -3,6 +3,7 @@ package manifest
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ func FuzzParse(f *testing.F) {
 				}
 				if a := st.Network.Attach; a != "" && !networkNameRE.MatchString(a) {
 					t.Fatalf("stage %s: Parse accepted network.attach %q", st.Name, a)
+				}
+				if k := st.Endpoint.Kind; k != "" && !slices.Contains(endpointKinds, k) {
+					t.Fatalf("stage %s: Parse accepted endpoint kind %q", st.Name, k)
 				}
 			}
 			return

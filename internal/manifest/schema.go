@@ -17,7 +17,9 @@ var schema []byte
 // ranges, a Dockerfile path escaping through a subdirectory, scale and
 // serverless rules across two keys or between the top-level and a stage's
 // block, such as min <= max or memory for an inherited cpu, the
-// architecture a block belongs to, a schedule's expression in full)
-// cannot be said in a schema.
+// architecture a block belongs to, a schedule's expression in full, an
+// endpoint block of the other kind, whole seconds, a route's stage being
+// one of the stack's, unique route paths, a CORS origin "*" with
+// credentials) cannot be said in a schema.
 // The caller owns the returned slice.
 func JSONSchema() []byte { return slices.Clone(schema) }

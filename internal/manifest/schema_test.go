@@ -64,6 +64,8 @@ func TestSchemaMatchesParser(t *testing.T) {
 	stage := s.obj(t, "properties", "stages", "items")
 	scale := s.obj(t, "$defs", "scale")
 	serverless := s.obj(t, "$defs", "serverless")
+	endpoint := s.obj(t, "$defs", "endpoint")
+	gateway := endpoint.obj(t, "properties", "gateway")
 	levels := []struct {
 		name   string
 		schema obj
@@ -78,6 +80,15 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{"stages[].network", stage.obj(t, "properties", "network"), networkKeys},
 		{"serverless", serverless, serverlessKeys},
 		{"serverless.schedules[]", serverless.obj(t, "properties", "schedules", "items"), scheduleKeys},
+		{"endpoint", endpoint, endpointKeys},
+		{"endpoint.gateway", gateway, gatewayKeys},
+		{"endpoint.gateway.usage_plans.*", s.obj(t, "$defs", "usagePlan"), usagePlanKeys},
+		{"endpoint.gateway.usage_plans.*.quota", s.obj(t, "$defs", "usagePlan", "properties", "quota"), quotaKeys},
+		{"endpoint.gateway.throttle", s.obj(t, "$defs", "throttle"), throttleKeys},
+		{"endpoint.gateway.jwt", gateway.obj(t, "properties", "jwt"), jwtKeys},
+		{"endpoint.gateway.cors", gateway.obj(t, "properties", "cors"), corsKeys},
+		{"endpoint.balancer", endpoint.obj(t, "properties", "balancer"), balancerKeys},
+		{"stages[].routes[]", stage.obj(t, "properties", "routes", "items"), routeKeys},
 	}
 	for _, l := range levels {
 		if got, want := l.schema.keys(t), sorted(l.parser); !slices.Equal(got, want) {
@@ -128,6 +139,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 
 	checkScaleSchema(t, s)
 	checkServerlessSchema(t, s)
+	checkEndpointSchema(t, s)
 
 	durRE := regexp.MustCompile(timeout["pattern"].(string))
 	for _, d := range []string{"1s", "30s", "1m30s", "2.5m", "10m", "0", "0s", "500ms"} {

@@ -73,6 +73,8 @@ type Config struct {
 	Engine     engine.Engine
 	Images     *pipeline.Images
 	Controller Controller
+	// OnChange, when set, is called after API keys or domains change.
+	OnChange func()
 	// Serverless runs serverless stacks; without it they are refused.
 	Serverless Serverless
 	Usage      UsageReader
