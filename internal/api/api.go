@@ -49,6 +49,7 @@ type Service interface {
 	AddDomain(ctx context.Context, stack, stage, name string) (core.Domain, error)
 	Domains(ctx context.Context, stack string) ([]core.Domain, error)
 	RemoveDomain(ctx context.Context, name string) error
+	AccessLogs(ctx context.Context, stack, stage string, q service.AccessQuery, w io.Writer) error
 }
 
 var _ Service = (*service.Service)(nil)
@@ -314,6 +315,15 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
 		opts.Since = time.Now().Add(-d)
 	}
 	stack := r.PathValue("stack")
+	switch kind := q.Get("kind"); kind {
+	case "", "runtime":
+	case "access":
+		aq := service.AccessQuery{Since: opts.Since, Tail: opts.Tail, Grep: q.Get("grep")}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		return a.svc.AccessLogs(r.Context(), stack, q.Get("stage"), aq, w)
+	default:
+		return core.Errorf(core.CodeInvalid, "invalid kind %q: use runtime or access", kind)
+	}
 	// The status line goes out with the first log line, so a bad stage
 	// or an unreachable Docker still gets a JSON error and its status.
 	lw := &lazyWriter{w: w, rc: http.NewResponseController(w)}

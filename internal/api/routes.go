@@ -26,6 +26,8 @@ var (
 	pSince  = param{"since", "query", "only lines newer than this duration, e.g. 10m"}
 	pWindow = param{"since", "query", "the window, back from now, e.g. 24h (default)"}
 	pKey    = param{"key", "path", "API key ID, e.g. k3"}
+	pKind   = param{"kind", "query", "runtime (instance output, default) or access (JSON lines; needs stage)"}
+	pGrep   = param{"grep", "query", "access logs: only lines containing this text"}
 	pDomain = param{"domain", "path", "custom domain, e.g. api.example.com"}
 	pStackQ = param{"stack", "query", "only this stack's"}
 	pDetach = param{"detach", "query", "true to return the build at once instead of streaming"}
@@ -73,6 +75,6 @@ func (a *API) table() []route {
 		{method: "PUT", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "Set or unset a stage's variables or secrets; the serving build is released again with them; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.setEnv},
 		{method: "GET", pattern: "/v1/stacks/{stack}/build-env", summary: "The stack's build variables", response: jsonType, status: 200, params: []param{pStack}, handle: a.getBuildEnv},
 		{method: "PUT", pattern: "/v1/stacks/{stack}/build-env", summary: "Set or unset the stack's build variables", request: jsonType, response: jsonType, status: 200, params: []param{pStack}, handle: a.setBuildEnv},
-		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Instance logs as plain text", response: "text/plain", status: 200, params: []param{pStack, pStage, pFollow, pTail, pSince, pTimes}, handle: a.logs},
+		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Instance logs as plain text, or a stage's access log as JSON lines (kind=access)", response: "text/plain", status: 200, params: []param{pStack, pStage, pKind, pGrep, pFollow, pTail, pSince, pTimes}, handle: a.logs},
 	}
 }

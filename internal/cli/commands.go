@@ -235,10 +235,26 @@ func logsCmd(g *globals) *cobra.Command {
 	var opts client.LogOptions
 	var build string
 	cmd := &cobra.Command{
-		Use:   "logs <stack> [--build N]",
-		Short: "Print a stack's instance logs, or a build's log (--build)",
-		Args:  exactArgs(1, "logs needs the stack name, e.g. `slipway logs hello`"),
+		Use:   "logs <stack> [stage] [--kind runtime|access] [--build N]",
+		Short: "Print a stack's instance (runtime) or access logs, or a build's log (--build)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return fmt.Errorf("logs needs the stack name and optionally a stage, e.g. `slipway logs hello dev --kind access`")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 {
+				if opts.Stage != "" && opts.Stage != args[1] {
+					return fmt.Errorf("logs got stage %q and --stage %q; give one", args[1], opts.Stage)
+				}
+				opts.Stage = args[1]
+			}
+			switch opts.Kind {
+			case "", "runtime", "access":
+			default:
+				return fmt.Errorf("invalid --kind %q: use runtime or access (builds: --build N)", opts.Kind)
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -256,6 +272,8 @@ func logsCmd(g *globals) *cobra.Command {
 	f.IntVarP(&opts.Tail, "tail", "n", 0, "only the last N lines of each instance")
 	f.StringVar(&opts.Since, "since", "", "only lines newer than a duration, e.g. 10m")
 	f.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "prefix lines with timestamps")
+	f.StringVar(&opts.Kind, "kind", "", "runtime (instance output, the default) or access (one JSON line per request; needs a stage)")
+	f.StringVar(&opts.Grep, "grep", "", "access logs: only lines containing this text")
 	return cmd
 }
 

@@ -222,9 +222,11 @@ func (c *Client) Releases(ctx context.Context, stack, stage string) ([]core.Rele
 // LogOptions for Logs.
 type LogOptions struct {
 	Stage      string
+	Kind       string // runtime (default) or access
 	Follow     bool
 	Tail       int // 0 for all
 	Since      string
+	Grep       string
 	Timestamps bool
 }
 
@@ -246,6 +248,12 @@ func (c *Client) Logs(ctx context.Context, stack string, opts LogOptions, w io.W
 	}
 	if opts.Timestamps {
 		q.Set("timestamps", "true")
+	}
+	if opts.Kind != "" {
+		q.Set("kind", opts.Kind)
+	}
+	if opts.Grep != "" {
+		q.Set("grep", opts.Grep)
 	}
 	resp, err := c.send(ctx, "GET", "/v1/stacks/"+url.PathEscape(stack)+"/logs?"+q.Encode(), nil, "", "")
 	if err != nil {

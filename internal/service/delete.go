@@ -76,6 +76,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 		}
 	}
 	os.RemoveAll(filepath.Join(s.cfg.logDir(), name))
+	if s.cfg.AccessLog != nil {
+		s.cfg.AccessLog.Remove(name)
+	}
 	os.RemoveAll(filepath.Join(s.cfg.DataDir, "artifacts", name))
 	s.log.Info("stack deleted", "stack", name)
 	return nil

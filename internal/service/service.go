@@ -73,6 +73,8 @@ type Config struct {
 	Engine     engine.Engine
 	Images     *pipeline.Images
 	Controller Controller
+	// AccessLog keeps the stages' access logs (optional).
+	AccessLog AccessLog
 	// OnChange, when set, is called after API keys or domains change.
 	OnChange func()
 	// Serverless runs serverless stacks; without it they are refused.
