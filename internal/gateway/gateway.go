@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -17,20 +19,51 @@ const (
 	DefaultDomain                = "localhost"
 )
 
+// Settings for the http.Server that serves a Gateway. The gateway cannot
+// enforce them itself (the server owns the connections), so the server
+// should set them.
+const (
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers, against connections held open by trickling them.
+	ReadHeaderTimeout = 10 * time.Second
+	// MaxHeaderBytes bounds a request's line and headers, as an ALB's
+	// 64 KB; net/http answers larger ones with 431.
+	MaxHeaderBytes = 64 << 10
+	// IdleTimeout closes client keep-alive connections idle this long,
+	// the ALB's default (core.DefaultIdleTimeout).
+	IdleTimeout = 60 * time.Second
+)
+
 // Config configures a Gateway. Zero values get the defaults noted.
 type Config struct {
-	Logger    *slog.Logger // default: discard
-	Upstreams Upstreams    // default: RoundRobin()
-	Domain    string       // only used in the 404 message; default "localhost"
+	Logger *slog.Logger // default: discard
+	// Upstreams picks the backends of routes without their own. The
+	// default is the gateway's balancer, which balances each route as its
+	// Balance says (least outstanding requests unless round_robin) and
+	// honours its Sticky. Another Upstreams ignores both; a RoundRobin()
+	// or LeastOutstanding() honours Sticky.
+	Upstreams Upstreams
+	Domain    string // only used in the 404 message; default "localhost"
 
 	DialTimeout           time.Duration // connecting to an instance; default 2s
 	ResponseHeaderTimeout time.Duration // waiting for an instance's headers; default 60s
 
-	// SkipFailedFor is how long the default RoundRobin skips an instance
+	// SkipFailedFor is how long the default balancer skips an instance
 	// after a connection error to it (passive health), unless every
 	// instance of the stage is skipped. Default 2s; negative: never skip.
 	// It does not apply to a Config.Upstreams of your own.
 	SkipFailedFor time.Duration
+
+	// TrustedProxies are the networks of proxies in front of the gateway
+	// whose X-Forwarded-For (and X-Forwarded-Proto) may be believed; see
+	// ClientIP. Default none: the direct peer is the client, and what a
+	// client sends in X-Forwarded-For is dropped.
+	TrustedProxies []netip.Prefix
+
+	// StickyKey keys the HMAC that makes sticky-session cookie values
+	// (see Route.Sticky). Default: a random key per Gateway, so that a
+	// restart re-pins clients; set a stable secret to keep them pinned.
+	StickyKey []byte
 
 	// OnRequest, when set, is called once after every request, on the
 	// serving goroutine: keep it cheap and do not retain the argument's
@@ -74,7 +107,9 @@ func MarkColdStart(w http.ResponseWriter, init time.Duration) {
 type Gateway struct {
 	log       *slog.Logger
 	upstreams Upstreams
-	failover  Failover // upstreams, when it implements Failover; else nil
+	pin       pinner // upstreams, when it is a balancer of ours; else nil (no sticky sessions)
+	sticky    *stickiness
+	trusted   []netip.Prefix
 	domain    string
 	onRequest func(RequestInfo)
 
@@ -95,7 +130,7 @@ func New(cfg Config) *Gateway {
 		if skip == 0 {
 			skip = DefaultSkipFailedFor
 		}
-		cfg.Upstreams = newRoundRobin(skip)
+		cfg.Upstreams = newBalancer(byRoute, skip)
 	}
 	if cfg.Domain == "" {
 		cfg.Domain = DefaultDomain
@@ -109,11 +144,13 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{
 		log:       cfg.Logger.With("component", "gateway"),
 		upstreams: cfg.Upstreams,
+		sticky:    newStickiness(cfg.StickyKey),
+		trusted:   slices.Clone(cfg.TrustedProxies),
 		domain:    cfg.Domain,
 		onRequest: cfg.OnRequest,
 		transport: newTransport(cfg.DialTimeout, cfg.ResponseHeaderTimeout),
 	}
-	g.failover, _ = cfg.Upstreams.(Failover)
+	g.pin, _ = cfg.Upstreams.(pinner)
 	g.proxy = g.newReverseProxy()
 	g.table.Store(NewRouteTable(nil))
 	return g
@@ -136,8 +173,9 @@ func (g *Gateway) Table() *RouteTable { return g.table.Load() }
 // for shutdown and for tests.
 func (g *Gateway) CloseIdleConnections() { g.transport.CloseIdleConnections() }
 
-// ServeHTTP routes r: lookup by host, acquire a backend, proxy (retrying
-// on other backends, see retrier), release.
+// ServeHTTP routes r: lookup by host, acquire a backend (the sticky
+// session's, else from Upstreams), proxy (retrying on other backends, see
+// retrier), release.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now()}
 	x.setRequestID(r.Header)
@@ -153,11 +191,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.route = route
 
 	ctx := r.Context()
-	upstreams := g.upstreams
+	x.upstreams = g.upstreams
 	if route.Upstreams != nil {
-		upstreams = route.Upstreams
+		x.upstreams = route.Upstreams
 	}
-	backend, release, err := upstreams.Acquire(ctx, route)
+	var backend Backend
+	var release func()
+	var err error
+	pinned := false
+	if route.Sticky > 0 && route.Upstreams == nil && g.pin != nil {
+		backend, release, pinned = g.acquirePinned(x, r, route)
+	}
+	if !pinned {
+		backend, release, err = x.upstreams.Acquire(ctx, route)
+	}
 	if err == nil && backend.Addr == "" && backend.Serve == nil {
 		err = ErrNoBackend // a misbehaving Upstreams must not make us dial ""
 	}
@@ -235,6 +282,7 @@ type exchange struct {
 	start     time.Time
 	requestID []string // X-Request-Id header value, shared by request and response
 	route     *Route
+	upstreams Upstreams // the route's, or the gateway's: retries acquire from it too
 	backend   Backend
 	release   func() // backend's release; nil once called
 	status    int
@@ -243,6 +291,11 @@ type exchange struct {
 	informed  bool // a 1xx response was forwarded: the backend has answered
 	cold      bool // see MarkColdStart
 	init      time.Duration
+
+	// sticky is set when the route has sticky sessions; stickyToken is
+	// the value of the request's sticky cookie, if any.
+	sticky      bool
+	stickyToken string
 
 	tried []Backend  // backends failed by earlier attempts; allocated on retry only
 	body  replayBody // the outbound body's wrapper, when the request has a body

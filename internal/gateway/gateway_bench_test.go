@@ -24,9 +24,14 @@ func BenchmarkGateway(b *testing.B) {
 	front := httptest.NewServer(g)
 	defer front.Close()
 	defer g.CloseIdleConnections()
+	strict := httptest.NewUnstartedServer(g)
+	strict.Listener = StrictListener(strict.Listener)
+	strict.Start()
+	defer strict.Close()
 
 	b.Run("direct", func(b *testing.B) { benchGet(b, backend.URL, "") })
 	b.Run("gateway", func(b *testing.B) { benchGet(b, front.URL, testHost) })
+	b.Run("gateway-strict", func(b *testing.B) { benchGet(b, strict.URL, testHost) })
 }
 
 func benchGet(b *testing.B, url, host string) {

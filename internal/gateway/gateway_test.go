@@ -39,7 +39,9 @@ func TestGatewayForwardingHeaders(t *testing.T) {
 	if s.Host != "Dev.Hello.Localhost:8080" {
 		t.Errorf("backend Host = %q, want the client's Host unchanged", s.Host)
 	}
-	if got, want := s.Header.Get("X-Forwarded-For"), "203.0.113.7, 198.51.100.1, 198.51.100.2, 127.0.0.1"; got != want {
+	// No trusted proxies: the client's own X-Forwarded-For is dropped
+	// (see TestGatewayTrustedProxies).
+	if got, want := s.Header.Get("X-Forwarded-For"), "127.0.0.1"; got != want {
 		t.Errorf("X-Forwarded-For = %q, want %q", got, want)
 	}
 	if got := s.Header.Get("X-Forwarded-Host"); got != "Dev.Hello.Localhost:8080" {
@@ -551,5 +553,59 @@ func TestGatewayTransportIgnoresProxyEnvironment(t *testing.T) {
 	}
 	if g.proxy.BufferPool == nil || g.proxy.Rewrite == nil || g.proxy.Director != nil {
 		t.Fatal("reverse proxy must use Rewrite and a BufferPool")
+	}
+}
+
+// TestGatewayLeastOutstanding holds a request on a slow backend: by
+// default new requests go to the idle one; a round_robin route keeps
+// rotating into the busy one.
+func TestGatewayLeastOutstanding(t *testing.T) {
+	for _, tt := range []struct {
+		balance  string
+		wantSlow int // of 4 requests sent while one is stuck on the slow backend
+	}{{"", 0}, {BalanceRoundRobin, 2}} {
+		t.Run("balance="+tt.balance, func(t *testing.T) {
+			unblock := make(chan struct{})
+			arrived := make(chan struct{}, 10)
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived <- struct{}{}
+				if r.URL.Path == "/stuck" {
+					<-unblock
+				}
+				fmt.Fprint(w, `{"ID":"slow"}`)
+			}))
+			t.Cleanup(slow.Close)
+			rt := Route{Host: testHost, Stack: "hello", Stage: "dev", Balance: tt.balance,
+				Backends: []Backend{{ID: "slow", Addr: addrOf(slow)}, {ID: "fast", Addr: addrOf(echoBackend(t, "fast"))}}}
+			_, front := newTestGateway(t, Config{}, rt)
+			t.Cleanup(func() { close(unblock) }) // before the servers close
+			client := newClient(t)
+
+			// A request gets stuck on the slow backend.
+			for stuck := false; !stuck; {
+				go func() {
+					req, _ := http.NewRequest(http.MethodGet, front.URL+"/stuck", nil)
+					req.Host = testHost
+					if resp, err := client.Do(req); err == nil {
+						resp.Body.Close()
+					}
+				}()
+				select {
+				case <-arrived:
+					stuck = true
+				case <-time.After(200 * time.Millisecond): // went to the fast backend
+				}
+			}
+			slowHits := 0
+			for range 4 {
+				if _, body := get(t, client, front.URL+"/", testHost, nil); decodeSeen(t, body).ID == "slow" {
+					slowHits++
+					<-arrived
+				}
+			}
+			if slowHits != tt.wantSlow {
+				t.Fatalf("%d of 4 requests went to the busy backend, want %d", slowHits, tt.wantSlow)
+			}
+		})
 	}
 }

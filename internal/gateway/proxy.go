@@ -69,10 +69,10 @@ func (b *bufferPool) Put(buf []byte) {
 // over the shared Transport.
 func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite:        rewrite,
+		Rewrite:        g.rewrite,
 		Transport:      retrier{g},
 		BufferPool:     newBufferPool(),
-		ModifyResponse: modifyResponse,
+		ModifyResponse: g.modifyResponse,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
@@ -82,7 +82,7 @@ func (g *Gateway) newReverseProxy() *httputil.ReverseProxy {
 // it runs ReverseProxy has already removed hop-by-hop headers (keeping
 // Connection/Upgrade for protocol switches and "TE: trailers") and the
 // client's Forwarded and X-Forwarded-* headers.
-func rewrite(pr *httputil.ProxyRequest) {
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	x := exchangeFrom(pr.In.Context())
 	out := pr.Out
 
@@ -94,7 +94,14 @@ func rewrite(pr *httputil.ProxyRequest) {
 	out.URL.User = nil
 	out.Host = pr.In.Host
 
-	setForwarded(x, pr.In, out.Header)
+	setForwarded(x, pr.In, out.Header, g.trusted)
+
+	// Request trailers: ReverseProxy's copy of the request has a copy of
+	// the Trailer map made before the client's body was read, so the
+	// trailers' values would be lost while the Transport still announces
+	// them. The server fills the original map when the body ends, on the
+	// goroutine the Transport reads the body and writes the trailers on.
+	out.Trailer = pr.In.Trailer
 	out.Header["X-Request-Id"] = x.requestID
 
 	// Only websockets may switch protocols through the gateway (h2c and
@@ -106,38 +113,16 @@ func rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// setForwarded sets X-Forwarded-For (the client's chain plus the client
-// IP), X-Forwarded-Host (the original Host) and X-Forwarded-Proto. It does
-// what ProxyRequest.SetXForwarded does, except that SetXForwarded reads
-// the prior chain from the outbound request, from which ReverseProxy has
-// already removed it, so the client's chain would be lost.
-func setForwarded(x *exchange, in *http.Request, h http.Header) {
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		switch prior := in.Header["X-Forwarded-For"]; len(prior) {
-		case 0:
-			x.fwd[0] = ip
-		case 1:
-			x.fwd[0] = prior[0] + ", " + ip
-		default:
-			x.fwd[0] = strings.Join(prior, ", ") + ", " + ip
-		}
-		h["X-Forwarded-For"] = x.fwd[0:1:1]
-	}
-	x.fwd[1] = in.Host
-	h["X-Forwarded-Host"] = x.fwd[1:2:2]
-	x.fwd[2] = "http"
-	if in.TLS != nil {
-		x.fwd[2] = "https"
-	}
-	h["X-Forwarded-Proto"] = x.fwd[2:3:3]
-}
-
 // modifyResponse runs after ReverseProxy stripped the response's
 // hop-by-hop headers (except on a 101, where Connection/Upgrade must
-// stay). It replaces any X-Request-Id the backend sent with ours.
-func modifyResponse(res *http.Response) error {
+// stay). It replaces any X-Request-Id the backend sent with ours and,
+// on a sticky route, pins the client to the backend that answered.
+func (g *Gateway) modifyResponse(res *http.Response) error {
 	x := exchangeFrom(res.Request.Context())
 	res.Header["X-Request-Id"] = x.requestID
+	if x.sticky {
+		g.setStickyCookie(x, res.Header)
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		x.status = http.StatusSwitchingProtocols // no WriteHeader on hijack
 	}

@@ -214,3 +214,127 @@ func TestBufferPool(t *testing.T) {
 		t.Fatalf("Get/Put allocate %v times", n)
 	}
 }
+
+// wireBackend answers 200 to every request and sends each request's head,
+// as the gateway wrote it on the wire, and its body and trailers to the
+// returned channel.
+func wireBackend(t *testing.T) (addr string, got <-chan wireRequest) {
+	t.Helper()
+	ch := make(chan wireRequest, 10)
+	addr = tcpBackend(t, func(conn net.Conn) {
+		var raw bytes.Buffer
+		br := bufio.NewReader(io.TeeReader(conn, &raw))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(req.Body)
+		head, _, _ := strings.Cut(raw.String(), "\r\n\r\n")
+		ch <- wireRequest{head: head, body: string(body), trailer: req.Trailer}
+		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+	})
+	return addr, ch
+}
+
+type wireRequest struct {
+	head    string
+	body    string
+	trailer http.Header
+}
+
+// headerNames are the field names of a raw request head, lower case.
+func headerNames(head string) map[string][]string {
+	names := map[string][]string{}
+	lines := strings.Split(head, "\r\n")
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		names[strings.ToLower(k)] = append(names[strings.ToLower(k)], strings.TrimSpace(v))
+	}
+	return names
+}
+
+// TestGatewayHopByHopOnTheWire checks, on the bytes the backend reads,
+// that hop-by-hop headers of the client's connection are not forwarded:
+// those Connection lists, Keep-Alive, TE (but trailers), Trailer without
+// trailers, Upgrade on a request that is not an upgrade, Proxy-*, and
+// the client's Transfer-Encoding (the gateway frames the body itself).
+func TestGatewayHopByHopOnTheWire(t *testing.T) {
+	hop := []string{
+		"Connection: keep-alive, X-Secret, X-Other",
+		"X-Secret: listed-in-connection",
+		"X-Other: also listed",
+		"Keep-Alive: timeout=5",
+		"Proxy-Connection: keep-alive",
+		"Proxy-Authorization: Basic c2VjcmV0",
+		"Proxy-Authenticate: Basic realm=x",
+		"TE: gzip, trailers",
+		"Upgrade: websocket", // not listed in Connection: not an upgrade
+		"X-End-To-End: kept",
+	}
+	tests := []struct {
+		name, framing, body string
+		wantBody, wantTE    string
+		wantTrailer         bool
+	}{
+		{"Content-Length", "Trailer: X-Checksum\r\nContent-Length: 4", "body", "body", "", false},
+		{"chunked with a trailer", "Trailer: X-Checksum\r\nTransfer-Encoding: chunked", "4;ext=1\r\nbody\r\n0\r\nX-Checksum: abc\r\n\r\n", "body", "chunked", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, got := wireBackend(t)
+			_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "w", Addr: addr}}})
+			raw := "POST /hop HTTP/1.1\r\nHost: " + testHost + "\r\n" + strings.Join(hop, "\r\n") + "\r\n" + tt.framing + "\r\n\r\n" + tt.body
+			resp, body := rawRoundTrip(t, addrOf(front), raw)
+			if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+			w := <-got
+			names := headerNames(w.head)
+			for _, h := range []string{"connection", "x-secret", "x-other", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "upgrade"} {
+				if v, ok := names[h]; ok {
+					t.Errorf("%s reached the backend: %q", h, v)
+				}
+			}
+			if te := names["te"]; len(te) != 1 || te[0] != "trailers" {
+				t.Errorf("TE = %q, want only trailers", te)
+			}
+			if te := names["transfer-encoding"]; tt.wantTE == "" && len(te) != 0 || tt.wantTE != "" && (len(te) != 1 || te[0] != tt.wantTE) {
+				t.Errorf("Transfer-Encoding = %q, want %q", te, tt.wantTE)
+			}
+			if tr := names["trailer"]; tt.wantTrailer != (len(tr) == 1 && tr[0] == "X-Checksum") || !tt.wantTrailer && len(tr) != 0 {
+				t.Errorf("Trailer = %q, want it only with trailers", tr)
+			}
+			if got := w.trailer.Get("X-Checksum"); tt.wantTrailer != (got == "abc") {
+				t.Errorf("trailer X-Checksum = %q", got)
+			}
+			if names["x-end-to-end"] == nil || w.body != tt.wantBody {
+				t.Errorf("end-to-end header %q, body %q", names["x-end-to-end"], w.body)
+			}
+		})
+	}
+}
+
+// TestGatewayHeaderLimit checks the recommended server settings: headers
+// up to MaxHeaderBytes pass, larger ones are answered 431 by net/http.
+func TestGatewayHeaderLimit(t *testing.T) {
+	backend, hits := countingBackend(t, "a")
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
+	front := strictGateway(t, g)
+	for _, tt := range []struct {
+		size int
+		want int
+	}{
+		{MaxHeaderBytes - 1024, http.StatusOK},
+		{MaxHeaderBytes + 8192, http.StatusRequestHeaderFieldsTooLarge}, // net/http allows 4 KiB of slack
+	} {
+		before := hits.Load()
+		resp, _ := rawRoundTrip(t, addrOf(front), "GET / HTTP/1.1\r\nHost: "+testHost+"\r\nX-Big: "+strings.Repeat("b", tt.size)+"\r\n\r\n")
+		if resp.StatusCode != tt.want {
+			t.Fatalf("%d-byte header: status %d, want %d", tt.size, resp.StatusCode, tt.want)
+		}
+		if reached := hits.Load() > before; reached != (tt.want == http.StatusOK) {
+			t.Fatalf("%d-byte header: reached the backend: %v", tt.size, reached)
+		}
+	}
+}

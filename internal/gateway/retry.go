@@ -71,8 +71,9 @@ func (g *Gateway) nextAttempt(x *exchange, req *http.Request, body *replayBody, 
 	if !failed {
 		return err
 	}
-	if g.failover != nil {
-		g.failover.Failed(x.route, x.backend)
+	failover, _ := x.upstreams.(Failover)
+	if failover != nil {
+		failover.Failed(x.route, x.backend)
 	}
 	if x.attempts >= maxAttempts || x.informed || !replayable(req.Method, body, nothingSent) {
 		return err
@@ -91,10 +92,10 @@ func (g *Gateway) nextAttempt(x *exchange, req *http.Request, body *replayBody, 
 	var b Backend
 	var release func()
 	var aerr error
-	if g.failover != nil {
-		b, release, aerr = g.failover.AcquireExcept(ctx, route, x.tried)
+	if failover != nil {
+		b, release, aerr = failover.AcquireExcept(ctx, route, x.tried)
 	} else {
-		b, release, aerr = g.upstreams.Acquire(ctx, route)
+		b, release, aerr = x.upstreams.Acquire(ctx, route)
 	}
 	if aerr == nil && b.Addr == "" {
 		aerr = ErrNoBackend

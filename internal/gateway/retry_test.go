@@ -425,7 +425,7 @@ func TestGatewayAllInstancesDead(t *testing.T) {
 			for i := range tt.dead {
 				rt.Backends = append(rt.Backends, Backend{ID: fmt.Sprint("dead-", i), Addr: refusedAddr(t)})
 			}
-			c := &countingFailover{t: t, rr: newRoundRobin(time.Minute)}
+			c := &countingFailover{t: t, rr: newBalancer(byRoundRobin, time.Minute)}
 			var up Upstreams = c
 			if tt.plain {
 				up = upstreamsFunc(c.Acquire)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Backend is one instance a route can send requests to.
@@ -24,8 +25,23 @@ type Route struct {
 	Stage    string
 	Backends []Backend
 	// Upstreams, when set, picks this route's backends instead of the
-	// gateway's (a serverless stage's activator); Backends is then unused.
+	// gateway's (a serverless stage's activator); Backends, Balance and
+	// Sticky are then unused.
 	Upstreams Upstreams
+
+	// Balance is how the gateway's own balancer picks among Backends:
+	// BalanceLeastOutstanding (also when empty or unknown) or
+	// BalanceRoundRobin. The balancer keeps its counters per host and per
+	// backend address, not in the route, so they carry over from one
+	// route table to the next. A Config.Upstreams of your own ignores it.
+	Balance string
+
+	// Sticky, when positive, pins each client to one backend with a
+	// cookie (StickyCookie) that lasts this long: while that backend is in
+	// the route and not skipped after a failure, the client's requests go
+	// to it; otherwise they are balanced as usual and the cookie is set
+	// anew. It needs the gateway's own balancer.
+	Sticky time.Duration
 }
 
 // RouteTable is an immutable snapshot of every route the gateway serves.

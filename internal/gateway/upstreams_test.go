@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -92,14 +93,14 @@ func TestRoundRobinDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// fakeClock drives a roundRobin's skips in tests.
+// fakeClock drives a balancer's skips in tests.
 type fakeClock struct{ now atomic.Int64 }
 
 func (c *fakeClock) read() time.Duration     { return time.Duration(c.now.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.now.Add(int64(d)) }
 
-func newTestRoundRobin(skip time.Duration) (*roundRobin, *fakeClock) {
-	rr := newRoundRobin(skip)
+func newTestRoundRobin(skip time.Duration) (*balancer, *fakeClock) {
+	rr := newBalancer(byRoundRobin, skip)
 	clock := &fakeClock{}
 	clock.advance(time.Hour)
 	rr.now = clock.read
@@ -290,7 +291,7 @@ func TestRoundRobinSkippingDoesNotAllocate(t *testing.T) {
 // TestRoundRobinFailedConcurrent races Failed against Acquire; run with
 // -race. No acquire may return the backend skipped throughout.
 func TestRoundRobinFailedConcurrent(t *testing.T) {
-	rr := newRoundRobin(time.Minute)
+	rr := newBalancer(byRoundRobin, time.Minute)
 	route := &Route{Host: "dev.hello.localhost", Backends: []Backend{{ID: "a", Addr: "a:1"}, {ID: "b", Addr: "b:1"}, {ID: "c", Addr: "c:1"}, {ID: "d", Addr: "d:1"}}}
 	rr.Failed(route, route.Backends[0])
 	var wg sync.WaitGroup
@@ -313,4 +314,242 @@ func TestRoundRobinFailedConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// hold acquires n requests on r from up and keeps them in flight; the
+// returned func releases them.
+func hold(t *testing.T, up Upstreams, r *Route, id string, n int) func() {
+	t.Helper()
+	var releases []func()
+	for len(releases) < n {
+		b, release, ok := up.(*balancer).acquirePinned(r, slices.IndexFunc(r.Backends, func(b Backend) bool { return b.ID == id }))
+		if !ok || b.ID != id {
+			t.Fatalf("hold %s: got %v, %v", id, b, ok)
+		}
+		releases = append(releases, release)
+	}
+	return func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+}
+
+func TestLeastOutstandingPicks(t *testing.T) {
+	tests := []struct {
+		name     string
+		inflight map[string]int // requests held per backend before the picks
+		skipped  []string       // backends that Failed
+		tried    []string       // AcquireExcept's argument; nil: Acquire
+		want     []string       // successive picks, each released at once
+		wantErr  bool
+	}{
+		{name: "idle: round robin", want: []string{"a", "b", "c", "a", "b", "c"}},
+		{name: "the least loaded", inflight: map[string]int{"a": 2, "b": 1, "c": 3}, want: []string{"b", "b", "b"}},
+		{name: "ties take turns", inflight: map[string]int{"b": 1}, want: []string{"a", "c", "a", "c"}},
+		{name: "skipped avoided though idle", inflight: map[string]int{"a": 5, "c": 5}, skipped: []string{"b"}, want: []string{"a", "c", "a"}},
+		{name: "all skipped: least of all", inflight: map[string]int{"a": 2, "c": 1}, skipped: []string{"a", "b", "c"}, want: []string{"b", "b"}},
+		{name: "except tried", inflight: map[string]int{"c": 4}, tried: []string{"a"}, want: []string{"b", "b"}},
+		{name: "except tried, skipped last", inflight: map[string]int{"c": 4}, skipped: []string{"b"}, tried: []string{"a"}, want: []string{"c", "c"}},
+		{name: "except tried, skipped last resort", skipped: []string{"b"}, tried: []string{"a", "c"}, want: []string{"b"}},
+		{name: "every backend tried", tried: []string{"a", "b", "c"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lo := newBalancer(byLeastOutstanding, time.Minute)
+			r := threeBackends()
+			byID := map[string]Backend{}
+			for _, b := range r.Backends {
+				byID[b.ID] = b
+			}
+			for id, n := range tt.inflight {
+				defer hold(t, lo, r, id, n)()
+			}
+			for _, id := range tt.skipped {
+				lo.Failed(r, byID[id])
+			}
+			var tried []Backend
+			for _, id := range tt.tried {
+				tried = append(tried, byID[id])
+			}
+			var got []string
+			for range max(len(tt.want), 1) {
+				var b Backend
+				var release func()
+				var err error
+				if tt.tried == nil {
+					b, release, err = lo.Acquire(context.Background(), r)
+				} else {
+					b, release, err = lo.AcquireExcept(context.Background(), r, tried)
+				}
+				if tt.wantErr {
+					if !errors.Is(err, ErrNoBackend) {
+						t.Fatalf("err = %v, want ErrNoBackend", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, b.ID)
+				release()
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("picks %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLeastOutstandingCounts(t *testing.T) {
+	lo := newBalancer(byLeastOutstanding, time.Minute)
+	r := threeBackends()
+	ctx := context.Background()
+	var releases []func()
+	for range 6 {
+		_, release, _ := lo.Acquire(ctx, r)
+		releases = append(releases, release)
+	}
+	for _, b := range r.Backends {
+		if n := lo.outstanding(b.Addr); n != 2 {
+			t.Fatalf("%s: %d in flight, want 2", b.ID, n)
+		}
+	}
+
+	// A new table: a new Route, a new slice, c gone, d new. The counts of
+	// a and b carry over, so d takes the next requests.
+	next := NewRouteTable([]Route{{Host: r.Host, Backends: []Backend{r.Backends[0], r.Backends[1], {ID: "d", Addr: "d:1"}}}})
+	r2, _ := next.Lookup(r.Host)
+	for range 2 {
+		if b, release, _ := lo.Acquire(ctx, r2); b.ID != "d" {
+			t.Fatalf("after the swap: got %s, want d", b.ID)
+		} else {
+			releases = append(releases, release)
+		}
+	}
+	for _, release := range releases {
+		release()
+	}
+	for _, addr := range []string{"a:1", "b:1", "c:1", "d:1"} {
+		if n := lo.outstanding(addr); n != 0 {
+			t.Fatalf("%s: %d in flight after every release", addr, n)
+		}
+	}
+}
+
+func TestLeastOutstandingDoesNotAllocate(t *testing.T) {
+	lo := newBalancer(byLeastOutstanding, time.Minute)
+	r := threeBackends()
+	ctx := context.Background()
+	tried := []Backend{r.Backends[0]}
+	_, release, _ := lo.Acquire(ctx, r) // builds the host's counters
+	release()
+	if n := testing.AllocsPerRun(100, func() { _, release, _ := lo.Acquire(ctx, r); release() }); n != 0 {
+		t.Fatalf("Acquire allocates %v times per call", n)
+	}
+	lo.Failed(r, r.Backends[1])
+	if n := testing.AllocsPerRun(100, func() { _, release, _ := lo.Acquire(ctx, r); release() }); n != 0 {
+		t.Fatalf("Acquire with a skipped backend allocates %v times per call", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, release, _ := lo.AcquireExcept(ctx, r, tried); release() }); n != 0 {
+		t.Fatalf("AcquireExcept allocates %v times per call", n)
+	}
+}
+
+func TestLeastOutstandingFailover(t *testing.T) {
+	testFailoverContract(t, func() Failover { return LeastOutstanding().(Failover) })
+	testFailoverContract(t, func() Failover { return newBalancer(byRoute, DefaultSkipFailedFor) })
+}
+
+func TestLeastOutstandingEmpty(t *testing.T) {
+	if _, _, err := LeastOutstanding().Acquire(context.Background(), &Route{Host: "x.localhost"}); !errors.Is(err, ErrNoBackend) {
+		t.Fatalf("err = %v, want ErrNoBackend", err)
+	}
+}
+
+// TestLeastOutstandingConcurrent has workers hold requests for random
+// short times; run with -race. Counts never go negative, end at zero,
+// and no backend is ever more than a few requests ahead of another,
+// which round robin would not ensure with uneven request times.
+func TestLeastOutstandingConcurrent(t *testing.T) {
+	lo := newBalancer(byLeastOutstanding, time.Minute)
+	r := &Route{Host: "dev.hello.localhost", Backends: []Backend{{ID: "a", Addr: "a:1"}, {ID: "b", Addr: "b:1"}, {ID: "c", Addr: "c:1"}, {ID: "d", Addr: "d:1"}}}
+	const workers, each = 16, 300
+	var maxSpread atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				b, release, err := lo.Acquire(context.Background(), r)
+				if err != nil || b.Addr == "" {
+					t.Error(b, err)
+					return
+				}
+				lowest, highest := int64(math.MaxInt64), int64(0)
+				for _, b := range r.Backends {
+					n := lo.outstanding(b.Addr)
+					lowest, highest = min(lowest, n), max(highest, n)
+				}
+				if lowest < 0 {
+					t.Error("negative count")
+				}
+				for {
+					m := maxSpread.Load()
+					if highest-lowest <= m || maxSpread.CompareAndSwap(m, highest-lowest) {
+						break
+					}
+				}
+				if (w+i)%7 == 0 {
+					time.Sleep(time.Duration(w%3) * 50 * time.Microsecond) // uneven request times
+				}
+				release()
+			}
+		})
+	}
+	wg.Wait()
+	for _, b := range r.Backends {
+		if n := lo.outstanding(b.Addr); n != 0 {
+			t.Fatalf("%s: %d in flight at the end", b.ID, n)
+		}
+	}
+	// 16 workers over 4 backends: 4 each when even; racing acquires
+	// may overshoot a little, never by the whole worker count.
+	if s := maxSpread.Load(); s > workers/2 {
+		t.Fatalf("in-flight spread reached %d", s)
+	}
+}
+
+// TestBalancePerRoute checks that the gateway's default balancer follows
+// each route's Balance, with one state for both.
+func TestBalancePerRoute(t *testing.T) {
+	b := newBalancer(byRoute, time.Minute)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		balance string
+		want    []string // with a holding 3 requests
+	}{
+		{"", []string{"b", "c", "b", "c"}},
+		{BalanceLeastOutstanding, []string{"b", "c", "b", "c"}},
+		{"unknown", []string{"b", "c", "b", "c"}},
+		{BalanceRoundRobin, []string{"a", "b", "c", "a"}},
+	} {
+		r := threeBackends()
+		r.Host = "h-" + tt.balance + ".localhost"
+		lo := *r
+		lo.Balance = BalanceLeastOutstanding
+		release := hold(t, b, &lo, "a", 3) // the counts are per address, whatever the route
+		r.Balance = tt.balance
+		var got []string
+		for range 4 {
+			bk, rel, _ := b.Acquire(ctx, r)
+			got = append(got, bk.ID)
+			if rel != nil {
+				rel()
+			}
+		}
+		release()
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Balance %q: %v, want %v", tt.balance, got, tt.want)
+		}
+	}
 }
