@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -91,15 +92,43 @@ type RequestInfo struct {
 	// start (serverless), which took Init.
 	ColdStart bool
 	Init      time.Duration
+	// APIKey is the name of the API key the request used (never the key).
+	APIKey string
+	// ClientIP is the client's address: the peer's, or from
+	// X-Forwarded-For when the peer is a trusted proxy.
+	ClientIP string
 }
 
 // MarkColdStart records, for the access log, that the request being
 // served through w waited for an instance to start, for init. A Backend's
 // Serve calls it; on any other writer it does nothing.
 func MarkColdStart(w http.ResponseWriter, init time.Duration) {
-	if x, ok := w.(*exchange); ok {
+	if x := exchangeOf(w); x != nil {
 		x.cold, x.init = true, init
 	}
+}
+
+// SetAPIKey records, for the access log, the name of the API key the
+// request being served through w used.
+func SetAPIKey(w http.ResponseWriter, name string) {
+	if x := exchangeOf(w); x != nil {
+		x.apiKey = name
+	}
+}
+
+// exchangeOf finds the request's exchange under middleware writers.
+func exchangeOf(w http.ResponseWriter) *exchange {
+	for range 8 {
+		switch v := w.(type) {
+		case *exchange:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // Gateway routes requests by Host to the backends of the route table it
@@ -114,6 +143,8 @@ type Gateway struct {
 	onRequest func(RequestInfo)
 
 	table     atomic.Pointer[RouteTable]
+	wrapped   atomic.Pointer[wrapped]
+	terminal  http.Handler // g.forwardTerminal, made once
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 }
@@ -152,7 +183,8 @@ func New(cfg Config) *Gateway {
 	}
 	g.pin, _ = cfg.Upstreams.(pinner)
 	g.proxy = g.newReverseProxy()
-	g.table.Store(NewRouteTable(nil))
+	g.terminal = http.HandlerFunc(g.forwardTerminal)
+	g.Update(nil)
 	return g
 }
 
@@ -163,7 +195,22 @@ func (g *Gateway) Update(t *RouteTable) {
 	if t == nil {
 		t = NewRouteTable(nil)
 	}
+	// Each route's middleware wraps the gateway's forwarding once here,
+	// so requests only look the result up.
+	w := &wrapped{table: t, handlers: map[*Route]http.Handler{}}
+	for _, r := range t.sorted {
+		if r.Middleware != nil {
+			w.handlers[r] = r.Middleware(g.terminal)
+		}
+	}
+	g.wrapped.Store(w)
 	g.table.Store(t)
+}
+
+// wrapped is a route table with its routes' middleware applied.
+type wrapped struct {
+	table    *RouteTable
+	handlers map[*Route]http.Handler
 }
 
 // Table returns the route table in use.
@@ -183,14 +230,57 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer g.report(x, r)
 	}
 
-	route, ok := g.table.Load().Lookup(r.Host)
+	wr := g.wrapped.Load()
+	route, ok := wr.table.Lookup(r.Host)
 	if !ok {
 		x.fail(failure{http.StatusNotFound, CodeNotFound, notFoundMessage(normalizeHost(r.Host), g.domain)})
 		return
 	}
+	if len(route.Paths) > 0 {
+		if p, ok := route.match(r.URL.Path); ok {
+			if target, ok := wr.table.Lookup(p.Host); ok {
+				route = target
+				if p.Strip {
+					stripPrefix(r, p.Prefix)
+				}
+			}
+		}
+	}
 	x.route = route
+	if h := wr.handlers[route]; h != nil {
+		h.ServeHTTP(x, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
+		return
+	}
+	g.forward(x, x, r)
+}
 
+// stripPrefix removes a path route's prefix from the request's path,
+// keeping it absolute.
+func stripPrefix(r *http.Request, prefix string) {
+	p := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(prefix, "/"))
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	r.URL.Path, r.URL.RawPath = p, ""
+}
+
+// forwardTerminal ends a route's middleware chain: the request goes on
+// to a backend, written through w (the middleware's writer, which ends
+// in the request's exchange).
+func (g *Gateway) forwardTerminal(w http.ResponseWriter, r *http.Request) {
+	g.forward(exchangeFrom(r.Context()), w, r)
+}
+
+// forward acquires a backend for x's route and proxies r to it, writing
+// through w (x itself, or a middleware's writer wrapping it).
+func (g *Gateway) forward(x *exchange, w http.ResponseWriter, r *http.Request) {
+	route := x.route
 	ctx := r.Context()
+	if route.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, route.Timeout)
+		defer cancel()
+	}
 	x.upstreams = g.upstreams
 	if route.Upstreams != nil {
 		x.upstreams = route.Upstreams
@@ -242,10 +332,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.attempts = 1
 		x.w.Header()["X-Request-Id"] = x.requestID
 		r.Header["X-Request-Id"] = x.requestID
-		backend.Serve.ServeHTTP(x, r)
+		backend.Serve.ServeHTTP(w, r)
 		return
 	}
-	g.proxy.ServeHTTP(x, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
 }
 
 // report hands the finished request to OnRequest. It runs deferred, so a
@@ -264,6 +354,8 @@ func (g *Gateway) report(x *exchange, r *http.Request) {
 		Attempts:  x.attempts,
 		ColdStart: x.cold,
 		Init:      x.init,
+		APIKey:    x.apiKey,
+		ClientIP:  ClientIP(r, g.trusted),
 	}
 	if x.route != nil {
 		info.Stack, info.Stage = x.route.Stack, x.route.Stage
@@ -291,6 +383,7 @@ type exchange struct {
 	informed  bool // a 1xx response was forwarded: the backend has answered
 	cold      bool // see MarkColdStart
 	init      time.Duration
+	apiKey    string // see SetAPIKey
 
 	// sticky is set when the route has sticky sessions; stickyToken is
 	// the value of the request's sticky cookie, if any.

@@ -409,7 +409,7 @@ func TestGatewayOnRequest(t *testing.T) {
 	want := RequestInfo{
 		RequestID: "abc-123", Host: "DEV.hello.localhost:8080", Stack: "hello", Stage: "dev",
 		Method: http.MethodGet, Path: "/some/path", Status: http.StatusOK,
-		BytesOut: int64(len(body)), BackendID: "inst-a", Attempts: 1,
+		BytesOut: int64(len(body)), BackendID: "inst-a", Attempts: 1, ClientIP: "127.0.0.1",
 	}
 	if ri.Duration <= 0 {
 		t.Errorf("Duration = %v", ri.Duration)

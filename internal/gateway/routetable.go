@@ -42,6 +42,41 @@ type Route struct {
 	// to it; otherwise they are balanced as usual and the cookie is set
 	// anew. It needs the gateway's own balancer.
 	Sticky time.Duration
+
+	// Middleware, when set, wraps the route's request path: it sees
+	// every request before a backend is acquired and may answer it
+	// itself (the gateway endpoint's keys, JWT, CORS and throttles). It
+	// is applied once per route table, not per request.
+	Middleware func(next http.Handler) http.Handler
+	// Timeout, when positive, bounds each request's round trip to a
+	// backend; past it the gateway answers 504.
+	Timeout time.Duration
+	// Paths send requests whose path starts with a prefix to another
+	// route (by host): the longest prefix wins, matched on whole path
+	// segments, and Strip removes it from the path.
+	Paths []PathRoute
+}
+
+// PathRoute sends a path prefix of a route to the route of Host.
+type PathRoute struct {
+	Prefix string
+	Host   string
+	Strip  bool
+}
+
+// match returns the path route for path with the longest prefix, if any.
+func (r *Route) match(path string) (PathRoute, bool) {
+	best, found := PathRoute{}, false
+	for _, p := range r.Paths {
+		pre := strings.TrimSuffix(p.Prefix, "/")
+		if path != pre && !strings.HasPrefix(path, pre+"/") && pre != "" {
+			continue
+		}
+		if !found || len(p.Prefix) > len(best.Prefix) {
+			best, found = p, true
+		}
+	}
+	return best, found
 }
 
 // RouteTable is an immutable snapshot of every route the gateway serves.
