@@ -452,7 +452,7 @@ var readyRE = regexp.MustCompile(`msg="slipway server ready".* api=(\S+) gateway
 func (b *bench) start() (time.Duration, error) {
 	t0 := time.Now()
 	b.srv = exec.Command(*bin, "server", "--data-dir", filepath.Join(b.dir, "data"), "--api-addr", "127.0.0.1:0",
-		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--namespace", b.ns,
+		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--namespace", b.ns,
 		"--autoscale-interval", "1s", "--autoscale-window", "5s")
 	stderr, _ := b.srv.StderrPipe()
 	if err := b.srv.Start(); err != nil {

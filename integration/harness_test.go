@@ -101,7 +101,7 @@ func (s *server) start() {
 	s.logs = &syncBuffer{}
 	s.exited = make(chan struct{})
 	s.cmd = exec.Command(binary, "server", "--data-dir", s.dataDir, "--api-addr", "127.0.0.1:0",
-		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--namespace", s.namespace)
+		"--gateway-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0", "--namespace", s.namespace)
 	s.cmd.Args = append(s.cmd.Args, s.args...)
 	s.cmd.Env = append(os.Environ(), "SLIPWAY_LOG_LEVEL=info")
 	stderr, err := s.cmd.StderrPipe()
@@ -222,6 +222,12 @@ func cleanEnv() []string {
 // get sends a request through the gateway with the given Host.
 func (s *server) gw(method, host, path, body string) (int, string, http.Header) {
 	s.t.Helper()
+	return s.gwHeaders(method, host, path, body, nil)
+}
+
+// gwHeaders is gw with request headers.
+func (s *server) gwHeaders(method, host, path, body string, headers map[string]string) (int, string, http.Header) {
+	s.t.Helper()
 	req, err := http.NewRequest(method, "http://"+s.gateway+path, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
@@ -229,6 +235,9 @@ func (s *server) gw(method, host, path, body string) (int, string, http.Header) 
 	req.Host = host
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

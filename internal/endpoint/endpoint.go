@@ -205,18 +205,9 @@ func (s *Stage) Wrap(next http.Handler) http.Handler {
 	return h
 }
 
-// admit checks the payload limit, the API key and the throttles, then
+// admit checks the API key, the payload limit and the throttles, then
 // passes the request on.
 func (s *Stage) admit(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if s.spec.MaxBody > 0 {
-		if r.ContentLength > s.spec.MaxBody {
-			message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, s.spec.MaxBody)
-		}
-	}
 	keyID, plan := "", ""
 	if v := r.Header.Get(HeaderAPIKey); v != "" {
 		k, ok := (*s.m.keys.Load())[core.HashAPIKey(v)]
@@ -232,6 +223,15 @@ func (s *Stage) admit(w http.ResponseWriter, r *http.Request, next http.Handler)
 		message(w, http.StatusForbidden, "Forbidden")
 		return
 	}
+	if s.spec.MaxBody > 0 {
+		if r.ContentLength > s.spec.MaxBody {
+			message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, s.spec.MaxBody)
+		}
+	}
 	if d := s.limiter.Allow(r.Context(), keyID, plan); !d.OK {
 		limit.WriteDecision(w, d)
 		return
@@ -243,7 +243,7 @@ func (s *Stage) admit(w http.ResponseWriter, r *http.Request, next http.Handler)
 
 // message writes API Gateway's error body, {"message": "..."}.
 func message(w http.ResponseWriter, status int, msg string) {
-	body := `{"message":` + strconv.Quote(msg) + "}\n"
+	body := `{"message":` + strconv.Quote(msg) + "}"
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

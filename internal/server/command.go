@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -51,6 +52,12 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 	f.DurationVar(&cfg.StatsWindow, "autoscale-window", envDuration("AUTOSCALE_WINDOW", 30*time.Second), "the autoscaler averages CPU over this window (SLIPWAY_AUTOSCALE_WINDOW)")
 	f.IntVar(&cfg.KeepImages, "keep-images", envInt("KEEP_IMAGES", 25), "images kept per stack; older ones go unless a stage's last releases use them (SLIPWAY_KEEP_IMAGES)")
 	f.DurationVar(&cfg.BuildTimeout, "build-timeout", envDuration("BUILD_TIMEOUT", time.Hour), "a build (build.yml and image build) running longer is killed and marked timed out; CodeBuild's default (SLIPWAY_BUILD_TIMEOUT)")
+	f.StringVar(&cfg.HTTPSAddr, "https-addr", env("HTTPS_ADDR", ":8443"), "HTTPS listener for custom domains, with ACME certificates (\"\" turns it off; use :443 in production, with --gateway-addr :80 for HTTP-01) (SLIPWAY_HTTPS_ADDR)")
+	f.StringVar(&cfg.ACMECA, "acme-ca", env("ACME_CA", ""), "ACME directory URL certificates come from (default Let's Encrypt) (SLIPWAY_ACME_CA)")
+	f.StringVar(&cfg.ACMEEmail, "acme-email", env("ACME_EMAIL", ""), "contact address for the ACME account (SLIPWAY_ACME_EMAIL)")
+	f.StringVar(&cfg.ACMERoots, "acme-ca-root", env("ACME_CA_ROOT", ""), "PEM file of extra roots to trust the ACME CA's own HTTPS with, for a test CA (SLIPWAY_ACME_CA_ROOT)")
+	var trusted string
+	f.StringVar(&trusted, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed (SLIPWAY_TRUSTED_PROXIES)")
 	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
@@ -62,6 +69,20 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 		}
 		if cfg.BuildTimeout < time.Second || cfg.BuildTimeout > 36*time.Hour {
 			return fmt.Errorf("invalid --build-timeout %s: use 1s to 36h", cfg.BuildTimeout)
+		}
+		for _, c := range strings.Split(trusted, ",") {
+			if c = strings.TrimSpace(c); c == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				if a, aerr := netip.ParseAddr(c); aerr == nil {
+					p = netip.PrefixFrom(a, a.BitLen())
+				} else {
+					return fmt.Errorf("invalid --trusted-proxies entry %q: use CIDRs like 10.0.0.0/8 or addresses, comma-separated", c)
+				}
+			}
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 		}
 		if cfg.Namespace != "" && !validNamespace(cfg.Namespace) {
 			return fmt.Errorf("invalid --namespace %q: use up to 20 lower-case letters and digits", cfg.Namespace)

@@ -5,22 +5,25 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/accesslog"
 	"github.com/slipwayhq/slipway/internal/api"
+	"github.com/slipwayhq/slipway/internal/certs"
 	"github.com/slipwayhq/slipway/internal/container"
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/credentials"
+	"github.com/slipwayhq/slipway/internal/endpoint"
 	"github.com/slipwayhq/slipway/internal/engine"
 	"github.com/slipwayhq/slipway/internal/engine/docker"
 	"github.com/slipwayhq/slipway/internal/gateway"
@@ -51,6 +54,16 @@ type Config struct {
 	KeepImages int
 	// BuildTimeout bounds a build's build.yml phases and image build.
 	BuildTimeout time.Duration
+	// HTTPSAddr is the gateway's HTTPS listener for custom domains ("":
+	// none); ACMECA the ACME directory certificates come from, ACMEEmail
+	// the account's contact, ACMERoots extra roots (PEM file) to trust
+	// the CA's own HTTPS with (a test CA).
+	HTTPSAddr string
+	ACMECA    string
+	ACMEEmail string
+	ACMERoots string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // RegistryUser is the user name for `docker login` to the registry.
@@ -129,10 +142,30 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer reg.Close()
+	keyPath := filepath.Join(cfg.DataDir, "secrets.key")
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) && holdsSealed(ctx, st) {
+		return fmt.Errorf("the secrets key %s is missing, but state.db holds values sealed with it: restore the file from a backup (a new key could not open them)", keyPath)
+	}
+	box, err := secrets.Load(keyPath)
+	if err != nil {
+		return err
+	}
+	// Per-stage access logs, JSON lines, and the same at debug level in
+	// the server log.
+	accessLog := accesslog.New(accesslog.Config{Dir: filepath.Join(cfg.DataDir, "logs", "access"), Logger: log})
 	access := log.With("component", "access")
+	// Sticky-session cookies stay valid across restarts.
+	stickyKey, err := settingOrNew(ctx, st, "sticky_key", 32)
+	if err != nil {
+		return err
+	}
 	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain,
-		// The access log, at debug level until the log store keeps it.
+		TrustedProxies: cfg.TrustedProxies, StickyKey: []byte(stickyKey),
 		OnRequest: func(ri gateway.RequestInfo) {
+			accessLog.Record(accesslog.Entry{Time: time.Now().Add(-ri.Duration).UTC(), RequestID: ri.RequestID, Stack: ri.Stack, Stage: ri.Stage,
+				Method: ri.Method, Host: ri.Host, Path: ri.Path, Status: ri.Status, Bytes: ri.BytesOut,
+				LatencyMS: float64(ri.Duration.Microseconds()) / 1000, Instance: ri.BackendID, ColdStart: ri.ColdStart,
+				InitMS: ri.Init.Milliseconds(), APIKey: ri.APIKey, ClientIP: ri.ClientIP})
 			if !access.Enabled(context.Background(), slog.LevelDebug) {
 				return
 			}
@@ -143,36 +176,41 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 			access.Debug("request", attrs...)
 		}})
-	keyPath := filepath.Join(cfg.DataDir, "secrets.key")
-	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) && holdsSealed(ctx, st) {
-		return fmt.Errorf("the secrets key %s is missing, but state.db holds values sealed with it: restore the file from a backup (a new key could not open them)", keyPath)
+	// Custom domains: an HTTPS listener with ACME certificates; the plain
+	// gateway listener answers HTTP-01 challenges and redirects.
+	var certMgr *certs.Manager
+	var lTLS net.Listener
+	if cfg.HTTPSAddr != "" {
+		roots, err := acmeRoots(cfg.ACMERoots)
+		if err != nil {
+			return err
+		}
+		if lTLS, err = listen("https", cfg.HTTPSAddr); err != nil {
+			return err
+		}
+		defer lTLS.Close()
+		certMgr, err = certs.New(certs.Config{Dir: filepath.Join(cfg.DataDir, "certs"), CA: cfg.ACMECA, Email: cfg.ACMEEmail,
+			RootCAs: roots, HTTPAddr: lGW.Addr().String(), HTTPSAddr: lTLS.Addr().String(), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer certMgr.Close()
 	}
-	box, err := secrets.Load(keyPath)
-	if err != nil {
-		return err
-	}
-	// The gateway's table is the container stages' routes plus the
-	// serverless ones; each controller publishes its own part.
-	var routesMu sync.Mutex
-	var containerRoutes, serverlessRoutes []gateway.Route
-	publish := func(set func()) {
-		routesMu.Lock()
-		defer routesMu.Unlock()
-		set()
-		gw.Update(gateway.NewRouteTable(append(slices.Clone(containerRoutes), serverlessRoutes...)))
-	}
+	endpoints := endpoint.NewManager(endpoint.Config{Store: st, Logger: log, Context: ctx,
+		OnKey: func(w http.ResponseWriter, name string) { gateway.SetAPIKey(w, name) }})
+	rt := &routing{ctx: ctx, gw: gw, store: st, endpoints: endpoints, certs: certMgr, log: log}
 	ctl := container.New(container.Config{
 		OpenSecret: box.Open,
 		Engine:     eng, Store: st, Domain: cfg.Domain, Namespace: cfg.Namespace, ServerID: serverID, Logger: log,
 		StatsInterval: cfg.StatsInterval, StatsWindow: cfg.StatsWindow,
-		Publish: func(routes []gateway.Route) { publish(func() { containerRoutes = routes }) },
+		Publish: rt.setContainer,
 	})
 	meter := serverless.NewMeter(st, log)
 	fns := serverless.New(serverless.Config{
 		Engine: eng, Store: st, Namespace: cfg.Namespace, ServerID: serverID, Domain: cfg.Domain,
 		NetworkName: ctl.NetworkName, NetworkLabels: ctl.Labels(), OpenSecret: box.Open,
 		Meter: meter.Record, Logger: log,
-		Publish: func(routes []gateway.Route) { publish(func() { serverlessRoutes = routes }) },
+		Publish: rt.setServerless,
 	})
 	registryHost := loopbackAddr(lReg.Addr())
 	var svc *service.Service
@@ -196,6 +234,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		KeepImages:   cfg.KeepImages,
 		BuildTimeout: cfg.BuildTimeout,
 		ServerID:     serverID,
+		AccessLog:    accessLog,
+		OnChange:     rt.reload,
 	})
 	if err != nil {
 		return err
@@ -209,10 +249,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	handler.Handle("/git/", remote.Handler())
 	handler.Handle("/", api.New(svc, token, info, log))
 
+	var plain http.Handler = gw
+	if certMgr != nil {
+		plain = certMgr.HTTPHandler(gw)
+	}
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
+		{Handler: plain, ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout},
 		{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
+	}
+	// Ambiguous framing (request smuggling) is refused before net/http
+	// sees it.
+	lGW = gateway.StrictListener(lGW)
+	listeners := []net.Listener{lAPI, lGW, lReg}
+	if certMgr != nil {
+		servers = append(servers, &http.Server{Handler: gw, TLSConfig: certMgr.TLSConfig(),
+			ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout})
+		listeners = append(listeners, lTLS)
 	}
 	// Adopt and route what a previous server left running before the
 	// gateway takes traffic, so a restart does not open with empty routes.
@@ -224,7 +277,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := fns.Start(ctx); err != nil {
 		return err
 	}
-	listeners := []net.Listener{lAPI, lGW, lReg}
+	rt.reload() // keys, domains and the dressed route table, before traffic
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		// Requests (log streams, say) end with the server, not after the
@@ -232,7 +285,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		srv.BaseContext = func(net.Listener) context.Context { return ctx }
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 		go func() {
-			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if srv.TLSConfig != nil {
+				err = srv.ServeTLS(listeners[i], "", "") // HTTP/2 to clients over TLS
+			} else {
+				err = srv.Serve(listeners[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
@@ -258,6 +317,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { fns.Run(ctx); close(fnsDone) }()
 	meterDone := make(chan struct{})
 	go func() { meter.Run(ctx); close(meterDone) }()
+	accessDone := make(chan struct{})
+	go func() { accessLog.Run(ctx); close(accessDone) }()
+	if lTLS != nil {
+		log.Info("serving custom domains over HTTPS", "https", lTLS.Addr().String(), "acme_ca", certsCA(cfg.ACMECA))
+	}
 	log.Info("slipway server ready", "version", cfg.Version, "api", apiURL, "gateway", lGW.Addr().String(),
 		"registry", registryHost, "domain", cfg.Domain, "docker", ver.Version, "credentials", credPath)
 
@@ -279,6 +343,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	<-fnsDone
 	svc.Wait()
 	<-meterDone // after the jobs: its last flush sees every invocation
+	<-accessDone
 	ctl.Wait()
 	return runErr
 }
@@ -363,4 +428,30 @@ func loopbackAddr(a net.Addr) string {
 func portOf(a net.Addr) string {
 	_, port, _ := net.SplitHostPort(a.String())
 	return port
+}
+
+// acmeRoots reads extra roots to trust the ACME CA's own HTTPS with.
+func acmeRoots(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --acme-ca-root: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--acme-ca-root %s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func certsCA(ca string) string {
+	if ca == "" {
+		return certs.DefaultCA
+	}
+	return ca
 }
