@@ -154,6 +154,9 @@ func (b *bench) run() error {
 	if err := b.serverlessScenarios(); err != nil {
 		return err
 	}
+	if err := b.proxyScenarios(); err != nil {
+		return err
+	}
 	if err := b.pipelineScenarios(app); err != nil {
 		return err
 	}
@@ -571,10 +574,13 @@ var (
 	wrkSock = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
-func runWrk(url, host string) (load, error) {
+func runWrk(url, host string, headers ...string) (load, error) {
 	args := []string{"-t2", "-c" + strconv.Itoa(*conns), "-d" + duration.String(), "--latency"}
 	if host != "" {
 		args = append(args, "-H", "Host: "+host)
+	}
+	for _, h := range headers {
+		args = append(args, "-H", h)
 	}
 	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEndpoints: a gateway stage with API keys, a usage plan, CORS and a
@@ -105,6 +107,24 @@ func TestEndpoints(t *testing.T) {
 	if code != 200 || cookie == "" {
 		t.Fatalf("balancer: %d, no sticky cookie in %v", code, h.Values("Set-Cookie"))
 	}
+	// Switched to the gateway at once, without a restart: no more sticky
+	// cookie, the same instances.
+	before := ids(status(t, s, "ep").Stages[1].Instances)
+	s.mustRun(app, "endpoint", "ep", "lb", "gateway")
+	eventually(t, 10*time.Second, "lb behind the gateway", func() error {
+		code, _, h := s.gw("GET", "lb.ep.localhost", "/ping", "")
+		if code != 200 || len(h.Values("Set-Cookie")) != 0 {
+			return fmt.Errorf("%d, cookies %v", code, h.Values("Set-Cookie"))
+		}
+		return nil
+	})
+	if after := ids(status(t, s, "ep").Stages[1].Instances); after != before {
+		t.Fatalf("switching the endpoint restarted instances: %s → %s", before, after)
+	}
+	if line := errorLine(t, s.run(app, "endpoint", "ep", "lb", "alb")); !strings.Contains(line, "gateway or balancer") {
+		t.Fatalf("bad kind: %q", line)
+	}
+	s.mustRun(app, "endpoint", "ep", "lb", "balancer")
 	// A path route of dev sends /shop/... to lb, without the prefix.
 	if code, body, _ := s.gwHeaders("GET", host, "/shop/ping", "", map[string]string{"x-api-key": key}); code != 200 || body != "pong" {
 		t.Fatalf("path route: %d %q", code, body)

@@ -33,6 +33,7 @@ stages:
     serverless:
       concurrency: 10
       max_instances: 1
+      timeout: 60s
 `
 
 func liveInstances(t *testing.T, s *server, stack, stage string) int {
@@ -197,7 +198,9 @@ func TestServerlessHTTP(t *testing.T) {
 		if code, body, _ := get("/ping"); code != 200 || body != "pong" {
 			t.Fatalf("after a timeout: %d %q", code, body)
 		}
-		code, body, _ = get("/oom")
+		// On multi, whose timeout leaves a loaded machine time to fill
+		// 128 MB.
+		code, body, _ = s.gw("GET", "multi.fn.localhost", "/oom", "")
 		if code != 502 || !strings.Contains(body, "out_of_memory") || !strings.Contains(body, "128 MB") {
 			t.Fatalf("memory hog: %d %s", code, body)
 		}
@@ -221,7 +224,7 @@ func TestServerlessHTTP(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &u); err != nil {
 			t.Fatal(err)
 		}
-		if u.Requests != int64(sent) || u.ColdStarts < 21 || u.Timeouts != 1 || u.Errors < 3 || u.BilledMS < 20*300 {
+		if u.Requests != int64(sent) || u.ColdStarts < 21 || u.Timeouts != 1 || u.Errors < 2 || u.BilledMS < 20*300 {
 			t.Fatalf("usage %+v after %d requests", u, sent)
 		}
 		if want := float64(u.BilledMS) * 128 / 1024 / 1000; u.GBSeconds < want*0.999 || u.GBSeconds > want*1.001 {

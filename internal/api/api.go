@@ -50,6 +50,7 @@ type Service interface {
 	Domains(ctx context.Context, stack string) ([]core.Domain, error)
 	RemoveDomain(ctx context.Context, name string) error
 	AccessLogs(ctx context.Context, stack, stage string, q service.AccessQuery, w io.Writer) error
+	SetEndpointKind(ctx context.Context, stack, stage, kind string) (core.EndpointSpec, error)
 }
 
 var _ Service = (*service.Service)(nil)

@@ -89,3 +89,21 @@ func (a *API) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// EndpointRequest is the body of PUT .../endpoint.
+type EndpointRequest struct {
+	Kind string `json:"kind"`
+}
+
+func (a *API) setEndpoint(w http.ResponseWriter, r *http.Request) error {
+	var req EndpointRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ep, err := a.svc.SetEndpointKind(r.Context(), r.PathValue("stack"), r.PathValue("stage"), req.Kind)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ep)
+	return nil
+}

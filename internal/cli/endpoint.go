@@ -146,3 +146,22 @@ func domainCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(add, list, remove)
 	return cmd
 }
+
+func endpointCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "endpoint <stack> <stage> gateway|balancer",
+		Short: "Switch a stage's endpoint at once, without a build or restarting instances (until the next deploy brings slipway.yml's)",
+		Args:  exactArgs(3, "endpoint needs the stack, stage and kind, e.g. `slipway endpoint hello prod balancer`"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := c.SetEndpointKind(cmd.Context(), args[0], args[1], args[2]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "Stage %s of %s is now behind the %s.\n", args[1], args[0], args[2])
+			return nil
+		},
+	}
+}

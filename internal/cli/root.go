@@ -69,7 +69,7 @@ func Main(args []string, serverCmd func(version string) *cobra.Command) int {
 	root.AddCommand(
 		serverCmd(Version),
 		initCmd(g), deployCmd(g), statusCmd(g), logsCmd(g), rmCmd(g),
-		buildsCmd(g), releasesCmd(g), scaleCmd(g), eventsCmd(g), usageCmd(g), invokeCmd(g), keysCmd(g), domainCmd(g), abortCmd(g), execCmd(g), rollbackCmd(g), approveCmd(g), stackCmd(g), envCmd(g),
+		buildsCmd(g), releasesCmd(g), scaleCmd(g), eventsCmd(g), usageCmd(g), invokeCmd(g), keysCmd(g), domainCmd(g), endpointCmd(g), abortCmd(g), execCmd(g), rollbackCmd(g), approveCmd(g), stackCmd(g), envCmd(g),
 		schemaCmd(g), versionCmd(g),
 	)
 	root.SetArgs(args)

@@ -63,3 +63,9 @@ func (c *Client) Domains(ctx context.Context, stack string) ([]Domain, error) {
 func (c *Client) RemoveDomain(ctx context.Context, name string) error {
 	return c.do(ctx, "DELETE", "/v1/domains/"+url.PathEscape(name), nil, "", nil)
 }
+
+// SetEndpointKind switches a stage between gateway and balancer.
+func (c *Client) SetEndpointKind(ctx context.Context, stack, stage, kind string) error {
+	body, _ := json.Marshal(map[string]string{"kind": kind})
+	return c.do(ctx, "PUT", stagePath(stack, stage)+"/endpoint", bytes.NewReader(body), "application/json", nil)
+}

@@ -95,7 +95,7 @@ func (c *Controller) Acquire(ctx context.Context, r *gateway.Route) (gateway.Bac
 func (c *Controller) throttle(st *stage, spec core.ServerlessSpec, arrived time.Time, why string) error {
 	c.cfg.Meter(core.Invocation{Stack: st.key.stack, Stage: st.key.stage, Time: arrived, MemoryMB: spec.MemoryMB, Status: http.StatusTooManyRequests, Throttled: true})
 	return &gateway.Reject{Status: http.StatusTooManyRequests, Code: "throttled",
-		Message: fmt.Sprintf("stage %s of %s is at max_instances %d with every instance busy, and %s; retry later", st.key.stage, st.key.stack, spec.MaxInstances, why),
+		Message:    fmt.Sprintf("stage %s of %s is at max_instances %d with every instance busy, and %s; retry later", st.key.stage, st.key.stack, spec.MaxInstances, why),
 		RetryAfter: time.Second, Header: http.Header{HeaderColdStart: {"false"}}}
 }
 
@@ -357,7 +357,7 @@ func (c *Controller) startInstance(ctx context.Context, st *stage, rel *core.Rel
 	}
 	in.init = time.Since(begin)
 	c.mu.Lock()
-	in.ready = true
+	in.ready, in.readyAt = true, time.Now()
 	done()
 	c.dispatchLocked(st) // its other slots, when concurrency > 1
 	c.mu.Unlock()

@@ -121,6 +121,7 @@ type instance struct {
 	lastUsed time.Time
 	timer    *time.Timer       // freezes it once idle
 	exit     *engine.Container // how it ended, when the reaper saw it exit
+	readyAt  time.Time
 
 	op sync.Mutex // serializes pause and unpause
 }
@@ -435,6 +436,9 @@ func (c *Controller) context() context.Context {
 // reapExited drops instances whose container is no longer running (a
 // crash, an OOM kill while idle, a docker rm).
 func (c *Controller) reapExited(ctx context.Context) {
+	// Only instances ready before the list was taken can be judged by
+	// it: one that turned ready meanwhile shows as "created" there.
+	listed := time.Now()
 	cts, err := c.cfg.Engine.ListContainers(ctx, c.Labels())
 	if err != nil {
 		c.log.Warn("list serverless instances", "err", err)
@@ -448,7 +452,7 @@ func (c *Controller) reapExited(ctx context.Context) {
 	var gone []*instance
 	for id, in := range c.insts {
 		ct, ok := running[id]
-		if in.dead || !in.ready {
+		if in.dead || !in.ready || !in.readyAt.Before(listed) {
 			continue
 		}
 		if !ok || (!ct.Running && ct.State != "paused") {

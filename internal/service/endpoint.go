@@ -184,3 +184,41 @@ func (s *Service) AccessLogs(ctx context.Context, stack, stage string, q AccessQ
 	}
 	return s.cfg.AccessLog.Read(stack, stage, accesslog.Query{Since: q.Since, Tail: q.Tail, Grep: q.Grep}, w)
 }
+
+// SetEndpointKind switches a stage between the gateway and the balancer
+// at once, without a build or restarting instances: only the route
+// changes. It is kept in the stack's spec until the next deploy brings
+// slipway.yml's.
+func (s *Service) SetEndpointKind(ctx context.Context, stack, stage, kind string) (core.EndpointSpec, error) {
+	if kind != core.EndpointGateway && kind != core.EndpointBalancer {
+		return core.EndpointSpec{}, core.Errorf(core.CodeInvalid, "invalid endpoint %q: use gateway or balancer", kind)
+	}
+	var out core.EndpointSpec
+	err := s.cfg.Store.Tx(ctx, func(tx storeTx) error {
+		st, err := tx.GetStack(ctx, stack)
+		if err != nil {
+			return err
+		}
+		for i := range st.Spec.Stages {
+			if st.Spec.Stages[i].Name != stage {
+				continue
+			}
+			ep := st.Spec.Stages[i].EffectiveEndpoint()
+			from := ep.Kind
+			ep.Kind = kind
+			st.Spec.Stages[i].Endpoint = ep
+			st.UpdatedAt = time.Now().UTC()
+			out = ep
+			if err := tx.UpdateStack(ctx, st); err != nil {
+				return err
+			}
+			return tx.AddEvent(ctx, core.StageEvent{Time: time.Now().UTC(), Stack: stack, Stage: stage, Type: "endpoint",
+				Message: "endpoint switched from " + from + " to " + kind})
+		}
+		return core.Errorf(core.CodeNotFound, "stack %q has no stage %q; stages: %s", stack, stage, stageNames(st.Spec))
+	})
+	if err == nil {
+		s.changed()
+	}
+	return out, err
+}
