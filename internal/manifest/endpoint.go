@@ -51,11 +51,13 @@ const (
 	APIKeysOptional = "optional"
 )
 
-// Limits of endpoint values: API Gateway's (HTTP APIs, default account
-// limits) for the gateway, the ALB's for the balancer.
+// Limits of endpoint values: API Gateway's (HTTP APIs) for the gateway,
+// the ALB's for the balancer. API Gateway's throttle defaults (10,000
+// req/s, burst 5,000) are account quotas AWS raises on request, so the
+// ceiling here is far above them.
 const (
-	MaxRate           = core.DefaultStageRate  // requests per second
-	MaxBurst          = core.DefaultStageBurst // requests at once
+	MaxRate           = 1_000_000 // requests per second
+	MaxBurst          = 1_000_000 // requests at once
 	MinGatewayTimeout = time.Second
 	MaxGatewayTimeout = core.MaxGatewayTimeout
 	MinMaxBody        = 1 << 20
