@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/certs/pebbletest"
 )
 
 // gatewayStub plays the server: it owns a plain and a TLS listener on
@@ -96,8 +98,8 @@ func (g *gatewayStub) get(overTLS bool, host, path string, roots *x509.CertPool)
 // survives a restart without a new order, and lets a domain go.
 func TestManagerWithPebble(t *testing.T) {
 	g := newGatewayStub(t)
-	p := requirePebble(t, portOf(t, g.httpLn), portOf(t, g.tlsLn))
-	root := p.issuingRoot(t)
+	p := pebbletest.Start(t, portOf(t, g.httpLn), portOf(t, g.tlsLn))
+	root := p.IssuingRoot(t)
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
 	logs := &syncBuffer{}
@@ -113,8 +115,8 @@ func TestManagerWithPebble(t *testing.T) {
 		t.Helper()
 		m, err := New(Config{
 			Dir:                     dir,
-			CA:                      p.dirURL,
-			RootCAs:                 p.trust,
+			CA:                      p.DirURL,
+			RootCAs:                 p.Trust,
 			HTTPAddr:                g.httpLn.Addr().String(),
 			HTTPSAddr:               g.tlsLn.Addr().String(),
 			DisableHTTPChallenge:    disableHTTP,
@@ -207,7 +209,7 @@ func TestManagerWithPebble(t *testing.T) {
 	})
 
 	t.Run("restart", func(t *testing.T) {
-		orders := p.orders()
+		orders := p.Orders()
 		if orders < 2 {
 			t.Fatalf("pebble logged %d orders, want at least 2 by now; is its log format different?", orders)
 		}
@@ -221,7 +223,7 @@ func TestManagerWithPebble(t *testing.T) {
 			t.Errorf("after restart served serial %x, want the stored %x", again.SerialNumber, leaf.SerialNumber)
 		}
 		time.Sleep(time.Second) // room for a wrongly started order to show
-		if now := p.orders(); now != orders {
+		if now := p.Orders(); now != orders {
 			t.Errorf("restart placed %d new orders, want 0", now-orders)
 		}
 
