@@ -247,6 +247,9 @@ func (l *Log) Read(stack, stage string, q Query, w io.Writer) error {
 	if q.Tail > 0 && len(lines) > q.Tail {
 		lines = lines[len(lines)-q.Tail:]
 	}
+	// Written without the lock: a slow reader must not stall the writer.
+	l.mu.Unlock()
+	defer l.mu.Lock()
 	for _, line := range lines {
 		if _, err := io.WriteString(w, line+"\n"); err != nil {
 			return err

@@ -118,7 +118,7 @@ func (m *Manager) Stage(stack, stage string, spec core.GatewaySpec) *Stage {
 	}
 	st.hash = hash
 	if old := m.byID[id]; old != nil {
-		old.stop()
+		go old.stop() // not under m.mu: closing a JWKS fetch may wait
 	}
 	m.byID[id] = st
 	return st
@@ -141,7 +141,7 @@ func (m *Manager) Forget(keep map[string]bool) {
 	defer m.mu.Unlock()
 	for id, st := range m.byID {
 		if !keep[id] {
-			st.stop()
+			go st.stop()
 			delete(m.byID, id)
 		}
 	}
@@ -153,9 +153,6 @@ func (m *Manager) build(stack, stage string, spec core.GatewaySpec) (*Stage, err
 	if st.limiter, err = limit.New(spec.Throttle, spec.UsagePlans, quotas{m.cfg.Store}, m.cfg.Now); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(m.cfg.Context)
-	st.cancel = cancel
-	go st.limiter.Run(ctx, m.log)
 	if spec.CORS != nil {
 		if st.cors, err = cors.New(*spec.CORS); err != nil {
 			return nil, err
@@ -166,6 +163,10 @@ func (m *Manager) build(stack, stage string, spec core.GatewaySpec) (*Stage, err
 			return nil, err
 		}
 	}
+	// Last, so a stage that failed to build leaves no goroutine.
+	ctx, cancel := context.WithCancel(m.cfg.Context)
+	st.cancel = cancel
+	go st.limiter.Run(ctx, m.log)
 	return st, nil
 }
 

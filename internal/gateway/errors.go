@@ -19,6 +19,7 @@ const (
 	CodeNoHealthyInstance = "no_healthy_instance"
 	CodeBadGateway        = "bad_gateway"
 	CodeGatewayTimeout    = "gateway_timeout"
+	CodePayloadTooLarge   = "payload_too_large"
 )
 
 // StatusClientClosedRequest is recorded in the access log when the client
@@ -119,9 +120,14 @@ func classifyAcquire(r *Route, clientCtx context.Context, err error) failure {
 func classifyProxy(r *Route, clientCtx context.Context, err error) failure {
 	var op *net.OpError
 	var ne net.Error
+	var tooBig *http.MaxBytesError
 	switch {
 	case clientCtx.Err() != nil && errors.Is(err, context.Canceled):
 		return failure{status: StatusClientClosedRequest}
+	case errors.As(err, &tooBig):
+		// A body without a length, cut off by a route's limit.
+		return failure{http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			fmt.Sprintf("the request body is over stage %q of stack %q's limit of %d bytes", r.Stage, r.Stack, tooBig.Limit)}
 	case errors.As(err, &op) && op.Op == "dial":
 		return failure{http.StatusBadGateway, CodeBadGateway,
 			fmt.Sprintf("instance of stage %q of stack %q could not be reached", r.Stage, r.Stack)}

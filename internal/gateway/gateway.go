@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -224,7 +225,7 @@ func (g *Gateway) CloseIdleConnections() { g.transport.CloseIdleConnections() }
 // session's, else from Upstreams), proxy (retrying on other backends, see
 // retrier), release.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{w: w, start: time.Now()}
+	x := &exchange{w: w, start: time.Now(), path: r.URL.Path}
 	x.setRequestID(r.Header)
 	if g.onRequest != nil {
 		defer g.report(x, r)
@@ -257,11 +258,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // stripPrefix removes a path route's prefix from the request's path,
 // keeping it absolute.
 func stripPrefix(r *http.Request, prefix string) {
-	p := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(prefix, "/"))
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
+	// On the escaped form, so an encoded "/" (%2F) stays encoded.
+	esc := strings.TrimPrefix(r.URL.EscapedPath(), strings.TrimSuffix(prefix, "/"))
+	if !strings.HasPrefix(esc, "/") {
+		esc = "/" + esc
 	}
-	r.URL.Path, r.URL.RawPath = p, ""
+	p, err := url.PathUnescape(esc)
+	if err != nil {
+		return
+	}
+	r.URL.Path, r.URL.RawPath = p, esc
 }
 
 // forwardTerminal ends a route's middleware chain: the request goes on
@@ -328,11 +334,14 @@ func (g *Gateway) forward(x *exchange, w http.ResponseWriter, r *http.Request) {
 	}
 	x.backend, x.release = backend, release
 	defer x.releaseBackend() // the backend of the last attempt; retries release the others
+	// API keys are for the gateway: no app sees one, whatever route (a
+	// path route to a balancer stage, say) the request took.
+	delete(r.Header, "X-Api-Key")
 	if backend.Serve != nil {
 		x.attempts = 1
 		x.w.Header()["X-Request-Id"] = x.requestID
 		r.Header["X-Request-Id"] = x.requestID
-		backend.Serve.ServeHTTP(w, r)
+		backend.Serve.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
@@ -346,7 +355,7 @@ func (g *Gateway) report(x *exchange, r *http.Request) {
 		RequestID: x.requestID[0],
 		Host:      r.Host,
 		Method:    r.Method,
-		Path:      r.URL.Path,
+		Path:      x.path,
 		Status:    x.status,
 		Duration:  time.Since(x.start),
 		BytesOut:  x.bytes,
@@ -379,9 +388,10 @@ type exchange struct {
 	release   func() // backend's release; nil once called
 	status    int
 	bytes     int64
-	attempts  int  // round trips started
-	informed  bool // a 1xx response was forwarded: the backend has answered
-	cold      bool // see MarkColdStart
+	attempts  int    // round trips started
+	informed  bool   // a 1xx response was forwarded: the backend has answered
+	path      string // as the client sent it, for the access log
+	cold      bool   // see MarkColdStart
 	init      time.Duration
 	apiKey    string // see SetAPIKey
 

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,5 +107,37 @@ func TestPathRoutes(t *testing.T) {
 		if s.ID != tc.id || s.Path != tc.seenPath {
 			t.Errorf("%s went to %s as %s, want %s as %s", tc.path, s.ID, s.Path, tc.id, tc.seenPath)
 		}
+	}
+}
+
+// TestKeysNeverReachBackends: x-api-key is dropped on every route, and a
+// body cut off by a route's limit is a 413, not a backend failure.
+func TestKeysNeverReachBackendsAndBodyLimits(t *testing.T) {
+	backend := echoBackend(t, "a")
+	r := route(testHost, backend)
+	r.Middleware = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			req.Body = http.MaxBytesReader(w, req.Body, 100)
+			next.ServeHTTP(w, req)
+		})
+	}
+	_, front := newTestGateway(t, Config{}, r)
+	c := newClient(t)
+	_, body := get(t, c, front.URL+"/", testHost, http.Header{"X-Api-Key": {"slk_secret"}})
+	if s := decodeSeen(t, body); s.Header.Get("X-Api-Key") != "" {
+		t.Fatalf("the backend saw the key: %v", s.Header)
+	}
+	// A chunked body (no Content-Length) over the limit.
+	req, _ := http.NewRequest("POST", front.URL+"/", io.NopCloser(strings.NewReader(strings.Repeat("x", 1000))))
+	req.Host = testHost
+	req.ContentLength = -1
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if code, _ := errorResponse(t, resp, b, http.StatusRequestEntityTooLarge); code != CodePayloadTooLarge {
+		t.Fatalf("chunked body over the limit: %d %s", resp.StatusCode, b)
 	}
 }

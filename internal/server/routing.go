@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 
@@ -25,6 +26,7 @@ type routing struct {
 	certs     *certs.Manager // nil: no HTTPS listener
 	log       *slog.Logger
 
+	publishMu  sync.Mutex // one publish at a time: tables go in in order
 	mu         sync.Mutex
 	container  []gateway.Route
 	serverless []gateway.Route
@@ -86,8 +88,11 @@ func (rt *routing) manageCerts(ds []core.Domain) {
 	}
 }
 
-// publish builds and installs the route table.
+// publish builds and installs the route table. Runs are serialised, so
+// a table built from older state never replaces a newer one.
 func (rt *routing) publish() {
+	rt.publishMu.Lock()
+	defer rt.publishMu.Unlock()
 	stacks, err := rt.store.ListStacks(rt.ctx)
 	if err != nil {
 		rt.log.Warn("route table: read stacks", "err", err)
@@ -109,11 +114,11 @@ func (rt *routing) publish() {
 		id := r.Stack + "/" + r.Stage
 		byStage[id] = i
 		spec, ok := specs[r.Stack]
-		if !ok {
-			continue
-		}
-		stage, ok := spec.Stage(r.Stage)
-		if !ok {
+		stage, found := spec.Stage(r.Stage)
+		if !ok || !found {
+			// Fail closed: a stage whose settings cannot be read gets
+			// no request through unchecked.
+			r.Middleware = unavailable
 			continue
 		}
 		ep := stage.EffectiveEndpoint()
@@ -155,4 +160,14 @@ func (rt *routing) publish() {
 		}
 	}
 	rt.gw.Update(gateway.NewRouteTable(routes))
+}
+
+// unavailable answers every request 503: a stage whose endpoint
+// settings are unknown (its stack is being deleted, say).
+func unavailable(http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"message":"Service Unavailable"}`))
+	})
 }

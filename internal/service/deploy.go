@@ -450,6 +450,12 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 		}
 		return rel, err
 	}
+	// The data plane re-reads the stage's endpoint settings, which the
+	// release may have changed (a serverless stage's routes do not
+	// change with its instances, so nothing else would tell it).
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange()
+	}
 	// As TinyStacks' release step did: <stack>:<stage> names what the
 	// stage serves, in the registry too.
 	if err := s.cfg.Images.TagStage(ctx, rel.Stack, rel.Image, stage); err != nil {
