@@ -148,12 +148,7 @@ func (d *Docker) ensureImage(ctx context.Context, image string) error {
 		res.Close()
 	}
 	if err != nil {
-		return core.Wrap(core.CodeNotFound, err, "image %s is not on this machine and could not be pulled: %s", image, oneLineErr(err))
+		return core.Wrap(core.CodeNotFound, err, "image %s is not on this machine and could not be pulled: %s", image, daemonMessage(err))
 	}
 	return nil
-}
-
-func oneLineErr(err error) string {
-	s, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
-	return s
 }
