@@ -38,9 +38,11 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// writeError writes the JSON error response. The request id header is
-// already set by the caller; nothing here may reveal backend addresses.
-func writeError(w http.ResponseWriter, status int, code, message string) {
+// WriteError writes the data plane's JSON error response,
+// {"error": {"code": ..., "message": ...}}; backends that answer
+// requests themselves (Backend.Serve) use it too. Nothing in it may
+// reveal backend addresses.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keep "<stage>" readable in messages

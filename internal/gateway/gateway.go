@@ -468,5 +468,5 @@ func (x *exchange) fail(f failure) {
 		return
 	}
 	x.w.Header()["X-Request-Id"] = x.requestID
-	writeError(x, f.status, f.code, f.message) // through x: counts the bytes
+	WriteError(x, f.status, f.code, f.message) // through x: counts the bytes
 }

@@ -3,7 +3,6 @@ package serverless
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,24 +30,9 @@ type request struct {
 	arrived time.Time
 }
 
-// errorBody is the gateway's JSON error shape.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
+// writeError answers in the gateway's JSON error shape.
 func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, fmt.Sprintf(format, args...)
-	data, _ := json.Marshal(b)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(data)+1))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(data, '\n'))
+	gateway.WriteError(w, status, code, fmt.Sprintf(format, args...))
 }
 
 // ServeHTTP enforces the stage's limits around one invocation and meters
