@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/accesslog"
+	"github.com/slipwayhq/slipway/internal/certs"
 	"github.com/slipwayhq/slipway/internal/core"
 )
 
@@ -107,15 +108,13 @@ func planNames(plans map[string]core.UsagePlan) string {
 	return strings.Join(names, ", ")
 }
 
-// domainRE is a DNS name with at least one dot, lower case.
-var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // AddDomain routes a custom domain to a stage; its certificate is then
 // obtained over ACME.
 func (s *Service) AddDomain(ctx context.Context, stack, stage, name string) (core.Domain, error) {
 	name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
-	if len(name) > 253 || !domainRE.MatchString(name) {
-		return core.Domain{}, core.Errorf(core.CodeInvalid, "invalid domain %q: give a DNS name such as api.example.com (no scheme, port, path or wildcard)", name)
+	// The rules of the names a certificate can be had for.
+	if err := certs.ValidateDomain(name); err != nil {
+		return core.Domain{}, core.Errorf(core.CodeInvalid, "%v", err)
 	}
 	if strings.HasSuffix(name, "."+s.cfg.Domain) || name == s.cfg.Domain {
 		return core.Domain{}, core.Errorf(core.CodeInvalid, "domain %q is under the server's own domain %s, whose names are <stage>.<stack>.%s already", name, s.cfg.Domain, s.cfg.Domain)
