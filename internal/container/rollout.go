@@ -266,15 +266,9 @@ func (c *Controller) retryRemovals() {
 func (c *Controller) tail(id string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rc, err := c.cfg.Engine.Logs(ctx, id, engine.LogOptions{Tail: logTail})
-	if err != nil {
+	lines, err := engine.LastLines(ctx, c.cfg.Engine, id, logTail)
+	if err != nil && len(lines) == 0 {
 		return []string{"(no logs: " + err.Error() + ")"}
-	}
-	defer rc.Close()
-	var lines []string
-	sc := bufio.NewScanner(rc)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
 	}
 	if len(lines) == 0 {
 		return []string{"(the instance wrote no log lines)"}

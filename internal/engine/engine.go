@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"time"
@@ -191,4 +192,19 @@ type Event struct {
 	ContainerID string
 	Labels      map[string]string
 	Time        time.Time
+}
+
+// LastLines returns an instance's last n lines of output.
+func LastLines(ctx context.Context, e Engine, id string, n int) ([]string, error) {
+	rc, err := e.Logs(ctx, id, LogOptions{Tail: n})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var lines []string
+	sc := bufio.NewScanner(rc)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -438,29 +439,8 @@ func (c *Controller) notReady(in *instance, limit time.Duration, silent string) 
 
 // tail is a container's last n output lines, joined with " | ".
 func (c *Controller) tail(ctx context.Context, id string, n int) string {
-	r, err := c.cfg.Engine.Logs(ctx, id, engine.LogOptions{Tail: n})
-	if err != nil {
-		return ""
-	}
-	defer r.Close()
-	buf := make([]byte, 4096)
-	m, _ := r.Read(buf)
-	out := []byte{}
-	for _, b := range buf[:m] {
-		if b == '\n' {
-			out = append(out, " | "...)
-		} else {
-			out = append(out, b)
-		}
-	}
-	return string(trimSep(out))
-}
-
-func trimSep(b []byte) []byte {
-	for len(b) >= 3 && string(b[len(b)-3:]) == " | " {
-		b = b[:len(b)-3]
-	}
-	return b
+	lines, _ := engine.LastLines(ctx, c.cfg.Engine, id, n)
+	return strings.Join(lines, " | ")
 }
 
 // create makes (but does not start) a container of rel.
