@@ -17,7 +17,8 @@ type StackStatus struct {
 type StageStatus struct {
 	Name       string     `json:"name"`
 	URL        string     `json:"url"`
-	Status     string     `json:"status"` // not-deployed, serving, unhealthy, deploying, CrashLooping
+	Status     string     `json:"status"`             // not-deployed, serving, unhealthy, deploying, CrashLooping
+	Endpoint   string     `json:"endpoint,omitempty"` // gateway or balancer
 	Release    *Release   `json:"release,omitempty"`
 	Desired    int        `json:"desired"`
 	RollingOut string     `json:"rolling_out,omitempty"`       // release being rolled out

@@ -30,7 +30,8 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 	instances := s.cfg.Controller.Instances(name)
 	sort.Slice(instances, func(i, j int) bool { return instances[i].Name < instances[j].Name })
 	for _, stage := range st.Spec.Stages {
-		ss := core.StageStatus{Name: stage.Name, URL: s.URL(name, stage.Name), Status: "not-deployed", Instances: []core.Instance{}}
+		ss := core.StageStatus{Name: stage.Name, URL: s.URL(name, stage.Name), Status: "not-deployed", Instances: []core.Instance{},
+			Endpoint: stage.EffectiveEndpoint().Kind}
 		for _, in := range instances {
 			if in.Stage == stage.Name {
 				ss.Instances = append(ss.Instances, in)
