@@ -86,6 +86,29 @@ type Store interface {
 	// Counts of periods that ended are not needed and may be pruned.
 	AddQuotaUse(ctx context.Context, keyID string, periodStart time.Time, n int64) (int64, error)
 
+	// PutAlarm creates or replaces an alarm's rule (by stack and ID),
+	// keeping its status. A name another alarm of the stack has is
+	// CodeConflict.
+	PutAlarm(ctx context.Context, a core.Alarm) error
+	// ListAlarms returns a stack's alarms (every stack's if stack is ""),
+	// with their status, by stack then creation.
+	ListAlarms(ctx context.Context, stack string) ([]core.Alarm, error)
+	// DeleteAlarm removes an alarm with its status and history
+	// (CodeNotFound if unknown).
+	DeleteAlarm(ctx context.Context, stack, id string) error
+	// SetAlarmStatus records an alarm's status and, with it, an event of
+	// its history (if ev is not nil). CodeNotFound if the alarm is gone.
+	SetAlarmStatus(ctx context.Context, stack, id string, st core.AlarmStatus, ev *core.AlarmEvent) error
+	// AddAlarmEvent appends to an alarm's history (CodeNotFound if gone).
+	AddAlarmEvent(ctx context.Context, ev core.AlarmEvent) error
+	// ListAlarmEvents returns a stack's alarm history (one alarm's if
+	// alarm is not ""), newest first, at most limit.
+	ListAlarmEvents(ctx context.Context, stack, alarm string, limit int) ([]core.AlarmEvent, error)
+	// SetAlarmWebhooks sets the URLs a stack's built-in alarms notify
+	// (none: clears them); AlarmWebhooks reads them.
+	SetAlarmWebhooks(ctx context.Context, stack string, urls []string) error
+	AlarmWebhooks(ctx context.Context, stack string) ([]string, error)
+
 	// GetSetting returns a server setting ("" and CodeNotFound if unset).
 	GetSetting(ctx context.Context, key string) (string, error)
 	PutSetting(ctx context.Context, key, value string) error

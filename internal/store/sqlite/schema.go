@@ -113,6 +113,40 @@ CREATE TABLE quota_use (
 	PRIMARY KEY (key_id, period_start)
 );
 `,
+	// 4: alarms. alarms holds the rules (a JSON document; name has its
+	// own column for uniqueness per stack); alarm_states what the
+	// evaluator last decided, apart from the rule so that an evaluation
+	// never rewrites a rule; alarm_history state changes and webhook
+	// deliveries; alarm_webhooks the URLs a stack's built-in alarms
+	// notify (a JSON array).
+	`
+CREATE TABLE alarms (
+	stack TEXT NOT NULL,
+	id    TEXT NOT NULL,
+	seq   INTEGER NOT NULL,
+	name  TEXT NOT NULL,
+	doc   TEXT NOT NULL,
+	PRIMARY KEY (stack, id),
+	UNIQUE (stack, name)
+);
+CREATE TABLE alarm_states (
+	stack TEXT NOT NULL,
+	id    TEXT NOT NULL,
+	doc   TEXT NOT NULL,
+	PRIMARY KEY (stack, id)
+);
+CREATE TABLE alarm_history (
+	seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+	stack TEXT NOT NULL,
+	alarm TEXT NOT NULL,
+	doc   TEXT NOT NULL
+);
+CREATE INDEX alarm_history_alarm ON alarm_history (stack, alarm, seq);
+CREATE TABLE alarm_webhooks (
+	stack TEXT PRIMARY KEY,
+	doc   TEXT NOT NULL
+);
+`,
 }
 
 // migrate runs the migrations db has not had, each in its own

@@ -130,7 +130,7 @@ func (s *Store) DeleteStack(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return core.Errorf(core.CodeNotFound, "unknown stack %q", name)
 		}
-		for _, table := range []string{"builds", "releases", "stage_releases", "events", "usage_minutes", "api_keys", "domains"} {
+		for _, table := range []string{"builds", "releases", "stage_releases", "events", "usage_minutes", "api_keys", "domains", "alarms", "alarm_states", "alarm_history", "alarm_webhooks"} {
 			if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE stack = ?`, name); err != nil {
 				return fmt.Errorf("delete %s of %s: %w", table, name, err)
 			}

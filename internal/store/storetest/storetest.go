@@ -147,6 +147,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("api keys", func(t *testing.T) { apiKeys(t, newStore) })
 	t.Run("quota use", func(t *testing.T) { quotaUse(t, newStore) })
 	t.Run("domains", func(t *testing.T) { domains(t, newStore) })
+	t.Run("alarms", func(t *testing.T) { alarms(t, newStore) })
 }
 
 func must(t *testing.T, err error) {
