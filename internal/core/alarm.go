@@ -103,3 +103,16 @@ type Top struct {
 	Period Duration       `json:"period"` // the figures are over the last Period
 	Stages []StageFigures `json:"stages"`
 }
+
+// AlarmSpec is a metric alarm as a user asks for it; the alarms
+// package validates it (Period is text like "1m" or "1d").
+type AlarmSpec struct {
+	Name       string   `json:"name,omitempty"`
+	Stage      string   `json:"stage"`
+	Metric     string   `json:"metric"`
+	Comparison string   `json:"comparison"` // above or below
+	Threshold  float64  `json:"threshold"`
+	Period     string   `json:"period"`
+	For        int      `json:"for"`
+	Notify     []string `json:"notify"`
+}
