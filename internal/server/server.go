@@ -34,6 +34,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/service"
 	"github.com/slipwayhq/slipway/internal/source"
 	"github.com/slipwayhq/slipway/internal/store/sqlite"
+	"github.com/slipwayhq/slipway/internal/web"
 )
 
 // Config is the server's configuration (flags and SLIPWAY_* variables).
@@ -248,6 +249,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	handler := http.NewServeMux()
 	handler.Handle("/git/", remote.Handler())
 	handler.Handle("/", api.New(svc, token, info, log))
+	// The dashboard shares it too: /ui/, and / redirects there.
+	dash, err := web.New(web.Config{Service: svc, Metrics: accessMetrics{svc}, Logs: dashboardLogs{svc}, Token: token, Logger: log})
+	if err != nil {
+		return err
+	}
+	handler.Handle("/ui/", dash)
+	handler.Handle("GET /{$}", dash)
 
 	var plain http.Handler = gw
 	if certMgr != nil {

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/service"
+	"github.com/slipwayhq/slipway/internal/web"
+)
+
+// The dashboard's metrics and logs, read through the service until the
+// telemetry stores are wired here: runtime logs from the instances
+// (Docker), access logs from the per-stage access log, build logs from
+// the builds' event logs; request, error, latency and cold-start series
+// from the access log. CPU and instance counts have no history here.
+
+// dashboardLogs implements web.Logs over the service.
+type dashboardLogs struct{ svc *service.Service }
+
+var _ web.Logs = dashboardLogs{}
+
+func (l dashboardLogs) ReadLogs(ctx context.Context, q web.LogQuery) ([]web.LogLine, error) {
+	var lines []web.LogLine
+	switch q.Kind {
+	case "runtime":
+		var buf bytes.Buffer
+		err := l.svc.Logs(ctx, q.Stack, q.Stage, engine.LogOptions{Since: q.Since, Timestamps: true}, &buf)
+		if core.IsNotFound(err) && strings.Contains(err.Error(), "no instances") {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		lines = runtimeLines(buf.String())
+	case "access":
+		var buf bytes.Buffer
+		if err := l.svc.AccessLogs(ctx, q.Stack, q.Stage, service.AccessQuery{Since: q.Since}, &buf); err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(&buf)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var e struct {
+				Time     time.Time `json:"time"`
+				Instance string    `json:"instance"`
+			}
+			if json.Unmarshal(sc.Bytes(), &e) == nil {
+				lines = append(lines, web.LogLine{Time: e.Time, Instance: e.Instance, Text: sc.Text()})
+			}
+		}
+	case "build":
+		builds, err := l.svc.Builds(ctx, q.Stack)
+		if err != nil {
+			return nil, err
+		}
+		for i := len(builds) - 1; i >= 0; i-- { // oldest first
+			b := builds[i]
+			if b.FinishedAt != nil && b.FinishedAt.Before(q.Since) {
+				continue
+			}
+			ctx, cancel := context.WithCancel(ctx)
+			l.svc.FollowBuild(ctx, q.Stack, b.ID, func(ev core.Event) error {
+				cancel() // what is there, without waiting for more (see web's buildLog)
+				lines = append(lines, web.LogLine{Time: ev.Time, Instance: b.ID, Text: strings.TrimSpace(string(ev.Type) + " " + ev.Message)})
+				return nil
+			})
+			cancel()
+		}
+	case "release":
+		return nil, core.Errorf(core.CodeUnavailable, "release logs are kept by the log store, which this server does not run yet; see the build log")
+	default:
+		return nil, core.Errorf(core.CodeInvalid, "invalid log kind %q: use runtime, build, release or access", q.Kind)
+	}
+	return filterLines(lines, q), nil
+}
+
+// runtimeLines parses `[instance | ]<RFC 3339 time> text` lines, sorted by time.
+func runtimeLines(s string) []web.LogLine {
+	var out []web.LogLine
+	for _, ln := range strings.Split(s, "\n") {
+		inst := ""
+		if i := strings.Index(ln, " | "); i > 0 && !strings.ContainsAny(ln[:i], " ") {
+			inst, ln = ln[:i], ln[i+3:]
+		}
+		ts, text, _ := strings.Cut(ln, " ")
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			continue
+		}
+		out = append(out, web.LogLine{Time: t, Instance: inst, Text: text})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// filterLines keeps the lines strictly after q.Since that contain q.Grep,
+// the newest q.Limit of them.
+func filterLines(lines []web.LogLine, q web.LogQuery) []web.LogLine {
+	out := lines[:0]
+	for _, l := range lines {
+		if l.Time.After(q.Since) && (q.Grep == "" || strings.Contains(l.Text, q.Grep)) {
+			out = append(out, l)
+		}
+	}
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[len(out)-q.Limit:]
+	}
+	return out
+}
+
+// accessMetrics implements web.Metrics from the access log.
+type accessMetrics struct{ svc *service.Service }
+
+var _ web.Metrics = accessMetrics{}
+
+func (m accessMetrics) Series(stack, stage, metric string, from, to time.Time, step time.Duration) []web.Point {
+	var buf bytes.Buffer
+	if err := m.svc.AccessLogs(context.Background(), stack, stage, service.AccessQuery{Since: from}, &buf); err != nil {
+		return nil
+	}
+	var reqs []accessSample
+	sc := bufio.NewScanner(&buf)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e accessSample
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			reqs = append(reqs, e)
+		}
+	}
+	return accessSeries(reqs, metric, from, to, step)
+}
+
+type accessSample struct {
+	Time      time.Time `json:"time"`
+	Status    int       `json:"status"`
+	LatencyMS float64   `json:"latency_ms"`
+	ColdStart bool      `json:"cold_start"`
+}
+
+// accessSeries buckets requests into periods of step from from: counters
+// (requests, status_4xx, status_5xx, cold_starts) are 0 in a period
+// without requests; latency quantiles are absent there.
+func accessSeries(reqs []accessSample, metric string, from, to time.Time, step time.Duration) []web.Point {
+	if step <= 0 || !from.Before(to) {
+		return nil
+	}
+	n := int((to.Sub(from) + step - 1) / step)
+	counts := make([]float64, n)
+	lat := make([][]float64, n)
+	for _, r := range reqs {
+		if r.Time.Before(from) || !r.Time.Before(to) {
+			continue
+		}
+		i := int(r.Time.Sub(from) / step)
+		switch metric {
+		case "requests":
+			counts[i]++
+		case "status_4xx":
+			if r.Status >= 400 && r.Status < 500 {
+				counts[i]++
+			}
+		case "status_5xx", "errors":
+			if r.Status >= 500 {
+				counts[i]++
+			}
+		case "cold_starts":
+			if r.ColdStart {
+				counts[i]++
+			}
+		case "p50_latency_ms", "p90_latency_ms", "p99_latency_ms":
+			lat[i] = append(lat[i], r.LatencyMS)
+		}
+	}
+	var out []web.Point
+	for i := 0; i < n; i++ {
+		t := from.Add(time.Duration(i) * step)
+		switch metric {
+		case "requests", "status_4xx", "status_5xx", "errors", "cold_starts":
+			out = append(out, web.Point{T: t, V: counts[i]})
+		case "p50_latency_ms", "p90_latency_ms", "p99_latency_ms":
+			if len(lat[i]) > 0 {
+				q := map[string]float64{"p50_latency_ms": 0.5, "p90_latency_ms": 0.9, "p99_latency_ms": 0.99}[metric]
+				out = append(out, web.Point{T: t, V: quantile(lat[i], q)})
+			}
+		}
+	}
+	return out
+}
+
+// quantile is the nearest-rank quantile q (0-1] of vs.
+func quantile(vs []float64, q float64) float64 {
+	sort.Float64s(vs)
+	i := int(math.Ceil(q*float64(len(vs)))) - 1
+	return vs[max(0, min(i, len(vs)-1))]
+}
