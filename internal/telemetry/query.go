@@ -1,0 +1,132 @@
+package telemetry
+
+import (
+	"math"
+	"time"
+)
+
+// Query returns the points of k in [from, to), oldest first. step 0 means
+// the native resolution: 10 s for data younger than FineRetention, 5 min
+// before. A larger step re-aggregates by the metric's kind: counters sum,
+// gauges average, latency quantiles take the largest of the period's
+// quantiles (an upper bound: only the 10 s and 5 min points keep their
+// quantiles computed from merged histograms). Periods without data are
+// absent for gauges and latency; counters read 0 while the stage (the
+// instance, for instance series; the stack, for builds) had any data.
+// Unknown metrics answer nothing.
+func (s *Store) Query(k Key, from, to time.Time, step time.Duration) []Point {
+	mi, ok := Lookup(k.Metric)
+	if !ok || !from.Before(to) {
+		return nil
+	}
+	k.Metric = stored(k.Metric)
+	now := s.now()
+	closed := s.closedSlot.Load() // last closed fine slot
+	// The fine tier serves from the 5 min boundary after its horizon.
+	horizon := (floorDiv(fineSlot(now.Add(-FineRetention)), finePerCoarse) + 1) * finePerCoarse
+	fromF := ceilDiv(from.UnixNano(), int64(FineStep))
+	toF := ceilDiv(to.UnixNano(), int64(FineStep)) // exclusive
+	toF = min(toF, closed+1)
+
+	s.mu.RLock()
+	se := s.series[k]
+	sp := s.spans[scope{k.Stack, k.Stage, k.Instance}]
+	var pts []Point
+	// Coarse part: whole periods starting in [from, horizon).
+	cFrom := ceilDiv(from.UnixNano(), int64(CoarseStep))
+	cTo := min(ceilDiv(min(toF, horizon)*int64(FineStep), int64(CoarseStep)), floorDiv(closed+1, finePerCoarse))
+	if cFrom < cTo {
+		pts = s.tierPoints(se, sp, mi.Kind, true, cFrom, cTo, pts)
+	}
+	fFrom := max(fromF, horizon)
+	if fFrom < toF {
+		pts = s.tierPoints(se, sp, mi.Kind, false, fFrom, toF, pts)
+	}
+	s.mu.RUnlock()
+	if step <= FineStep || len(pts) == 0 {
+		return pts
+	}
+	return reaggregate(pts, mi.Kind, step)
+}
+
+// tierPoints appends a tier's points in slots [from, to), with a
+// counter's zeros inside the span.
+func (s *Store) tierPoints(se *series, sp *span, kind Kind, coarse bool, from, to int64, out []Point) []Point {
+	stepNS := int64(FineStep)
+	if coarse {
+		stepNS = int64(CoarseStep)
+	}
+	at := func(slot int64) time.Time { return time.Unix(0, slot*stepNS).UTC() }
+	if kind == Counter && sp != nil {
+		// Every slot overlapping the span, 0 unless stored.
+		lo, hi := sp.first, sp.last+1 // fine slots
+		if coarse {
+			lo, hi = floorDiv(lo, finePerCoarse), floorDiv(sp.last, finePerCoarse)+1
+		}
+		lo, hi = max(lo, from), min(hi, to)
+		if lo >= hi {
+			return out
+		}
+		vals := make([]float64, hi-lo)
+		if se != nil {
+			t := &se.fine
+			if coarse {
+				t = &se.coarse
+			}
+			t.each(lo, hi, func(slot int64, v float32) { vals[slot-lo] = float64(v) })
+		}
+		for i, v := range vals {
+			out = append(out, Point{at(lo + int64(i)), v})
+		}
+		return out
+	}
+	if se == nil {
+		return out
+	}
+	t := &se.fine
+	if coarse {
+		t = &se.coarse
+	}
+	t.each(from, to, func(slot int64, v float32) { out = append(out, Point{at(slot), float64(v)}) })
+	return out
+}
+
+// reaggregate groups points into periods of step (aligned to the Unix
+// epoch), by kind.
+func reaggregate(pts []Point, kind Kind, step time.Duration) []Point {
+	var out []Point
+	var sum, mx float64
+	n := 0
+	var cur int64
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		v := sum
+		switch kind {
+		case Gauge:
+			v = sum / float64(n)
+		case Latency:
+			v = mx
+		}
+		out = append(out, Point{time.Unix(0, cur*int64(step)).UTC(), v})
+	}
+	for _, p := range pts {
+		b := floorDiv(p.T.UnixNano(), int64(step))
+		if n > 0 && b != cur {
+			flush()
+			sum, mx, n = 0, math.Inf(-1), 0
+		}
+		if n == 0 {
+			mx = math.Inf(-1)
+		}
+		cur = b
+		sum += p.V
+		mx = max(mx, p.V)
+		n++
+	}
+	flush()
+	return out
+}
+
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
