@@ -35,7 +35,6 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
-
 func TestTierOutOfOrder(t *testing.T) {
 	var tr tier
 	tr.set(1000, 10, 1)

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ func (f fakeSource) Stages(context.Context) ([]StageInstances, error) { return f
 // fakeStats answers each instance's next sample: CPU time grows by
 // busy per call (a call is 10 s apart on the sample clock).
 type fakeStats struct {
+	mu   sync.Mutex
 	now  *time.Time
 	busy map[string]time.Duration
 	mem  map[string]uint64
@@ -23,6 +25,8 @@ type fakeStats struct {
 }
 
 func (f *fakeStats) Stats(_ context.Context, id string) (engine.Stats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	b, ok := f.busy[id]
 	if !ok {
 		return engine.Stats{}, errors.New("no such container")
