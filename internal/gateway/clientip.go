@@ -123,32 +123,43 @@ func inPrefixes(a netip.Addr, prefixes []netip.Prefix) bool {
 // chain from the outbound request, from which ReverseProxy has already
 // removed it. Without trusted proxies it allocates nothing.
 func setForwarded(x *exchange, in *http.Request, h http.Header, trusted []netip.Prefix) {
+	if forwardedValues(x, in, trusted) {
+		h["X-Forwarded-For"] = x.fwd[0:1:1]
+	}
+	h["X-Forwarded-Host"] = x.fwd[1:2:2]
+	h["X-Forwarded-Proto"] = x.fwd[2:3:3]
+}
+
+// forwardedValues computes setForwarded's values into x.fwd: the
+// X-Forwarded-For chain (reporting whether there is one), the host and
+// the scheme. It reads the client's headers and changes nothing.
+func forwardedValues(x *exchange, in *http.Request, trusted []netip.Prefix) (hasFor bool) {
 	x.fwd[2] = "http"
 	if in.TLS != nil {
 		x.fwd[2] = "https"
 	}
-	if len(trusted) == 0 {
-		if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-			x.fwd[0] = ip
-			h["X-Forwarded-For"] = x.fwd[0:1:1]
-		}
-	} else if hops, ok := forwardedHops(in, trusted); ok {
-		var b strings.Builder
-		for i, a := range hops {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(a.String())
-		}
-		x.fwd[0] = b.String()
-		h["X-Forwarded-For"] = x.fwd[0:1:1]
-		if in.TLS == nil && inPrefixes(hops[len(hops)-1], trusted) { // the peer is a proxy of ours
-			x.fwd[2] = forwardedProto(in.Header["X-Forwarded-Proto"], x.fwd[2])
-		}
-	}
 	x.fwd[1] = in.Host
-	h["X-Forwarded-Host"] = x.fwd[1:2:2]
-	h["X-Forwarded-Proto"] = x.fwd[2:3:3]
+	if len(trusted) == 0 {
+		ip, _, err := net.SplitHostPort(in.RemoteAddr)
+		x.fwd[0] = ip
+		return err == nil
+	}
+	hops, ok := forwardedHops(in, trusted)
+	if !ok {
+		return false
+	}
+	var b strings.Builder
+	for i, a := range hops {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.String())
+	}
+	x.fwd[0] = b.String()
+	if in.TLS == nil && inPrefixes(hops[len(hops)-1], trusted) { // the peer is a proxy of ours
+		x.fwd[2] = forwardedProto(in.Header["X-Forwarded-Proto"], x.fwd[2])
+	}
+	return true
 }
 
 // forwardedProto is the scheme a trusted proxy received the request with

@@ -1,6 +1,9 @@
 // Package gateway is Slipway's data plane: it routes app traffic by Host
-// (<stage>.<stack>.<domain>) to a backend instance through one shared,
-// tuned reverse proxy.
+// (<stage>.<stack>.<domain>) to a backend instance. Most requests (no
+// upgrade, no body or a small one of known length) go through its own
+// HTTP/1.1 forwarder, which writes the request and reads the response on
+// a pooled backend connection from the serving goroutine (forward.go);
+// the rest through one shared, tuned httputil.ReverseProxy.
 //
 // It owns the route table (an immutable snapshot swapped atomically, so
 // serving never takes a lock), the choice of a backend through the

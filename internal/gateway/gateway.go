@@ -147,7 +147,8 @@ type Gateway struct {
 	wrapped   atomic.Pointer[wrapped]
 	terminal  http.Handler // g.forwardTerminal, made once
 	transport *http.Transport
-	proxy     *httputil.ReverseProxy
+	proxy     *httputil.ReverseProxy // upgrades and streamed or large bodies
+	fwd       *forwarder             // everything else (see forward.go)
 }
 
 var _ http.Handler = (*Gateway)(nil)
@@ -184,6 +185,7 @@ func New(cfg Config) *Gateway {
 	}
 	g.pin, _ = cfg.Upstreams.(pinner)
 	g.proxy = g.newReverseProxy()
+	g.fwd = newForwarder(cfg.DialTimeout, cfg.ResponseHeaderTimeout)
 	g.terminal = http.HandlerFunc(g.forwardTerminal)
 	g.Update(nil)
 	return g
@@ -219,7 +221,10 @@ func (g *Gateway) Table() *RouteTable { return g.table.Load() }
 
 // CloseIdleConnections closes idle keep-alive connections to backends,
 // for shutdown and for tests.
-func (g *Gateway) CloseIdleConnections() { g.transport.CloseIdleConnections() }
+func (g *Gateway) CloseIdleConnections() {
+	g.transport.CloseIdleConnections()
+	g.fwd.closeIdle()
+}
 
 // ServeHTTP routes r: lookup by host, acquire a backend (the sticky
 // session's, else from Upstreams), proxy (retrying on other backends, see
@@ -342,6 +347,10 @@ func (g *Gateway) forward(x *exchange, w http.ResponseWriter, r *http.Request) {
 		x.w.Header()["X-Request-Id"] = x.requestID
 		r.Header["X-Request-Id"] = x.requestID
 		backend.Serve.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
+	if forwardable(r) {
+		g.forwardFast(ctx, x, w, r)
 		return
 	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))

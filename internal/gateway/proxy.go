@@ -132,7 +132,11 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 // proxyError answers a failed round trip with a JSON error. The backend
 // address stays in the log, never in the response.
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	x := exchangeFrom(r.Context())
+	g.proxyFailed(exchangeFrom(r.Context()), r, err)
+}
+
+// proxyFailed answers x, whose round trip for r failed with err.
+func (g *Gateway) proxyFailed(x *exchange, r *http.Request, err error) {
 	f := classifyProxy(x.route, r.Context(), err)
 	level := slog.LevelWarn
 	if f.status == StatusClientClosedRequest {

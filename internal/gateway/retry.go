@@ -45,7 +45,7 @@ func (rt retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if err := rt.g.nextAttempt(x, req, body, err); err != nil {
+		if err := rt.g.nextAttempt(req.Context(), x, req.Method, body, err); err != nil {
 			return nil, err
 		}
 		// A shallow copy per retry: the failed attempt's request may still
@@ -62,8 +62,7 @@ func (rt retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 // Upstreams (passive health), and when the request may be retried it
 // releases the failed backend and acquires another one into x. It returns
 // nil to retry, or the error to answer with.
-func (g *Gateway) nextAttempt(x *exchange, req *http.Request, body *replayBody, err error) error {
-	ctx := req.Context()
+func (g *Gateway) nextAttempt(ctx context.Context, x *exchange, method string, body *replayBody, err error) error {
 	if ctx.Err() != nil {
 		return err // the client left: not the backend's fault
 	}
@@ -75,7 +74,7 @@ func (g *Gateway) nextAttempt(x *exchange, req *http.Request, body *replayBody, 
 	if failover != nil {
 		failover.Failed(x.route, x.backend)
 	}
-	if x.attempts >= maxAttempts || x.informed || !replayable(req.Method, body, nothingSent) {
+	if x.attempts >= maxAttempts || x.informed || !replayable(method, body, nothingSent) {
 		return err
 	}
 	g.log.Info("instance failed, retrying on another", "stack", x.route.Stack, "stage", x.route.Stage,

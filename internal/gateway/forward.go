@@ -1,0 +1,580 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The forwarder is the gateway's own HTTP/1.1 client for the requests
+// that make up nearly all traffic: no protocol switch, no body or a small
+// one of known length. It exists because http.Transport hands every
+// round trip to two goroutines of the connection (one writes, one reads)
+// through channels, and ReverseProxy copies the request and its headers:
+// on a 2-core machine those hand-offs, not the bytes, bound a proxy's
+// throughput (the perf baselines measure a stock ReverseProxy at 0.18× of
+// direct). Here the serving goroutine writes the request and reads the
+// response on a pooled connection itself, with no copy of the request.
+//
+// Everything else (websockets and other upgrades, bodies without a
+// length or over fastBodyMax, Expect: 100-continue, request trailers)
+// goes through ReverseProxy and its Transport as before, which stream a
+// body while reading the response.
+
+// fastBodyMax is the largest request body the forwarder takes: it reads
+// it whole before sending, which makes it replayable on another instance
+// and lets headers and body go out in one write.
+const fastBodyMax = 64 << 10
+
+// checkIdleAfter is how long a pooled connection may sit idle before it
+// is checked, with a non-blocking peek, for having been closed by the
+// backend (apps close idle keep-alive connections after as little as 5 s,
+// Node's default). http.Transport learns this from its read goroutine;
+// the forwarder has none, and sending a request on a closed connection
+// would fail a request that cannot always be retried.
+const checkIdleAfter = time.Second
+
+// forwardable reports whether the forwarder can take r.
+func forwardable(r *http.Request) bool {
+	if r.ContentLength < 0 || r.ContentLength > fastBodyMax || len(r.TransferEncoding) > 0 ||
+		len(r.Trailer) > 0 || r.Method == http.MethodConnect || r.URL.Opaque != "" {
+		return false
+	}
+	if _, ok := r.Header["Upgrade"]; ok {
+		return false
+	}
+	if _, ok := r.Header["Expect"]; ok {
+		return false
+	}
+	return true
+}
+
+// forwarder holds the pooled connections to backends, by address.
+type forwarder struct {
+	dialer            net.Dialer
+	responseHeaderMax time.Duration // ResponseHeaderTimeout
+
+	mu     sync.Mutex
+	idle   map[string][]*upstreamConn // most recently used last
+	closed bool
+
+	bodies sync.Pool // *[fastBodyMax]byte
+	copies sync.Pool // *[proxyBufferSize]byte
+}
+
+func newForwarder(dialTimeout, responseHeaderTimeout time.Duration) *forwarder {
+	f := &forwarder{
+		dialer:            net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive},
+		responseHeaderMax: responseHeaderTimeout,
+		idle:              map[string][]*upstreamConn{},
+	}
+	f.bodies.New = func() any { return new([fastBodyMax]byte) }
+	f.copies.New = func() any { return new([proxyBufferSize]byte) }
+	return f
+}
+
+// upstreamConn is one keep-alive connection to a backend.
+type upstreamConn struct {
+	conn     net.Conn
+	lr       headerLimit
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	addr     string
+	idleAt   time.Time
+	reused   bool
+	canceled atomic.Bool // the request's context ended while it was in use
+	stop     func() bool // unregisters the cancel hook of the request in flight
+}
+
+// watch makes the end of ctx interrupt whatever uc is blocked in, until
+// unwatch: the serving goroutine reads and writes uc itself, so a client
+// that leaves or a route timeout must reach it through a deadline.
+func (uc *upstreamConn) watch(ctx context.Context) {
+	uc.stop = context.AfterFunc(ctx, func() {
+		uc.canceled.Store(true)
+		uc.conn.SetDeadline(aLongTimeAgo)
+	})
+}
+
+func (uc *upstreamConn) unwatch() {
+	if uc.stop != nil {
+		uc.stop()
+		uc.stop = nil
+	}
+}
+
+// close closes the connection for good.
+func (uc *upstreamConn) close() {
+	uc.unwatch()
+	uc.conn.Close()
+}
+
+// headerLimit caps what a backend may send before its response's body
+// starts, as the Transport's MaxResponseHeaderBytes does.
+type headerLimit struct {
+	c    net.Conn
+	n    int64 // bytes left; < 0: no limit
+	read int64 // bytes read since the request was sent
+}
+
+var errResponseHeaderTooBig = errors.New("backend sent response headers over the limit")
+
+func (l *headerLimit) Read(p []byte) (int, error) {
+	if l.n == 0 {
+		return 0, errResponseHeaderTooBig
+	}
+	if l.n > 0 && int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.c.Read(p)
+	l.read += int64(n)
+	if l.n > 0 {
+		l.n -= int64(n)
+	}
+	return n, err
+}
+
+// get returns an idle connection to addr that still looks open, or dials.
+func (f *forwarder) get(ctx context.Context, addr string) (*upstreamConn, error) {
+	now := time.Now()
+	for {
+		f.mu.Lock()
+		list := f.idle[addr]
+		if len(list) == 0 {
+			f.mu.Unlock()
+			break
+		}
+		uc := list[len(list)-1]
+		list[len(list)-1] = nil
+		f.idle[addr] = list[:len(list)-1]
+		f.mu.Unlock()
+		idle := now.Sub(uc.idleAt)
+		if idle < idleConnTimeout && (idle < checkIdleAfter || stillOpen(uc.conn)) {
+			uc.reused = true
+			return uc, nil
+		}
+		uc.conn.Close()
+	}
+	return f.dial(ctx, addr)
+}
+
+func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error) {
+	c, err := f.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	uc := &upstreamConn{conn: c, addr: addr}
+	uc.lr.c = c
+	uc.lr.n = -1
+	uc.br = bufio.NewReaderSize(&uc.lr, 4<<10)
+	uc.bw = bufio.NewWriterSize(c, 4<<10)
+	return uc, nil
+}
+
+// put returns uc to the pool, or closes it when the pool is full or shut.
+// The oldest idle connections of addr are closed once past the idle
+// timeout, so that a backend that got no traffic keeps none open long.
+func (f *forwarder) put(uc *upstreamConn) {
+	uc.idleAt = time.Now()
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		uc.conn.Close()
+		return
+	}
+	list := f.idle[uc.addr]
+	var stale *upstreamConn
+	if len(list) > 0 && uc.idleAt.Sub(list[0].idleAt) >= idleConnTimeout {
+		stale = list[0]
+		list = list[1:]
+	}
+	if len(list) >= maxIdleConnsPerHost {
+		f.mu.Unlock()
+		uc.conn.Close()
+		if stale != nil {
+			stale.conn.Close()
+		}
+		return
+	}
+	f.idle[uc.addr] = append(list, uc)
+	f.mu.Unlock()
+	if stale != nil {
+		stale.conn.Close()
+	}
+}
+
+// closeIdle closes every idle connection; with shut, later puts close too.
+func (f *forwarder) closeIdle() {
+	f.mu.Lock()
+	idle := f.idle
+	f.idle = map[string][]*upstreamConn{}
+	f.mu.Unlock()
+	for _, list := range idle {
+		for _, uc := range list {
+			uc.conn.Close()
+		}
+	}
+}
+
+// forwardFast proxies r to x.backend with the forwarder, retrying on
+// other backends as retrier does for ReverseProxy. r is forwardable.
+// ctx is the request's context, with the route's timeout if it has one.
+func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseWriter, r *http.Request) {
+	f := g.fwd
+	var body []byte
+	if r.ContentLength > 0 {
+		buf := f.bodies.Get().(*[fastBodyMax]byte)
+		defer f.bodies.Put(buf)
+		n, err := io.ReadFull(r.Body, buf[:r.ContentLength])
+		if err != nil {
+			g.proxyFailed(x, r, err)
+			return
+		}
+		body = buf[:n]
+	}
+	hasFor := forwardedValues(x, r, g.trusted)
+	for {
+		x.attempts++
+		uc, res, err := f.roundTrip(ctx, x, r, body, hasFor)
+		if err == nil {
+			g.respond(x, w, r, uc, res)
+			return
+		}
+		// Another attempt may acquire another backend (passive health,
+		// failover), as retrier does; the body is whole in memory, so
+		// only the request's method decides whether it may be sent again.
+		if err := g.nextAttempt(ctx, x, r.Method, nil, err); err != nil {
+			g.proxyFailed(x, r, err)
+			return
+		}
+	}
+}
+
+// roundTrip sends the request on a connection to x.backend and reads the
+// response's head. A reused connection that turns out closed before any
+// byte of a response came back is replaced by a new one, once, when the
+// request may be sent again (as http.Transport does).
+func (f *forwarder) roundTrip(ctx context.Context, x *exchange, r *http.Request, body []byte, hasFor bool) (*upstreamConn, *http.Response, error) {
+	for {
+		uc, err := f.get(ctx, x.backend.Addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		uc.watch(ctx)
+		res, err := f.exchange(uc, x, r, body, hasFor)
+		if err == nil {
+			return uc, res, nil
+		}
+		uc.close()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		if !uc.reused || uc.lr.read > 0 || !closedBeforeResponse(err) || !idempotent(r) {
+			return nil, nil, err
+		}
+	}
+}
+
+// exchange writes the request on uc and reads the response's head,
+// forwarding 1xx informational responses other than 101 on the way.
+func (f *forwarder) exchange(uc *upstreamConn, x *exchange, r *http.Request, body []byte, hasFor bool) (*http.Response, error) {
+	// The deadline is set before anything is sent, and a cancel checked
+	// after it is set: a cancel's deadline set in between would be undone.
+	if f.responseHeaderMax > 0 {
+		uc.conn.SetReadDeadline(time.Now().Add(f.responseHeaderMax))
+		if uc.canceled.Load() {
+			uc.conn.SetDeadline(aLongTimeAgo)
+		}
+	}
+	writeRequest(uc.bw, x, r, body, hasFor)
+	if err := uc.bw.Flush(); err != nil {
+		return nil, err
+	}
+	uc.lr.n, uc.lr.read = maxResponseHeader, 0
+	for {
+		res, err := http.ReadResponse(uc.br, r)
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
+			uc.lr.n = -1
+			uc.conn.SetReadDeadline(time.Time{})
+			if uc.canceled.Load() { // the deadline of a cancel may just have been undone
+				uc.conn.SetDeadline(aLongTimeAgo)
+			}
+			return res, nil
+		}
+		forwardInformational(x, res)
+	}
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// forwardInformational passes a 1xx response (103 Early Hints, say) on to
+// the client, with its headers, then clears them for the final response.
+func forwardInformational(x *exchange, res *http.Response) {
+	x.informed = true
+	h := x.w.Header()
+	for k, vv := range res.Header {
+		h[k] = vv
+	}
+	x.w.WriteHeader(res.StatusCode)
+	for k := range res.Header {
+		delete(h, k)
+	}
+}
+
+// writeRequest writes r's request line, headers and body in HTTP/1.1:
+// hop-by-hop headers dropped, the client's X-Forwarded-* and Forwarded
+// replaced by the gateway's, X-Request-Id set, Host kept as the client
+// sent it (like an ALB, the app sees the host the client asked for).
+func writeRequest(bw *bufio.Writer, x *exchange, r *http.Request, body []byte, hasFor bool) {
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	if p := r.URL.EscapedPath(); p != "" {
+		bw.WriteString(p)
+	} else {
+		bw.WriteByte('/')
+	}
+	if r.URL.ForceQuery || r.URL.RawQuery != "" {
+		bw.WriteByte('?')
+		bw.WriteString(r.URL.RawQuery)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(r.Host)
+	bw.WriteString("\r\n")
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if skipRequestHeader(k) || (len(conn) > 0 && listedIn(conn, k)) {
+			continue
+		}
+		for _, v := range vv {
+			writeHeaderLine(bw, k, v)
+		}
+	}
+	if te := r.Header["Te"]; len(te) > 0 && listedIn(te, "trailers") {
+		bw.WriteString("Te: trailers\r\n")
+	}
+	if hasFor {
+		writeHeaderLine(bw, "X-Forwarded-For", x.fwd[0])
+	}
+	writeHeaderLine(bw, "X-Forwarded-Host", x.fwd[1])
+	writeHeaderLine(bw, "X-Forwarded-Proto", x.fwd[2])
+	writeHeaderLine(bw, "X-Request-Id", x.requestID[0])
+	if len(body) > 0 || methodWithBody(r.Method) {
+		bw.WriteString("Content-Length: ")
+		var num [20]byte
+		bw.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.Write(body)
+}
+
+func writeHeaderLine(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// skipRequestHeader reports the headers writeRequest never copies: the
+// hop-by-hop ones (RFC 9110 §7.6.1), the framing it writes itself, the
+// ones it sets, and the client's API key (for the gateway only).
+func skipRequestHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Host",
+		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id", "X-Api-Key":
+		return true
+	}
+	return false
+}
+
+// listedIn reports whether a comma-separated header value lists name.
+func listedIn(values []string, name string) bool {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(textproto.TrimString(part), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// methodWithBody reports the methods that always send a Content-Length,
+// even of 0, as http.Transport does.
+func methodWithBody(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+// idempotent reports whether a request may be sent again after the
+// backend may have seen it.
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, ok := r.Header["Idempotency-Key"]
+	if !ok {
+		_, ok = r.Header["X-Idempotency-Key"]
+	}
+	return ok
+}
+
+// closedBeforeResponse reports whether err, on a connection that has
+// not read a byte since the request was sent, means it was closed or
+// reset (ReadResponse reports an EOF before the status line as
+// io.ErrUnexpectedEOF).
+func closedBeforeResponse(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && (op.Op == "write" || op.Op == "read") && !op.Timeout()
+}
+
+// respond sends the backend's response to the client and, when it was
+// read whole and the backend keeps the connection, pools the connection.
+func (g *Gateway) respond(x *exchange, w http.ResponseWriter, r *http.Request, uc *upstreamConn, res *http.Response) {
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// Nothing asked to switch (upgrades do not come here).
+		uc.close()
+		g.proxyFailed(x, r, errors.New("backend switched protocols unasked"))
+		return
+	}
+	h := w.Header()
+	removeHopByHop(res.Header)
+	for k, vv := range res.Header {
+		if prev, ok := h[k]; ok {
+			h[k] = append(prev, vv...)
+		} else {
+			h[k] = vv
+		}
+	}
+	var announced []string
+	if len(res.Trailer) > 0 {
+		announced = make([]string, 0, len(res.Trailer))
+		for k := range res.Trailer {
+			announced = append(announced, k)
+		}
+		h["Trailer"] = []string{strings.Join(announced, ", ")}
+	}
+	h["X-Request-Id"] = x.requestID
+	if x.sticky {
+		g.setStickyCookie(x, h)
+	}
+	w.WriteHeader(res.StatusCode)
+
+	done, failed := g.copyBody(w, res)
+	uc.unwatch()
+	if done && !res.Close && !uc.canceled.Load() {
+		g.fwd.put(uc)
+	} else {
+		uc.conn.Close()
+	}
+	if failed {
+		// The backend failed mid-body: abort the client's response, which
+		// must not look complete, as ReverseProxy does.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range res.Trailer {
+		if !slices.Contains(announced, k) {
+			k = http.TrailerPrefix + k
+		}
+		h[k] = vv
+	}
+}
+
+// copyBody copies the response body to the client, flushing after every
+// write when the body streams (no length, or server-sent events). It
+// reports whether the body was read to its end, and whether reading it
+// failed (not the client leaving).
+func (g *Gateway) copyBody(w http.ResponseWriter, res *http.Response) (done, failed bool) {
+	if res.Body == http.NoBody {
+		return true, false
+	}
+	stream := res.ContentLength < 0 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream")
+	buf := g.fwd.copies.Get().(*[proxyBufferSize]byte)
+	defer g.fwd.copies.Put(buf)
+	for {
+		n, rerr := res.Body.Read(buf[:])
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return false, false // the client left
+			}
+			if stream {
+				flush(w)
+			}
+		}
+		if rerr == io.EOF {
+			return true, false
+		}
+		if rerr != nil {
+			return false, true
+		}
+	}
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
+	_ = http.NewResponseController(w).Flush()
+}
+
+// removeHopByHop deletes the hop-by-hop headers of a response, and those
+// its Connection header lists. (ReadResponse has already taken out
+// Transfer-Encoding.)
+func removeHopByHop(h http.Header) {
+	if conn := h["Connection"]; len(conn) > 0 {
+		for _, v := range conn {
+			for part := range strings.SplitSeq(v, ",") {
+				if name := textproto.TrimString(part); name != "" {
+					delete(h, textproto.CanonicalMIMEHeaderKey(name))
+				}
+			}
+		}
+	}
+	for _, k := range [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
+		delete(h, k)
+	}
+}
+
+// stillOpen peeks at an idle connection without blocking: a connection
+// the backend closed reads EOF (or an error), one that is open and quiet
+// would block. Bytes waiting on an idle connection are a protocol error;
+// it is not reused then either.
+func stillOpen(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		_ = n
+		open = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true // never wait for readiness
+	})
+	return err == nil && open
+}

@@ -1,0 +1,214 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// oneShotBackend answers one request per connection, keep-alive in its
+// response, then closes the connection: what a backend that closes idle
+// connections looks like to a pool.
+func oneShotBackend(t *testing.T) (addr string, conns *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				body, _ := io.ReadAll(req.Body)
+				msg := fmt.Sprintf("%s %s", req.Method, body)
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg)
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// A POST may not be sent again once a backend may have seen it, so a
+// pooled connection the backend closed while idle must be noticed before
+// the POST goes out on it, not after.
+func TestForwarderChecksIdleConnections(t *testing.T) {
+	addr, conns := oneShotBackend(t)
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev",
+		Backends: []Backend{{ID: "a", Addr: addr}}})
+	client := newClient(t)
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(checkIdleAfter + 200*time.Millisecond)
+		}
+		req, _ := http.NewRequest(http.MethodPost, front.URL, strings.NewReader("hello"))
+		req.Host = testHost
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "POST hello" {
+			t.Fatalf("POST %d: status %d, body %q", i, resp.StatusCode, body)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("backend saw %d connections, want 2", n)
+	}
+}
+
+// A GET on a pooled connection found closed only when the request was
+// sent is sent again on a new connection, as http.Transport does.
+func TestForwarderReplaysIdempotentOnClosedConnection(t *testing.T) {
+	addr, conns := oneShotBackend(t)
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev",
+		Backends: []Backend{{ID: "a", Addr: addr}}})
+	client := newClient(t)
+	for i := range 3 {
+		resp, body := get(t, client, front.URL, testHost, nil)
+		if resp.StatusCode != http.StatusOK || string(body) != "GET " {
+			t.Fatalf("GET %d: status %d, body %q", i, resp.StatusCode, body)
+		}
+	}
+	if n := conns.Load(); n < 3 {
+		t.Fatalf("backend saw %d connections, want a new one per request", n)
+	}
+}
+
+// Requests on a keep-alive backend reuse one connection.
+func TestForwarderPoolsConnections(t *testing.T) {
+	var conns atomic.Int32
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	backend.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	backend.Start()
+	t.Cleanup(backend.Close)
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	client := newClient(t)
+	for range 20 {
+		if resp, _ := get(t, client, front.URL, testHost, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("backend saw %d connections for 20 sequential requests, want 1", n)
+	}
+}
+
+// 103 Early Hints reach the client before the final response, and their
+// headers do not leak into it.
+func TestForwarderForwardsEarlyHints(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		io.WriteString(w, "final")
+	}))
+	t.Cleanup(backend.Close)
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	hints, err := http.ReadResponse(br, nil)
+	if err != nil || hints.StatusCode != http.StatusEarlyHints || hints.Header.Get("Link") == "" {
+		t.Fatalf("first response: %v %+v", err, hints)
+	}
+	final, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(final.Body)
+	if final.StatusCode != http.StatusOK || string(body) != "final" || final.Header.Get("Link") != "" {
+		t.Fatalf("final: %d %q, Link %q", final.StatusCode, body, final.Header.Get("Link"))
+	}
+}
+
+// A route timeout that fires while the body streams ends the response
+// (the client sees it cut), and the backend connection is not reused.
+func TestForwarderTimeoutMidBody(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "12345")
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(backend.Close)
+	rt := route(testHost, backend)
+	rt.Timeout = 200 * time.Millisecond
+	_, front := newTestGateway(t, Config{}, rt)
+	req, _ := http.NewRequest(http.MethodGet, front.URL, nil)
+	req.Host = testHost
+	start := time.Now()
+	// The response may be cut before its head was flushed (a known
+	// length is not streamed) or during the body: never complete.
+	resp, err := newClient(t).Do(req)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a body cut by the timeout read as complete")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("timeout took %v", d)
+	}
+}
+
+func TestForwardable(t *testing.T) {
+	mk := func(method string, cl int64, h http.Header) *http.Request {
+		r := httptest.NewRequest(method, "/", nil)
+		r.ContentLength = cl
+		if h != nil {
+			r.Header = h
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{
+		{"GET", mk("GET", 0, nil), true},
+		{"small POST", mk("POST", 100, nil), true},
+		{"largest body", mk("POST", fastBodyMax, nil), true},
+		{"large body", mk("POST", fastBodyMax+1, nil), false},
+		{"unknown length", mk("POST", -1, nil), false},
+		{"websocket", mk("GET", 0, http.Header{"Upgrade": {"websocket"}}), false},
+		{"expect", mk("PUT", 10, http.Header{"Expect": {"100-continue"}}), false},
+	} {
+		if got := forwardable(c.r); got != c.want {
+			t.Errorf("%s: forwardable = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
