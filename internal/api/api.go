@@ -76,13 +76,15 @@ type API struct {
 	log       *slog.Logger
 	mux       *http.ServeMux
 	routes    []route
+	alarms    Alarms // see SetAlarms
+	top       Top
 }
 
 // New returns the API. Every route but the OpenAPI document needs
 // "Authorization: Bearer <token>".
 func New(svc Service, token string, info Info, log *slog.Logger) *API {
 	a := &API{svc: svc, tokenHash: sha256.Sum256([]byte(token)), info: info, log: log.With("component", "api"), mux: http.NewServeMux()}
-	a.routes = a.table()
+	a.routes = append(a.table(), a.alarmRoutes()...)
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
 	}
