@@ -238,7 +238,11 @@ func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseW
 		defer f.bodies.Put(buf)
 		n, err := io.ReadFull(r.Body, buf[:r.ContentLength])
 		if err != nil {
-			g.proxyFailed(x, r, err)
+			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+				g.proxyFailed(x, r, err) // 413
+			} else {
+				x.fail(failure{status: StatusClientClosedRequest}) // the client stopped sending
+			}
 			return
 		}
 		body = buf[:n]
