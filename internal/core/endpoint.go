@@ -97,7 +97,8 @@ type BalancerSpec struct {
 	// Sticky, when positive, pins a client to an instance with a cookie
 	// for this long.
 	Sticky Duration `json:"sticky,omitempty"`
-	// IdleTimeout closes idle client connections (default 60 s).
+	// IdleTimeout closes a client's HTTP/1.1 connection that has idled
+	// this long after a request to the stage (default 60 s).
 	IdleTimeout Duration `json:"idle_timeout"`
 }
 

@@ -28,8 +28,10 @@
 // Config.TrustedProxies (ClientIP), hop-by-hop headers are dropped,
 // websockets pass through, StrictListener rejects requests whose framing
 // could be read two ways (request smuggling), and ReadHeaderTimeout,
-// MaxHeaderBytes and IdleTimeout are the settings the server should give
-// the http.Server it mounts the gateway on.
+// MaxHeaderBytes, IdleTimeout and ConnContext are the settings the server
+// should give the http.Server it mounts the gateway on. Through
+// ConnContext, StrictListener's connections idle for the IdleTimeout of
+// the route that served their last request.
 //
 // It must not know how instances are started, scaled or woken: whoever
 // builds route tables (the container controller) and whoever implements

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 )
 
 // StrictListener wraps the plain-HTTP listener the gateway is served on
@@ -38,6 +39,8 @@ import (
 //
 // The wrapped connections are not *tls.Conn: wrap a listener of plain
 // HTTP, as the gateway's is (TLS, if any, ends in front of it).
+//
+// Its connections also take a per-route idle timeout; see ConnContext.
 func StrictListener(ln net.Listener) net.Listener { return strictListener{ln} }
 
 type strictListener struct{ net.Listener }
@@ -77,6 +80,7 @@ type strictConn struct {
 	then    []byte // to hand over after out: rejectedLine
 	err     error  // to return after out and then
 	scratch []byte
+	idle    atomic.Int64 // a time.Duration: the connection's idle timeout, 0 for the server's; see idle.go
 }
 
 func (c *strictConn) Read(p []byte) (int, error) {

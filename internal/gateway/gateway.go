@@ -239,6 +239,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	wr := g.wrapped.Load()
 	route, ok := wr.table.Lookup(r.Host)
 	if !ok {
+		setIdle(r, 0)
 		x.fail(failure{http.StatusNotFound, CodeNotFound, notFoundMessage(normalizeHost(r.Host), g.domain)})
 		return
 	}
@@ -253,6 +254,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	x.route = route
+	setIdle(r, route.IdleTimeout)
 	if h := wr.handlers[route]; h != nil {
 		h.ServeHTTP(x, r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x)))
 		return

@@ -51,6 +51,11 @@ type Route struct {
 	// Timeout, when positive, bounds each request's round trip to a
 	// backend; past it the gateway answers 504.
 	Timeout time.Duration
+	// IdleTimeout, when positive, is how long a client's HTTP/1.x
+	// connection may idle after a request this route served (a
+	// balancer's idle_timeout); otherwise the server's IdleTimeout
+	// applies. It needs ConnContext; see idle.go.
+	IdleTimeout time.Duration
 	// Paths send requests whose path starts with a prefix to another
 	// route (by host): the longest prefix wins, matched on whole path
 	// segments, and Strip removes it from the path.

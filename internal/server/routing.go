@@ -126,6 +126,7 @@ func (rt *routing) publish() {
 		case core.EndpointBalancer:
 			r.Balance = ep.Balancer.Algorithm
 			r.Sticky = ep.Balancer.Sticky.D()
+			r.IdleTimeout = ep.Balancer.IdleTimeout.D()
 		default:
 			keep[id] = true
 			r.Middleware = rt.endpoints.Stage(r.Stack, r.Stage, ep.Gateway).Wrap

@@ -263,7 +263,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: plain, ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout},
+		{Handler: plain, ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout,
+			ConnContext: gateway.ConnContext}, // per-stage idle timeouts
 		{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
 	// Ambiguous framing (request smuggling) is refused before net/http
