@@ -82,7 +82,7 @@ every 2 seconds until Ctrl-C; --once prints it once, -o json one snapshot.`,
 }
 
 func topTable(w io.Writer, snap client.Top) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STACK\tSTAGE\tREQ/S\tP99 MS\t5XX/S\t5XX %\tCPU %\tINSTANCES\t")
 	for _, f := range snap.Stages {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.Stack, f.Stage, figure(&f.RequestsPerS, 1), figure(f.P99MS, 1),

@@ -54,7 +54,7 @@ func (m *Manager) builtins(ctx context.Context, now time.Time) error {
 					continue
 				}
 				cur = a
-				cur.Status = core.AlarmStatus{State: core.AlarmInsufficientData}
+				cur.Status = core.AlarmStatus{State: core.AlarmInsufficientData, Since: now.UTC()}
 			}
 			m.judge(ctx, cur, st, now)
 		}
