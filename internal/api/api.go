@@ -78,6 +78,9 @@ type API struct {
 	routes    []route
 	alarms    Alarms // see SetAlarms
 	top       Top
+	// metrics and exposition: see SetMetrics
+	metrics    Metrics
+	exposition http.Handler
 }
 
 // New returns the API. Every route but the OpenAPI document needs
@@ -85,6 +88,7 @@ type API struct {
 func New(svc Service, token string, info Info, log *slog.Logger) *API {
 	a := &API{svc: svc, tokenHash: sha256.Sum256([]byte(token)), info: info, log: log.With("component", "api"), mux: http.NewServeMux()}
 	a.routes = append(a.table(), a.alarmRoutes()...)
+	a.routes = append(a.routes, a.metricsRoutes()...)
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
 	}

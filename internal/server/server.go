@@ -34,6 +34,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/service"
 	"github.com/slipwayhq/slipway/internal/source"
 	"github.com/slipwayhq/slipway/internal/store/sqlite"
+	"github.com/slipwayhq/slipway/internal/telemetry"
 	"github.com/slipwayhq/slipway/internal/web"
 )
 
@@ -115,6 +116,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	registryHash := sha256.Sum256([]byte(registryToken))
+	// /metrics takes the admin token or this read-only one.
+	scrape, err := scrapeToken(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	// The metrics store (points under <data-dir>/metrics); the API, the
+	// dashboard and alarms read it.
+	metricsStore, err := telemetry.Open(telemetry.Config{Dir: filepath.Join(cfg.DataDir, "metrics"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer metricsStore.Close() // after the gateway and jobs stopped: see below
 	checkRegistry := func(s string) bool {
 		h := sha256.Sum256([]byte(s))
 		return checkToken(s) || subtle.ConstantTimeCompare(h[:], registryHash[:]) == 1
@@ -163,6 +176,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	gw := gateway.New(gateway.Config{Logger: log.With("component", "gateway"), Domain: cfg.Domain,
 		TrustedProxies: cfg.TrustedProxies, StickyKey: []byte(stickyKey),
 		OnRequest: func(ri gateway.RequestInfo) {
+			metricsStore.ObserveRequest(requestMetric(ri))
 			accessLog.Record(accesslog.Entry{Time: time.Now().Add(-ri.Duration).UTC(), RequestID: ri.RequestID, Stack: ri.Stack, Stage: ri.Stage,
 				Method: ri.Method, Host: ri.Host, Path: ri.Path, Status: ri.Status, Bytes: ri.BytesOut,
 				LatencyMS: float64(ri.Duration.Microseconds()) / 1000, Instance: ri.BackendID, ColdStart: ri.ColdStart,
@@ -210,7 +224,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	fns := serverless.New(serverless.Config{
 		Engine: eng, Store: st, Namespace: cfg.Namespace, ServerID: serverID, Domain: cfg.Domain,
 		NetworkName: ctl.NetworkName, NetworkLabels: ctl.Labels(), OpenSecret: box.Open,
-		Meter: meter.Record, Logger: log,
+		Meter: func(inv core.Invocation) { meter.Record(inv); countInvocation(metricsStore, inv) }, Logger: log,
 		Publish: rt.setServerless,
 	})
 	registryHost := loopbackAddr(lReg.Addr())
@@ -236,6 +250,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		BuildTimeout: cfg.BuildTimeout,
 		ServerID:     serverID,
 		AccessLog:    accessLog,
+		OnOutcome:    func(o service.Outcome) { countOutcome(metricsStore, o) },
 		OnChange:     rt.reload,
 	})
 	if err != nil {
@@ -248,7 +263,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// <api>/git/<stack>.git with the token as password.
 	handler := http.NewServeMux()
 	handler.Handle("/git/", remote.Handler())
-	handler.Handle("/", api.New(svc, token, info, log))
+	apiHandler := api.New(svc, token, info, log)
+	apiHandler.SetMetrics(metricsStore, metricsStore.Handler(telemetry.TokenChecker(token, scrape)))
+	handler.Handle("/", apiHandler)
 	// The dashboard shares it too: /ui/, and / redirects there.
 	dash, err := web.New(web.Config{Service: svc, Metrics: accessMetrics{svc}, Logs: dashboardLogs{svc}, Token: token, Logger: log})
 	if err != nil {
@@ -328,6 +345,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { meter.Run(ctx); close(meterDone) }()
 	accessDone := make(chan struct{})
 	go func() { accessLog.Run(ctx); close(accessDone) }()
+	metricsDone := make(chan struct{})
+	go func() { metricsStore.Run(ctx); close(metricsDone) }()
+	samplerDone := make(chan struct{})
+	go func() {
+		telemetry.NewSampler(metricsStore, metricsSource{svc}, eng, log).Run(ctx)
+		close(samplerDone)
+	}()
 	if lTLS != nil {
 		log.Info("serving custom domains over HTTPS", "https", lTLS.Addr().String(), "acme_ca", certsCA(cfg.ACMECA))
 	}
@@ -353,6 +377,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	svc.Wait()
 	<-meterDone // after the jobs: its last flush sees every invocation
 	<-accessDone
+	<-metricsDone
+	<-samplerDone
 	ctl.Wait()
 	return runErr
 }

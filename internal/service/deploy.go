@@ -249,6 +249,7 @@ func (s *Service) run(ctx context.Context, job *Job, b core.Build, spec core.Sta
 		if perr := s.cfg.Store.PutBuild(context.WithoutCancel(ctx), b); perr != nil {
 			log.Error("save build", "err", perr)
 		}
+		s.reportBuild(b)
 	}
 
 	// Queued runs wait their turn; one canceled while it waits (a
@@ -400,6 +401,7 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 				rel.Status, rel.Error = core.ReleaseFailed, err.Error()
 				rel.ConfigHash = configHash(rel)
 				st.PutRelease(context.WithoutCancel(ctx), rel)
+				s.reportRelease(rel)
 				return rel, err
 			}
 			rel.Image, rel.Digest = image, digest
@@ -448,8 +450,10 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 		if perr := st.PutRelease(context.WithoutCancel(ctx), rel); perr != nil {
 			s.log.Error("save failed release", "err", perr)
 		}
+		s.reportRelease(rel)
 		return rel, err
 	}
+	s.reportRelease(rel)
 	// The data plane re-reads the stage's endpoint settings, which the
 	// release may have changed (a serverless stage's routes do not
 	// change with its instances, so nothing else would tell it).

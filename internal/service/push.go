@@ -56,8 +56,10 @@ func (s *Service) recordRejected(stack, commit string, cause error) {
 		return
 	}
 	now := time.Now().UTC()
-	s.cfg.Store.PutBuild(ctx, core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildFailed, Commit: commit,
-		Trigger: "push", Error: cause.Error(), StartedAt: now, FinishedAt: &now})
+	b := core.Build{ID: "b" + strconv.Itoa(n), Stack: stack, Status: core.BuildFailed, Commit: commit,
+		Trigger: "push", Error: cause.Error(), StartedAt: now, FinishedAt: &now}
+	s.cfg.Store.PutBuild(ctx, b)
+	s.reportBuild(b)
 }
 
 const zeroSHA = "0000000000000000000000000000000000000000"

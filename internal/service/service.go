@@ -77,6 +77,9 @@ type Config struct {
 	AccessLog AccessLog
 	// OnChange, when set, is called after API keys or domains change.
 	OnChange func()
+	// OnOutcome, when set, is told of every build and release that
+	// succeeded or failed (see Outcome).
+	OnOutcome func(Outcome)
 	// Serverless runs serverless stacks; without it they are refused.
 	Serverless Serverless
 	Usage      UsageReader

@@ -13,8 +13,9 @@ type Point struct {
 	V float64   `json:"v"`
 }
 
-// Kind is how a metric aggregates over time.
-type Kind string
+// Kind is how a metric aggregates over time: "counter", "gauge" or
+// "latency".
+type Kind = string
 
 const (
 	// Counter values are per period (requests in that 10 s); they sum.

@@ -220,27 +220,37 @@ func TestFollowReceivesNewEntries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan string, 10000)
 	done := make(chan error, 1)
+	stall := make(chan struct{}) // the follower stalls on its first new entry until all are written
 	go func() {
-		done <- s.Follow(ctx, Query{Keys: []Key{web}, Tail: 2, Grep: "e"}, func(e Entry) error {
+		done <- s.Follow(ctx, Query{Keys: []Key{web}, Tail: 2, Match: func(e Entry) bool { return !strings.Contains(string(e.JSON), "skip") }}, func(e Entry) error {
 			var l Line
 			json.Unmarshal(e.JSON, &l)
 			got <- l.Text
+			if l.Text == "new 0" {
+				<-stall
+			}
 			return nil
 		})
 	}()
 	for _, w := range []string{"old 3", "old 4"} { // the tail, before anything new
-		if g := <-got; g != w {
-			t.Fatalf("tail: got %q, want %q", g, w)
+		select {
+		case g := <-got:
+			if g != w {
+				t.Fatalf("tail: got %q, want %q", g, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("follow did not give the tail")
 		}
 	}
 	var want []string
-	// Many more than the follower's buffer, appended while it may lag:
-	// it must still see each exactly once, in order.
+	// Many more than the follower's buffer, appended while it stalls:
+	// it falls behind, yet must see each exactly once, in order.
 	for i := range 3 * subBuffer {
 		want = append(want, fmt.Sprintf("new %d", i))
 		appendLines(t, s, web, c, 1, fmt.Sprintf("new %d", i)+"%.0d")
 		appendLines(t, s, web, c, 1, "skip: n%.0d")
 	}
+	close(stall)
 	for i, w := range want {
 		select {
 		case g := <-got:
