@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipwayhq/slipway/internal/credentials"
+	"github.com/slipwayhq/slipway/internal/telemetry/alarm"
 )
 
 // Command is `slipway server`. Every flag has a SLIPWAY_* variable
@@ -58,6 +59,7 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 	f.StringVar(&cfg.ACMERoots, "acme-ca-root", env("ACME_CA_ROOT", ""), "PEM file of extra roots to trust the ACME CA's own HTTPS with, for a test CA (SLIPWAY_ACME_CA_ROOT)")
 	var trusted string
 	f.StringVar(&trusted, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed (SLIPWAY_TRUSTED_PROXIES)")
+	f.StringArrayVar(&cfg.AlarmWebhooks, "alarm-webhook", envList("ALARM_WEBHOOK"), "webhook URL every stack's built-in alarms (failed builds and releases, crash loops) notify; repeatable (SLIPWAY_ALARM_WEBHOOK, comma-separated)")
 	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
@@ -84,6 +86,11 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 			}
 			cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 		}
+		hooks, err := alarm.ValidateWebhooks(cfg.AlarmWebhooks)
+		if err != nil {
+			return fmt.Errorf("--alarm-webhook: %w", err)
+		}
+		cfg.AlarmWebhooks = hooks
 		if cfg.Namespace != "" && !validNamespace(cfg.Namespace) {
 			return fmt.Errorf("invalid --namespace %q: use up to 20 lower-case letters and digits", cfg.Namespace)
 		}
@@ -97,6 +104,17 @@ func env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// envList reads a comma-separated SLIPWAY_* variable.
+func envList(key string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv("SLIPWAY_"+key), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func envInt(key string, def int) int {

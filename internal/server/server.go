@@ -66,6 +66,9 @@ type Config struct {
 	ACMERoots string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// AlarmWebhooks are the webhooks every stack's built-in alarms
+	// notify (--alarm-webhook).
+	AlarmWebhooks []string
 }
 
 // RegistryUser is the user name for `docker login` to the registry.
@@ -263,7 +266,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// <api>/git/<stack>.git with the token as password.
 	handler := http.NewServeMux()
 	handler.Handle("/git/", remote.Handler())
+	alarms, figures := newAlarms(cfg, st, svc, metricsStore, apiURL, log)
 	apiHandler := api.New(svc, token, info, log)
+	apiHandler.SetAlarms(alarms, figures)
 	apiHandler.SetMetrics(metricsStore, metricsStore.Handler(telemetry.TokenChecker(token, scrape)))
 	handler.Handle("/", apiHandler)
 	// The dashboard shares it too: /ui/, and / redirects there.
@@ -343,6 +348,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { fns.Run(ctx); close(fnsDone) }()
 	meterDone := make(chan struct{})
 	go func() { meter.Run(ctx); close(meterDone) }()
+	alarmsDone := make(chan struct{})
+	go func() { alarms.Run(ctx); close(alarmsDone) }()
 	accessDone := make(chan struct{})
 	go func() { accessLog.Run(ctx); close(accessDone) }()
 	metricsDone := make(chan struct{})
@@ -377,6 +384,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	svc.Wait()
 	<-meterDone // after the jobs: its last flush sees every invocation
 	<-accessDone
+	<-alarmsDone // its last deliveries record their outcome in the store
 	<-metricsDone
 	<-samplerDone
 	ctl.Wait()
