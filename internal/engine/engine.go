@@ -67,6 +67,12 @@ type Engine interface {
 	// Logs returns an instance's output as plain text lines (stdout and
 	// stderr merged, Docker's stream framing removed).
 	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
+	// LogLines calls fn with each line of an instance's output, naming
+	// its stream and, with opts.Timestamps, the time the runtime got it.
+	// It returns at the end of the output (when following: when the
+	// instance stops), when ctx ends, or with fn's error. fn is called
+	// from one goroutine.
+	LogLines(ctx context.Context, id string, opts LogOptions, fn func(LogLine) error) error
 	// Stats samples an instance's cumulative CPU time and memory use at
 	// once (no waiting for a second sample): callers derive rates from
 	// successive samples.
@@ -176,6 +182,13 @@ type LogOptions struct {
 	Tail       int // 0 means all
 	Since      time.Time
 	Timestamps bool
+}
+
+// LogLine is one line of an instance's output.
+type LogLine struct {
+	Stream string    // "stdout" or "stderr" ("stdout" for a TTY's one stream)
+	Time   time.Time // with LogOptions.Timestamps
+	Text   string    // without its line end
 }
 
 // Stats is one sample of an instance's resource use.

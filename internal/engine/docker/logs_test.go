@@ -239,3 +239,69 @@ func TestDemuxClose(t *testing.T) {
 		t.Fatal("read did not end after Close")
 	}
 }
+
+func TestLogLines(t *testing.T) {
+	t.Parallel()
+	d := requireDocker(t)
+	id, base := startServer(t, d)
+	logLine(t, base, "stdout", "one")
+	waitLogs(t, d, id, engine.LogOptions{}, "one")
+	logLine(t, base, "stderr", "two <b>")
+	waitLogs(t, d, id, engine.LogOptions{}, "two")
+
+	var got []engine.LogLine
+	err := d.LogLines(testContext(t), id, engine.LogOptions{Timestamps: true}, func(l engine.LogLine) error {
+		got = append(got, l)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[1].Stream != "stdout" || got[1].Text != "one" || got[2].Stream != "stderr" || got[2].Text != "two <b>" {
+		t.Fatalf("lines = %+v", got)
+	}
+	for _, l := range got {
+		if l.Time.IsZero() || time.Since(l.Time) > time.Minute {
+			t.Fatalf("line %+v has no recent time", l)
+		}
+	}
+	// Docker's since is inclusive to the nanosecond: the log store's
+	// collector resumes from its last stored line's time and drops that
+	// line when Docker sends it again.
+	var again []string
+	d.LogLines(testContext(t), id, engine.LogOptions{Timestamps: true, Since: got[1].Time}, func(l engine.LogLine) error {
+		again = append(again, l.Text)
+		return nil
+	})
+	if !slices.Equal(again, []string{"one", "two <b>"}) {
+		t.Fatalf("since the time of %q: %q", got[1].Text, again)
+	}
+
+	// Following: new lines arrive; the context's end ends it.
+	ctx, cancel := context.WithCancel(testContext(t))
+	seen := make(chan string, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- d.LogLines(ctx, id, engine.LogOptions{Follow: true, Tail: 1}, func(l engine.LogLine) error {
+			seen <- l.Stream + ":" + l.Text
+			return nil
+		})
+	}()
+	logLine(t, base, "stderr", "three")
+	for s := ""; s != "stderr:three"; {
+		select {
+		case s = <-seen:
+		case <-time.After(10 * time.Second):
+			t.Fatal("follow did not show stderr:three")
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != context.Canceled {
+			t.Fatalf("follow ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follow did not end with its context")
+	}
+}
