@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/accesslog"
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/engine"
 	"github.com/slipwayhq/slipway/internal/service"
@@ -48,12 +50,9 @@ func (l dashboardLogs) ReadLogs(ctx context.Context, q web.LogQuery) ([]web.LogL
 		sc := bufio.NewScanner(&buf)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			var e struct {
-				Time     time.Time `json:"time"`
-				Instance string    `json:"instance"`
-			}
+			var e accesslog.Entry
 			if json.Unmarshal(sc.Bytes(), &e) == nil {
-				lines = append(lines, web.LogLine{Time: e.Time, Instance: e.Instance, Text: sc.Text()})
+				lines = append(lines, web.LogLine{Time: e.Time, Instance: shortID(e.Instance), Text: accessText(e)})
 			}
 		}
 	case "build":
@@ -80,6 +79,29 @@ func (l dashboardLogs) ReadLogs(ctx context.Context, q web.LogQuery) ([]web.LogL
 		return nil, core.Errorf(core.CodeInvalid, "invalid log kind %q: use runtime, build, release or access", q.Kind)
 	}
 	return filterLines(lines, q), nil
+}
+
+// accessText is an access log entry on one line, as a web server's
+// access log reads: method, path, status, latency, bytes, and the rest.
+func accessText(e accesslog.Entry) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s%s %d %.1fms %dB client=%s", e.Method, e.Host, e.Path, e.Status, e.LatencyMS, e.Bytes, e.ClientIP)
+	if e.APIKey != "" {
+		b.WriteString(" key=" + e.APIKey)
+	}
+	if e.ColdStart {
+		fmt.Fprintf(&b, " cold_start init=%dms", e.InitMS)
+	}
+	b.WriteString(" id=" + e.RequestID)
+	return b.String()
+}
+
+// shortID shortens a container ID as docker ps does.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 // runtimeLines parses `[instance | ]<RFC 3339 time> text` lines, sorted by time.

@@ -122,7 +122,7 @@ func DrawChart(c Chart) string {
 
 // pathData is the SVG path of points inside [from, to], sorted by time,
 // with a new subpath after every gap longer than twice step. A point
-// alone in its subpath is drawn as a dot (a tiny segment with round caps).
+// alone in its subpath is drawn as a small ring (a dot once stroked).
 func pathData(points []Point, step time.Duration, from, to time.Time, x func(time.Time) float64, y func(float64) float64) string {
 	ps := make([]Point, 0, len(points))
 	for _, p := range points {
@@ -137,7 +137,7 @@ func pathData(points []Point, step time.Duration, from, to time.Time, x func(tim
 		gap := i == 0 || (step > 0 && p.T.Sub(ps[i-1].T) > 2*step)
 		if gap {
 			if segLen == 1 {
-				b.WriteString(" h0.1")
+				b.WriteString(dot)
 			}
 			if i > 0 {
 				b.WriteByte(' ')
@@ -150,7 +150,7 @@ func pathData(points []Point, step time.Duration, from, to time.Time, x func(tim
 		segLen++
 	}
 	if segLen == 1 {
-		b.WriteString(" h0.1")
+		b.WriteString(dot)
 	}
 	return b.String()
 }
@@ -183,6 +183,9 @@ func DrawSparkline(points []Point, from, to time.Time, label string) string {
 	return fmt.Sprintf(`<svg class="spark" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s"><path d="%s" fill="none" stroke-width="1.5"/></svg>`,
 		sparkW, sparkH, sparkW, sparkH, esc(label), d)
 }
+
+// dot draws a circle of radius 1.5 around the current point.
+const dot = " m-1.5 0 a1.5 1.5 0 1 0 3 0 a1.5 1.5 0 1 0 -3 0"
 
 func maxValue(series []Series) float64 {
 	hi := 0.0

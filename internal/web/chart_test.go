@@ -102,12 +102,12 @@ func TestPathDataGaps(t *testing.T) {
 		want   string
 	}{
 		{"none", nil, time.Minute, ""},
-		{"one point is a dot", ramp(t0, time.Minute, 5), time.Minute, "M0.0 5.0 h0.1"},
+		{"one point is a dot", ramp(t0, time.Minute, 5), time.Minute, "M0.0 5.0" + dot},
 		{"contiguous", ramp(t0, time.Minute, 1, 2, 3), time.Minute, "M0.0 1.0 L1.0 2.0 L2.0 3.0"},
-		{"a gap breaks the line", append(ramp(t0, time.Minute, 1, 2), Point{T: t0.Add(5 * time.Minute), V: 3}), time.Minute, "M0.0 1.0 L1.0 2.0 M5.0 3.0 h0.1"},
+		{"a gap breaks the line", append(ramp(t0, time.Minute, 1, 2), Point{T: t0.Add(5 * time.Minute), V: 3}), time.Minute, "M0.0 1.0 L1.0 2.0 M5.0 3.0" + dot},
 		{"step 0 never breaks", append(ramp(t0, time.Minute, 1), Point{T: t0.Add(5 * time.Minute), V: 3}), 0, "M0.0 1.0 L5.0 3.0"},
 		{"unsorted input is sorted", []Point{{t0.Add(time.Minute), 2}, {t0, 1}}, time.Minute, "M0.0 1.0 L1.0 2.0"},
-		{"outside the range is dropped", []Point{{t0.Add(-time.Minute), 9}, {t0, 1}, {t0.Add(2 * time.Hour), 9}}, time.Minute, "M0.0 1.0 h0.1"},
+		{"outside the range is dropped", []Point{{t0.Add(-time.Minute), 9}, {t0, 1}, {t0.Add(2 * time.Hour), 9}}, time.Minute, "M0.0 1.0" + dot},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
