@@ -25,6 +25,56 @@ func builtinAlarms(st core.StackStatus) []core.Alarm {
 	return out
 }
 
+// ensureBuiltins creates the built-in alarms a stack (every stack if
+// stack is "") lacks, so that they are listed from its creation on; the
+// next evaluation judges them.
+func (m *Manager) ensureBuiltins(ctx context.Context, stack string) error {
+	if m.cfg.Observer == nil {
+		return nil
+	}
+	var stacks []core.Stack
+	if stack != "" {
+		st, err := m.cfg.Store.GetStack(ctx, stack)
+		if err != nil {
+			return err
+		}
+		stacks = []core.Stack{st}
+	} else {
+		var err error
+		if stacks, err = m.cfg.Store.ListStacks(ctx); err != nil {
+			return err
+		}
+	}
+	stored, err := m.cfg.Store.ListAlarms(ctx, stack)
+	if err != nil {
+		return err
+	}
+	have := map[[2]string]bool{}
+	for _, a := range stored {
+		have[[2]string{a.Stack, a.ID}] = true
+	}
+	now := time.Now().UTC()
+	for _, st := range stacks {
+		ss := core.StackStatus{Name: st.Name, CreatedAt: st.CreatedAt}
+		for _, sg := range st.Spec.Stages {
+			ss.Stages = append(ss.Stages, core.StageStatus{Name: sg.Name})
+		}
+		for _, a := range builtinAlarms(ss) {
+			if have[[2]string{a.Stack, a.ID}] {
+				continue
+			}
+			if err := m.cfg.Store.PutAlarm(ctx, a); err != nil {
+				return err
+			}
+			status := core.AlarmStatus{State: core.AlarmInsufficientData, Reason: "not evaluated yet", Since: now}
+			if err := m.cfg.Store.SetAlarmStatus(ctx, a.Stack, a.ID, status, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // builtins creates the built-in alarms of new stacks and stages (and
 // drops those of removed stages), then judges each one.
 func (m *Manager) builtins(ctx context.Context, now time.Time) error {

@@ -16,6 +16,7 @@ import (
 // (store.Store).
 type Store interface {
 	GetStack(ctx context.Context, name string) (core.Stack, error)
+	ListStacks(ctx context.Context) ([]core.Stack, error)
 	NextSeq(ctx context.Context, stack, kind string) (int, error)
 	PutAlarm(ctx context.Context, a core.Alarm) error
 	ListAlarms(ctx context.Context, stack string) ([]core.Alarm, error)
@@ -121,6 +122,9 @@ func (m *Manager) List(ctx context.Context, stack string) ([]core.Alarm, error) 
 		if _, err := m.cfg.Store.GetStack(ctx, stack); err != nil {
 			return nil, err
 		}
+	}
+	if err := m.ensureBuiltins(ctx, stack); err != nil {
+		return nil, err
 	}
 	all, err := m.cfg.Store.ListAlarms(ctx, stack)
 	if err != nil {

@@ -174,7 +174,22 @@ func TestBuiltinAlarms(t *testing.T) {
 	ctx := context.Background()
 	def, stackHook := newReceiver(t), newReceiver(t)
 	obs := &observer{stacks: []core.StackStatus{{Name: "app", Stages: []core.StageStatus{{Name: "dev", Status: "serving"}}}}}
-	m, _ := newManager(t, Config{Observer: obs, DefaultWebhooks: []string{def.URL + "/default"}})
+	m, st := newManager(t, Config{Observer: obs, DefaultWebhooks: []string{def.URL + "/default"}})
+	setStages := func(names ...string) {
+		stack, _ := st.GetStack(ctx, "app")
+		stack.Spec.Stages = nil
+		for _, n := range names {
+			stack.Spec.Stages = append(stack.Spec.Stages, core.StageSpec{Name: n})
+		}
+		if err := st.UpdateStack(ctx, stack); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStages("dev")
+	// Listed from the start, before any evaluation.
+	if list, err := m.List(ctx, "app"); err != nil || len(list) != 3 || list[0].Status.State != core.AlarmInsufficientData || list[0].Status.Reason != "not evaluated yet" {
+		t.Fatalf("before the first evaluation: %+v, %v", list, err)
+	}
 	if _, err := m.SetWebhooks(ctx, "app", []string{stackHook.URL + "/stack"}); err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +248,7 @@ func TestBuiltinAlarms(t *testing.T) {
 	}
 	// A removed stage's built-in alarms go.
 	obs.stacks[0].Stages = nil
+	setStages()
 	m.Evaluate(ctx, t0.Add(30*time.Second))
 	if list, _ := m.List(ctx, "app"); len(list) != 1 {
 		t.Fatalf("after removing the stage: %+v", list)

@@ -49,7 +49,9 @@ type Delivery struct {
 func (d Delivery) Delivered() bool { return d.Err == "" }
 
 // Notifier POSTs notifications with retries, each delivery on its own
-// goroutine so the evaluator never waits for a slow receiver.
+// goroutine so the evaluator never waits for a slow receiver. An alarm's
+// notifications reach each URL in order: one waits for the previous
+// one's delivery (or giving up), so an OK never overtakes its ALARM.
 type Notifier struct {
 	Client  *http.Client
 	Backoff []time.Duration
@@ -58,6 +60,8 @@ type Notifier struct {
 	Record func(core.AlarmEvent) // stores a delivery's outcome in history
 	Log    *slog.Logger
 	wg     sync.WaitGroup
+	mu     sync.Mutex
+	tails  map[string]chan struct{} // per alarm and URL: the last delivery's end
 }
 
 // Send starts delivering n to each URL and returns at once. The outcome
@@ -69,9 +73,29 @@ func (nt *Notifier) Send(ctx context.Context, urls []string, n Notification) {
 		return
 	}
 	for _, u := range urls {
+		key := n.Stack + "\x00" + n.AlarmID + "\x00" + u
+		done := make(chan struct{})
+		nt.mu.Lock()
+		if nt.tails == nil {
+			nt.tails = map[string]chan struct{}{}
+		}
+		prev := nt.tails[key]
+		nt.tails[key] = done
+		nt.mu.Unlock()
 		nt.wg.Add(1)
 		go func() {
 			defer nt.wg.Done()
+			defer func() {
+				close(done)
+				nt.mu.Lock()
+				if nt.tails[key] == done {
+					delete(nt.tails, key)
+				}
+				nt.mu.Unlock()
+			}()
+			if prev != nil {
+				<-prev
+			}
 			d := nt.Deliver(ctx, u, body)
 			ev := core.AlarmEvent{Time: time.Now().UTC(), Stack: n.Stack, Alarm: n.AlarmID, Name: n.AlarmName, Type: core.AlarmDelivery,
 				To: n.State, URL: Redact(u), Attempts: d.Attempts, HTTP: d.Status, Error: d.Err, Delivered: d.Delivered()}

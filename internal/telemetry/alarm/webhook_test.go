@@ -126,3 +126,35 @@ func TestDeliverStopsWithContext(t *testing.T) {
 		t.Fatalf("delivery: %+v", d)
 	}
 }
+
+// TestSendKeepsOrder: an alarm's OK is not delivered before its ALARM,
+// even when the ALARM needs a retry.
+func TestSendKeepsOrder(t *testing.T) {
+	var mu sync.Mutex
+	var states []string
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n Notification
+		json.NewDecoder(r.Body).Decode(&n)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		states = append(states, string(n.State))
+	}))
+	defer srv.Close()
+	nt := &Notifier{Sleep: (&recordSleep{}).sleep, Log: slog.New(slog.DiscardHandler)}
+	for _, st := range []core.AlarmState{core.AlarmAlarm, core.AlarmOK, core.AlarmAlarm} {
+		nt.Send(context.Background(), []string{srv.URL}, Notification{AlarmID: "a1", Stack: "app", State: st})
+	}
+	nt.Wait()
+	if strings.Join(states, " ") != "ALARM OK ALARM" {
+		t.Fatalf("delivered in order %v", states)
+	}
+	if len(nt.tails) != 0 {
+		t.Fatalf("tails left: %v", nt.tails)
+	}
+}
