@@ -55,7 +55,10 @@ func (c *chunk) bytes() int {
 // (replay, a late point) unseals it until the next seal.
 func (t *tier) set(slot int64, per int, v float32) {
 	start := slot - mod(slot, int64(per))
-	i := sort.Search(len(t.chunks), func(i int) bool { return t.chunks[i].start >= start })
+	i := len(t.chunks) - 1 // the newest chunk, nearly always
+	if i < 0 || t.chunks[i].start != start {
+		i = sort.Search(len(t.chunks), func(i int) bool { return t.chunks[i].start >= start })
+	}
 	var c *chunk
 	switch {
 	case i < len(t.chunks) && t.chunks[i].start == start:

@@ -37,7 +37,9 @@
 // per file, checksummed records), replayed at start, and deleted past
 // retention; a crash loses at most the open window (and the latency
 // histograms of the 5 min period in progress, whose coarse quantiles
-// then come from the largest 10 s quantile).
+// then come from the largest 10 s quantile). Replay takes about 0.4 s per
+// 100 series at full retention (BenchmarkLoad): some 6 s for the 1,500
+// above, before the server listens.
 //
 // Handler serves /metrics in Prometheus exposition format through
 // client_golang: cumulative counters since the server started, a latency

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -110,4 +111,50 @@ func (k Key) instancePoints() []string {
 		out = append(out, p.key.Metric)
 	}
 	return out
+}
+
+// BenchmarkLoad measures a start's replay of 100 series at full
+// retention from their segment files (the time scales with the series):
+//
+//	go test ./internal/telemetry -run - -bench Load -benchtime 1x
+func BenchmarkLoad(b *testing.B) {
+	dir := b.TempDir()
+	segs, err := openSegments(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := fineSlot(t0)
+	var pts []point
+	for i := range 100 {
+		pts = append(pts, point{key: Key{"stack", "prod", fmt.Sprintf("i%d", i), CPUPercent}, kind: Gauge})
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	write := func(coarse bool, slot int64) {
+		for i := range pts {
+			pts[i].slot, pts[i].v = slot, quantize(CPUPercent, 35+8*rnd.NormFloat64())
+		}
+		if err := segs.write(coarse, slot, pts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for c := floorDiv(end, finePerCoarse) - int64(CoarseRetention/CoarseStep); c < floorDiv(end, finePerCoarse); c++ {
+		write(true, c)
+	}
+	for f := end - int64(FineRetention/FineStep); f < end; f++ {
+		write(false, f)
+	}
+	segs.close()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		s, err := Open(Config{Dir: dir, Now: func() time.Time { return t0 }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s-load")
+		if s.Len() != 100 {
+			b.Fatalf("%d series loaded", s.Len())
+		}
+		s.segs.close()
+	}
 }

@@ -183,9 +183,17 @@ func (g *segments) prune(now time.Time) {
 	}
 }
 
-// load replays every file within retention, oldest first, into apply,
-// deleting files past it. It returns the number of points read.
-func (g *segments) load(now time.Time, apply func(k Key, coarse bool, slot int64, v float32)) (int, error) {
+// sink receives one segment file's records as they are read.
+type sink interface {
+	define(ref uint64, k Key)
+	// point stores a point of a defined series; false for an undefined ref.
+	point(ref uint64, slot int64, v float32) bool
+}
+
+// load replays every file within retention, oldest first, into the
+// sinks newSink makes (one a file), deleting files past it. It returns
+// the number of points read.
+func (g *segments) load(now time.Time, newSink func(coarse bool) sink) (int, error) {
 	g.prune(now)
 	ents, err := os.ReadDir(g.dir)
 	if err != nil {
@@ -212,7 +220,7 @@ func (g *segments) load(now time.Time, apply func(k Key, coarse bool, slot int64
 	})
 	total := 0
 	for _, f := range files {
-		n, err := g.loadFile(filepath.Join(g.dir, f.name), f.coarse, apply)
+		n, err := g.loadFile(filepath.Join(g.dir, f.name), newSink(f.coarse))
 		total += n
 		if err != nil {
 			return total, err
@@ -221,14 +229,13 @@ func (g *segments) load(now time.Time, apply func(k Key, coarse bool, slot int64
 	return total, nil
 }
 
-func (g *segments) loadFile(path string, coarse bool, apply func(Key, bool, int64, float32)) (int, error) {
+func (g *segments) loadFile(path string, sk sink) (int, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open metrics segment: %w", err)
 	}
 	defer fh.Close()
 	r := bufio.NewReaderSize(fh, 64<<10)
-	refs := map[uint64]Key{}
 	var good int64
 	n := 0
 	for {
@@ -237,7 +244,7 @@ func (g *segments) loadFile(path string, coarse bool, apply func(Key, bool, int6
 			return n, nil
 		}
 		if err == nil {
-			err = applyRecord(typ, payload, refs, coarse, apply, &n)
+			err = applyRecord(typ, payload, sk, &n)
 		}
 		if err != nil {
 			g.log.Warn("metrics segment ends in a torn or corrupt record; truncating it there", "file", filepath.Base(path), "offset", good, "err", err)
@@ -285,7 +292,7 @@ func uvarintLen(x uint64) int {
 	return binary.PutUvarint(b[:], x)
 }
 
-func applyRecord(typ byte, p []byte, refs map[uint64]Key, coarse bool, apply func(Key, bool, int64, float32), n *int) error {
+func applyRecord(typ byte, p []byte, sk sink, n *int) error {
 	bad := errors.New("malformed record")
 	next := func() (uint64, bool) {
 		v, k := binary.Uvarint(p)
@@ -309,7 +316,7 @@ func applyRecord(typ byte, p []byte, refs map[uint64]Key, coarse bool, apply fun
 			}
 			parts[i], p = string(p[:l]), p[l:]
 		}
-		refs[ref] = Key{parts[0], parts[1], parts[2], parts[3]}
+		sk.define(ref, Key{parts[0], parts[1], parts[2], parts[3]})
 	case recBatch:
 		slot, k := binary.Varint(p)
 		if k <= 0 {
@@ -327,11 +334,9 @@ func applyRecord(typ byte, p []byte, refs map[uint64]Key, coarse bool, apply fun
 			}
 			v := math.Float32frombits(binary.LittleEndian.Uint32(p))
 			p = p[4:]
-			key, known := refs[ref]
-			if !known {
+			if !sk.point(ref, slot, v) {
 				return fmt.Errorf("undefined series ref %d", ref)
 			}
-			apply(key, coarse, slot, v)
 			*n++
 		}
 	default:

@@ -150,12 +150,18 @@ func Open(cfg Config) (*Store, error) {
 			return nil, err
 		}
 		s.segs = segs
-		n, err := segs.load(s.now(), s.apply)
+		s.mu.Lock()
+		n, err := segs.load(s.now(), func(coarse bool) sink { return &replay{s: s, coarse: coarse} })
+		s.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
 		if n > 0 {
 			s.log.Info("metrics loaded", "points", n, "series", len(s.series), "dir", cfg.Dir)
+		}
+		if s.dropped > 0 {
+			s.log.Warn(fmt.Sprintf("metrics series cap of %d reached while loading: dropped %d points", cfg.MaxSeries, s.dropped))
+			s.dropped = 0
 		}
 	}
 	return s, nil
@@ -532,15 +538,80 @@ func (s *Store) extend(sc scope, slot int64) {
 	sp.first, sp.last = min(sp.first, slot), max(sp.last, slot)
 }
 
-// apply stores a loaded point.
-func (s *Store) apply(k Key, coarse bool, slot int64, v float32) {
+// replay stores one segment file's points (under s.mu), resolving each
+// series and its spans once per file rather than once per point.
+type replay struct {
+	s      *Store
+	coarse bool
+	refs   []*replayRef // by ref: writers number series 1, 2, 3...
+}
+
+type replayRef struct {
+	key    Key
+	se     *series // nil: unknown metric, or past the cap
+	scopes []scope
+	spans  []*span
+}
+
+func (r *replay) define(ref uint64, k Key) {
+	rr := &replayRef{key: k}
+	if ref > 1<<24 {
+		return // not a ref a writer makes; its points fail as undefined
+	}
+	for uint64(len(r.refs)) <= ref {
+		r.refs = append(r.refs, nil)
+	}
+	r.refs[ref] = rr
 	mi, ok := Lookup(k.Metric)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	s.applyLocked([]point{{k, mi.Kind, slot, v}}, coarse)
-	s.mu.Unlock()
+	s := r.s
+	if rr.se = s.series[k]; rr.se == nil {
+		if len(s.series) >= s.cfg.MaxSeries {
+			s.dropped++
+			return
+		}
+		rr.se = &series{kind: mi.Kind, last: math.MinInt64}
+		s.series[k] = rr.se
+	}
+	rr.scopes = append(rr.scopes, scope{k.Stack, k.Stage, k.Instance})
+	if k.Instance != "" {
+		rr.scopes = append(rr.scopes, scope{k.Stack, k.Stage, ""})
+	}
+	if k.Stage != "" {
+		rr.scopes = append(rr.scopes, scope{k.Stack, "", ""})
+	}
+	rr.spans = make([]*span, len(rr.scopes))
+}
+
+func (r *replay) point(ref uint64, slot int64, v float32) bool {
+	if ref >= uint64(len(r.refs)) || r.refs[ref] == nil {
+		return false
+	}
+	rr := r.refs[ref]
+	if rr.se == nil {
+		return true
+	}
+	fs := slot
+	if r.coarse {
+		rr.se.coarse.set(slot, coarseChunk, v)
+		fs = slot * finePerCoarse
+	} else {
+		rr.se.fine.set(slot, fineChunk, v)
+		rr.se.last = max(rr.se.last, slot)
+	}
+	for i, sp := range rr.spans {
+		if sp == nil {
+			if sp = r.s.spans[rr.scopes[i]]; sp == nil {
+				sp = &span{fs, fs}
+				r.s.spans[rr.scopes[i]] = sp
+			}
+			rr.spans[i] = sp
+		}
+		sp.first, sp.last = min(sp.first, fs), max(sp.last, fs)
+	}
+	return true
 }
 
 // retainLocked drops points past retention, and series (an instance gone
