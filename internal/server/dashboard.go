@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -18,11 +17,25 @@ import (
 	"github.com/slipwayhq/slipway/internal/web"
 )
 
-// The dashboard's metrics and logs, read through the service until the
-// telemetry stores are wired here: runtime logs from the instances
-// (Docker), access logs from the per-stage access log, build logs from
-// the builds' event logs; request, error, latency and cold-start series
-// from the access log. CPU and instance counts have no history here.
+// The dashboard reads metrics from the metrics store (storeMetrics) and
+// logs through the service (dashboardLogs: runtime logs from the
+// instances, access logs from the per-stage access log, build logs from
+// the builds' event logs) until the log store is wired here; storeLogs is
+// its adapter over logstore.Store, ready for that.
+
+// storeMetrics implements web.Metrics over the metrics store.
+type storeMetrics struct{ store metricsQuery }
+
+var _ web.Metrics = storeMetrics{}
+
+func (m storeMetrics) Series(stack, stage, metric string, from, to time.Time, step time.Duration) []web.Point {
+	ps := m.store.Query(metricKey(stack, stage, metric), from, to, step)
+	out := make([]web.Point, len(ps))
+	for i, p := range ps {
+		out[i] = web.Point{T: p.T, V: p.V}
+	}
+	return out
+}
 
 // dashboardLogs implements web.Logs over the service.
 type dashboardLogs struct{ svc *service.Service }
@@ -136,90 +149,4 @@ func filterLines(lines []web.LogLine, q web.LogQuery) []web.LogLine {
 		out = out[len(out)-q.Limit:]
 	}
 	return out
-}
-
-// accessMetrics implements web.Metrics from the access log.
-type accessMetrics struct{ svc *service.Service }
-
-var _ web.Metrics = accessMetrics{}
-
-func (m accessMetrics) Series(stack, stage, metric string, from, to time.Time, step time.Duration) []web.Point {
-	var buf bytes.Buffer
-	if err := m.svc.AccessLogs(context.Background(), stack, stage, service.AccessQuery{Since: from}, &buf); err != nil {
-		return nil
-	}
-	var reqs []accessSample
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var e accessSample
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			reqs = append(reqs, e)
-		}
-	}
-	return accessSeries(reqs, metric, from, to, step)
-}
-
-type accessSample struct {
-	Time      time.Time `json:"time"`
-	Status    int       `json:"status"`
-	LatencyMS float64   `json:"latency_ms"`
-	ColdStart bool      `json:"cold_start"`
-}
-
-// accessSeries buckets requests into periods of step from from: counters
-// (requests, status_4xx, status_5xx, cold_starts) are 0 in a period
-// without requests; latency quantiles are absent there.
-func accessSeries(reqs []accessSample, metric string, from, to time.Time, step time.Duration) []web.Point {
-	if step <= 0 || !from.Before(to) {
-		return nil
-	}
-	n := int((to.Sub(from) + step - 1) / step)
-	counts := make([]float64, n)
-	lat := make([][]float64, n)
-	for _, r := range reqs {
-		if r.Time.Before(from) || !r.Time.Before(to) {
-			continue
-		}
-		i := int(r.Time.Sub(from) / step)
-		switch metric {
-		case "requests":
-			counts[i]++
-		case "status_4xx":
-			if r.Status >= 400 && r.Status < 500 {
-				counts[i]++
-			}
-		case "status_5xx", "errors":
-			if r.Status >= 500 {
-				counts[i]++
-			}
-		case "cold_starts":
-			if r.ColdStart {
-				counts[i]++
-			}
-		case "p50_latency_ms", "p90_latency_ms", "p99_latency_ms":
-			lat[i] = append(lat[i], r.LatencyMS)
-		}
-	}
-	var out []web.Point
-	for i := 0; i < n; i++ {
-		t := from.Add(time.Duration(i) * step)
-		switch metric {
-		case "requests", "status_4xx", "status_5xx", "errors", "cold_starts":
-			out = append(out, web.Point{T: t, V: counts[i]})
-		case "p50_latency_ms", "p90_latency_ms", "p99_latency_ms":
-			if len(lat[i]) > 0 {
-				q := map[string]float64{"p50_latency_ms": 0.5, "p90_latency_ms": 0.9, "p99_latency_ms": 0.99}[metric]
-				out = append(out, web.Point{T: t, V: quantile(lat[i], q)})
-			}
-		}
-	}
-	return out
-}
-
-// quantile is the nearest-rank quantile q (0-1] of vs.
-func quantile(vs []float64, q float64) float64 {
-	sort.Float64s(vs)
-	i := int(math.Ceil(q*float64(len(vs)))) - 1
-	return vs[max(0, min(i, len(vs)-1))]
 }
