@@ -1,6 +1,6 @@
 // Package credentials reads and writes the server's credentials file:
 // KEY=value lines (SLIPWAY_SERVER, SLIPWAY_TOKEN, SLIPWAY_GATEWAY,
-// SLIPWAY_REGISTRY) that a shell can also source. The file is mode 0600.
+// SLIPWAY_REGISTRY, SLIPWAY_SCRAPE_TOKEN) that a shell can also source. The file is mode 0600.
 package credentials
 
 import (
@@ -21,6 +21,9 @@ const (
 	Token    = "SLIPWAY_TOKEN"
 	Gateway  = "SLIPWAY_GATEWAY"
 	Registry = "SLIPWAY_REGISTRY"
+	// Scrape is the read-only token for GET /metrics (also alone in
+	// <data-dir>/scrape-token, for Prometheus's credentials_file).
+	Scrape = "SLIPWAY_SCRAPE_TOKEN"
 )
 
 // DefaultDataDir is ~/.local/share/slipway (or $XDG_DATA_HOME/slipway).

@@ -330,7 +330,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	credPath := credentials.Path(cfg.DataDir)
 	if err := credentials.Write(credPath, map[string]string{
 		credentials.Server: apiURL, credentials.Token: token,
-		credentials.Gateway: info.GatewayAddr, credentials.Registry: registryHost,
+		credentials.Gateway: info.GatewayAddr, credentials.Registry: registryHost, credentials.Scrape: scrape,
 	}); err != nil {
 		stop()
 		return err
