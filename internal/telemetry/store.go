@@ -151,8 +151,15 @@ func Open(cfg Config) (*Store, error) {
 		}
 		s.segs = segs
 		s.mu.Lock()
-		n, err := segs.load(s.now(), func(coarse bool) sink { return &replay{s: s, coarse: coarse} })
+		maxFine := int64(math.MinInt64)
+		n, err := segs.load(s.now(), func(coarse bool) sink { return &replay{s: s, coarse: coarse, maxFine: &maxFine} })
 		s.mu.Unlock()
+		// The first close after a restart makes the coarse points of the
+		// periods that ended while the server was down, from their 10 s
+		// points.
+		if maxFine != math.MinInt64 && maxFine < s.closedSlot.Load() {
+			s.closedSlot.Store(maxFine)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -340,8 +347,13 @@ func (s *Store) closeWindow(slot int64) {
 	if slot <= s.closedSlot.Load() {
 		return
 	}
-	s.closedSlot.Store(slot)
-	endsPeriod := mod(slot+1, finePerCoarse) == 0
+	prev := s.closedSlot.Swap(slot)
+	// The 5 min periods this close completes: normally none or one; more
+	// when closes were missed (the server was down, or the clock jumped),
+	// as far back as 10 s points are kept.
+	firstP := max(floorDiv(prev+1, finePerCoarse), floorDiv(slot-int64(FineRetention/FineStep), finePerCoarse))
+	lastP := floorDiv(slot+1, finePerCoarse) - 1
+	endsPeriod := lastP >= firstP
 	var pts []point
 	var fives map[scope][3]float64
 	s.reqMu.Lock()
@@ -391,10 +403,17 @@ func (s *Store) closeWindow(slot int64) {
 	}
 	s.mu.Lock()
 	pts = s.applyLocked(pts, false)
-	var coarse []point
+	var coarse [][]point
+	for p := firstP; p <= lastP; p++ {
+		var q map[scope][3]float64
+		if p == lastP {
+			q = fives // the histograms merged since the last close
+		}
+		if cp := s.applyLocked(s.coarsePointsLocked(p, q), true); len(cp) > 0 {
+			coarse = append(coarse, cp)
+		}
+	}
 	if endsPeriod {
-		coarse = s.coarsePointsLocked(floorDiv(slot, finePerCoarse), fives)
-		coarse = s.applyLocked(coarse, true)
 		s.retainLocked(slot)
 	}
 	s.mu.Unlock()
@@ -402,8 +421,8 @@ func (s *Store) closeWindow(slot int64) {
 		if err := s.segs.write(false, slot, pts); err != nil {
 			s.log.Warn("write metrics", "err", err)
 		}
-		if len(coarse) > 0 {
-			if err := s.segs.write(true, coarse[0].slot, coarse); err != nil {
+		for _, cp := range coarse {
+			if err := s.segs.write(true, cp[0].slot, cp); err != nil {
 				s.log.Warn("write metrics", "err", err)
 			}
 		}
@@ -541,9 +560,10 @@ func (s *Store) extend(sc scope, slot int64) {
 // replay stores one segment file's points (under s.mu), resolving each
 // series and its spans once per file rather than once per point.
 type replay struct {
-	s      *Store
-	coarse bool
-	refs   []*replayRef // by ref: writers number series 1, 2, 3...
+	s       *Store
+	coarse  bool
+	refs    []*replayRef // by ref: writers number series 1, 2, 3...
+	maxFine *int64       // the last fine slot read
 }
 
 type replayRef struct {
@@ -600,6 +620,7 @@ func (r *replay) point(ref uint64, slot int64, v float32) bool {
 	} else {
 		rr.se.fine.set(slot, fineChunk, v)
 		rr.se.last = max(rr.se.last, slot)
+		*r.maxFine = max(*r.maxFine, slot)
 	}
 	for i, sp := range rr.spans {
 		if sp == nil {

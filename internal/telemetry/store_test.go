@@ -20,7 +20,13 @@ type testStore struct {
 
 func newTestStore(t *testing.T, dir string, maxSeries int) *testStore {
 	t.Helper()
-	ts := &testStore{t: t, now: t0}
+	return newTestStoreAt(t, dir, maxSeries, t0)
+}
+
+// newTestStoreAt opens the store at a given time.
+func newTestStoreAt(t *testing.T, dir string, maxSeries int, at time.Time) *testStore {
+	t.Helper()
+	ts := &testStore{t: t, now: at}
 	s, err := Open(Config{Dir: dir, MaxSeries: maxSeries, Now: func() time.Time { return ts.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -335,5 +341,39 @@ func TestPersistence(t *testing.T) {
 	again.now = re.now
 	if n := again.Len(); n == 0 {
 		t.Error("nothing loaded the third time")
+	}
+}
+
+// TestCoarseAfterDowntime: a 5 min period that ended while the server
+// was down still gets its coarse point, from its 10 s points, at the
+// first close after the restart.
+func TestCoarseAfterDowntime(t *testing.T) {
+	dir := t.TempDir()
+	ts := newTestStore(t, dir, 0)
+	for range 12 { // two minutes
+		ts.ObserveRequest(req(200, 50))
+		ts.Set(stageKey(CPUPercent), 40)
+		ts.tick()
+	}
+	if err := ts.Close(); err != nil {
+		t.Fatal(err)
+	}
+	re := newTestStoreAt(t, dir, 0, t0.Add(11*time.Minute)) // down over two period ends
+	re.tick()
+	re.jump(FineRetention + time.Hour)
+	tests := []struct {
+		metric string
+		want   float64
+	}{
+		{Requests, 12},
+		{CPUPercent, 40},
+		{P99Latency, 50}, // the largest 10 s p99: the histograms died with the process
+	}
+	for _, tt := range tests {
+		pts := re.Query(stageKey(tt.metric), t0, t0.Add(10*time.Minute), 0)
+		// The second period had no data (the server was down): absent.
+		if len(pts) != 1 || !near(pts[0].V, tt.want, 0.19) {
+			t.Errorf("%s: %v, want one point of %g", tt.metric, pts, tt.want)
+		}
 	}
 }
