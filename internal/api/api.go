@@ -8,13 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
-	"github.com/slipwayhq/slipway/internal/engine"
 	"github.com/slipwayhq/slipway/internal/service"
+	"github.com/slipwayhq/slipway/internal/telemetry/logstore"
 )
 
 // Service is what the API needs of the use cases (service.Service).
@@ -28,7 +27,8 @@ type Service interface {
 	Builds(ctx context.Context, stack string) ([]core.Build, error)
 	Build(ctx context.Context, stack, id string) (core.Build, error)
 	Releases(ctx context.Context, stack, stage string) ([]core.Release, error)
-	Logs(ctx context.Context, stack, stage string, opts engine.LogOptions, w io.Writer) error
+	ReadLogs(ctx context.Context, stack string, q service.LogQuery, fn func(logstore.Entry) error) error
+	LogKeys(ctx context.Context, stack string, q service.LogQuery) ([]logstore.Key, error)
 	Scale(ctx context.Context, stack, stage string, ch service.ScaleChange) (core.ScaleSpec, error)
 	Events(ctx context.Context, stack, stage string, limit int) ([]core.StageEvent, error)
 	Abort(ctx context.Context, stack, stage string) (string, error)
@@ -49,7 +49,6 @@ type Service interface {
 	AddDomain(ctx context.Context, stack, stage, name string) (core.Domain, error)
 	Domains(ctx context.Context, stack string) ([]core.Domain, error)
 	RemoveDomain(ctx context.Context, name string) error
-	AccessLogs(ctx context.Context, stack, stage string, q service.AccessQuery, w io.Writer) error
 	SetEndpointKind(ctx context.Context, stack, stage, kind string) (core.EndpointSpec, error)
 }
 
@@ -304,47 +303,6 @@ func (a *API) listReleases(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) logs(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	opts := engine.LogOptions{Follow: q.Get("follow") == "true", Timestamps: q.Get("timestamps") == "true"}
-	if v := q.Get("tail"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return core.Errorf(core.CodeInvalid, "tail must be a whole number of lines, got %q", v)
-		}
-		opts.Tail = n
-	}
-	if v := q.Get("since"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return core.Errorf(core.CodeInvalid, "since must be a duration like 10m, got %q", v)
-		}
-		opts.Since = time.Now().Add(-d)
-	}
-	stack := r.PathValue("stack")
-	switch kind := q.Get("kind"); kind {
-	case "", "runtime":
-	case "access":
-		aq := service.AccessQuery{Since: opts.Since, Tail: opts.Tail, Grep: q.Get("grep")}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		return a.svc.AccessLogs(r.Context(), stack, q.Get("stage"), aq, w)
-	default:
-		return core.Errorf(core.CodeInvalid, "invalid kind %q: use runtime or access", kind)
-	}
-	// The status line goes out with the first log line, so a bad stage
-	// or an unreachable Docker still gets a JSON error and its status.
-	lw := &lazyWriter{w: w, rc: http.NewResponseController(w)}
-	err := a.svc.Logs(r.Context(), stack, q.Get("stage"), opts, lw)
-	if err != nil && !lw.started {
-		return err
-	}
-	if err != nil && r.Context().Err() == nil {
-		a.log.Warn("logs stream ended", "stack", stack, "err", err)
-	}
-	lw.start()
-	return nil
-}
-
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
 	dec.DisallowUnknownFields()
@@ -352,32 +310,4 @@ func decode(r *http.Request, v any) error {
 		return core.Errorf(core.CodeInvalid, "bad JSON body: %v", err)
 	}
 	return nil
-}
-
-// lazyWriter sends a plain-text 200 just before the first byte (or
-// flush), so errors found before any output can still be JSON.
-type lazyWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	started bool
-}
-
-func (l *lazyWriter) start() {
-	if l.started {
-		return
-	}
-	l.started = true
-	l.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	l.w.Header().Set("X-Content-Type-Options", "nosniff")
-	l.w.WriteHeader(http.StatusOK)
-}
-
-func (l *lazyWriter) Write(p []byte) (int, error) {
-	l.start()
-	return l.w.Write(p)
-}
-
-func (l *lazyWriter) Flush() {
-	l.start()
-	l.rc.Flush()
 }

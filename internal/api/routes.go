@@ -26,15 +26,20 @@ var (
 	pSince  = param{"since", "query", "only lines newer than this duration, e.g. 10m"}
 	pWindow = param{"since", "query", "the window, back from now, e.g. 24h (default)"}
 	pKey    = param{"key", "path", "API key ID, e.g. k3"}
-	pKind   = param{"kind", "query", "runtime (instance output, default) or access (JSON lines; needs stage)"}
-	pGrep   = param{"grep", "query", "access logs: only lines containing this text"}
-	pDomain = param{"domain", "path", "custom domain, e.g. api.example.com"}
-	pStackQ = param{"stack", "query", "only this stack's"}
-	pDetach = param{"detach", "query", "true to return the build at once instead of streaming"}
-	pTimes  = param{"timestamps", "query", "true to prefix lines with timestamps"}
-	pStageP = param{"stage", "path", "stage name"}
-	pLimit  = param{"limit", "query", "at most this many (default 100)"}
-	pExpect = param{"build", "query", "the build the approver expects to be waiting; refused if another is"}
+	pKind   = param{"kind", "query", "runtime (instance output, default), build (the stack's; no stage), release, or access (needs stage)"}
+	pGrep   = param{"grep", "query", "only entries whose text contains this (plain substring)"}
+	// Logs read from the log store.
+	pLogTail  = param{"tail", "query", "only the last N entries"}
+	pLogSince = param{"since", "query", "only entries from then on: a duration back from now (10m, 2h, 3d) or an RFC 3339 time"}
+	pUntil    = param{"until", "query", "only entries before then: a duration back from now or an RFC 3339 time"}
+	pFormat   = param{"format", "query", "text (default) or json (the stored entries, one per line)"}
+	pDomain   = param{"domain", "path", "custom domain, e.g. api.example.com"}
+	pStackQ   = param{"stack", "query", "only this stack's"}
+	pDetach   = param{"detach", "query", "true to return the build at once instead of streaming"}
+	pTimes    = param{"timestamps", "query", "true to prefix lines with timestamps"}
+	pStageP   = param{"stage", "path", "stage name"}
+	pLimit    = param{"limit", "query", "at most this many (default 100)"}
+	pExpect   = param{"build", "query", "the build the approver expects to be waiting; refused if another is"}
 )
 
 const (
@@ -76,6 +81,6 @@ func (a *API) table() []route {
 		{method: "PUT", pattern: "/v1/stacks/{stack}/stages/{stage}/env", summary: "Set or unset a stage's variables or secrets; the serving build is released again with them; streams progress (NDJSON)", request: jsonType, response: streamType, status: 200, params: []param{pStack, pStageP}, handle: a.setEnv},
 		{method: "GET", pattern: "/v1/stacks/{stack}/build-env", summary: "The stack's build variables", response: jsonType, status: 200, params: []param{pStack}, handle: a.getBuildEnv},
 		{method: "PUT", pattern: "/v1/stacks/{stack}/build-env", summary: "Set or unset the stack's build variables", request: jsonType, response: jsonType, status: 200, params: []param{pStack}, handle: a.setBuildEnv},
-		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Instance logs as plain text, or a stage's access log as JSON lines (kind=access)", response: "text/plain", status: 200, params: []param{pStack, pStage, pKind, pGrep, pFollow, pTail, pSince, pTimes}, handle: a.logs},
+		{method: "GET", pattern: "/v1/stacks/{stack}/logs", summary: "Stored logs: runtime (instance output, default), build, release or access; text, or JSON lines with format=json (access: always)", response: "text/plain", status: 200, params: []param{pStack, pStage, pKind, pGrep, pFollow, pLogTail, pLogSince, pUntil, pTimes, pFormat}, handle: a.logs},
 	}
 }

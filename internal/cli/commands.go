@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -235,8 +236,13 @@ func logsCmd(g *globals) *cobra.Command {
 	var opts client.LogOptions
 	var build string
 	cmd := &cobra.Command{
-		Use:   "logs <stack> [stage] [--kind runtime|access] [--build N]",
-		Short: "Print a stack's instance (runtime) or access logs, or a build's log (--build)",
+		Use:   "logs <stack> [stage] [--kind runtime|build|release|access] [--since 1h] [--grep text] [--tail N] [-f] [--build N]",
+		Short: "Print a stack's stored logs: instance output (runtime), builds, releases or requests (access)",
+		Long: `Print a stack's logs, kept by the server (90 days by default): runtime (the
+instances' stdout and stderr, the default), build (the stack's builds), release
+(release.yml and rollouts, per stage) or access (one JSON line per request; needs
+a stage). Without a stage, runtime and release logs of every stage are merged by
+time. --build N prints one build's log instead, live while it runs.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return fmt.Errorf("logs needs the stack name and optionally a stage, e.g. `slipway logs hello dev --kind access`")
@@ -251,10 +257,23 @@ func logsCmd(g *globals) *cobra.Command {
 				opts.Stage = args[1]
 			}
 			switch opts.Kind {
-			case "", "runtime", "access":
+			case "", "runtime", "build", "release", "access":
 			default:
-				return fmt.Errorf("invalid --kind %q: use runtime or access (builds: --build N)", opts.Kind)
+				return fmt.Errorf("invalid --kind %q: use runtime, build, release or access (one build: --build N)", opts.Kind)
 			}
+			for name, v := range map[string]string{"since": opts.Since, "until": opts.Until} {
+				if err := checkLogTime(v); err != nil {
+					return fmt.Errorf("invalid --%s %q: use a duration like 10m, 2h or 3d, or an RFC 3339 time like 2026-11-22T08:00:00Z", name, v)
+				}
+			}
+			if opts.Tail < 0 {
+				return fmt.Errorf("invalid --tail %d: give a number of lines, 0 for all", opts.Tail)
+			}
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			opts.JSON = asJSON
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -268,13 +287,35 @@ func logsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&build, "build", "", "a build's log instead (b7 or 7): live while it runs, replayed after")
 	f := cmd.Flags()
 	f.StringVar(&opts.Stage, "stage", "", "only this stage (default: all)")
-	f.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines")
-	f.IntVarP(&opts.Tail, "tail", "n", 0, "only the last N lines of each instance")
-	f.StringVar(&opts.Since, "since", "", "only lines newer than a duration, e.g. 10m")
-	f.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "prefix lines with timestamps")
-	f.StringVar(&opts.Kind, "kind", "", "runtime (instance output, the default) or access (one JSON line per request; needs a stage)")
-	f.StringVar(&opts.Grep, "grep", "", "access logs: only lines containing this text")
+	f.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new entries")
+	f.IntVarP(&opts.Tail, "tail", "n", 0, "only the last N entries (0: all)")
+	f.StringVar(&opts.Since, "since", "", "only entries from then on: a duration back from now (10m, 2h, 3d) or an RFC 3339 time")
+	f.StringVar(&opts.Until, "until", "", "only entries before then: a duration back from now or an RFC 3339 time")
+	f.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "runtime: prefix lines with their time, instance and stream")
+	f.StringVar(&opts.Kind, "kind", "", "runtime (default), build, release or access")
+	f.StringVar(&opts.Grep, "grep", "", "only entries whose text contains this (plain substring)")
+	addOutput(cmd, g)
 	return cmd
+}
+
+// checkLogTime is the CLI's early check of --since and --until; the
+// server reads them the same way.
+func checkLogTime(s string) error {
+	if s == "" {
+		return nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d >= 0 {
+			return nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return nil
+	}
+	if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return nil
+	}
+	return fmt.Errorf("bad time %q", s)
 }
 
 func rmCmd(g *globals) *cobra.Command {

@@ -222,15 +222,17 @@ func (c *Client) Releases(ctx context.Context, stack, stage string) ([]core.Rele
 // LogOptions for Logs.
 type LogOptions struct {
 	Stage      string
-	Kind       string // runtime (default) or access
+	Kind       string // runtime (default), build, release or access
 	Follow     bool
-	Tail       int // 0 for all
-	Since      string
+	Tail       int    // 0 for all
+	Since      string // a duration back from now (10m, 3d) or an RFC 3339 time
+	Until      string // the same
 	Grep       string
 	Timestamps bool
+	JSON       bool // the stored entries as JSON lines, not text
 }
 
-// Logs copies a stack's instance logs to w until they end (or ctx ends
+// Logs copies a stack's stored logs to w until they end (or ctx ends
 // when following).
 func (c *Client) Logs(ctx context.Context, stack string, opts LogOptions, w io.Writer) error {
 	q := url.Values{}
@@ -254,6 +256,12 @@ func (c *Client) Logs(ctx context.Context, stack string, opts LogOptions, w io.W
 	}
 	if opts.Grep != "" {
 		q.Set("grep", opts.Grep)
+	}
+	if opts.Until != "" {
+		q.Set("until", opts.Until)
+	}
+	if opts.JSON {
+		q.Set("format", "json")
 	}
 	resp, err := c.send(ctx, "GET", "/v1/stacks/"+url.PathEscape(stack)+"/logs?"+q.Encode(), nil, "", "")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/credentials"
 	"github.com/slipwayhq/slipway/internal/telemetry/alarm"
+	"github.com/slipwayhq/slipway/internal/telemetry/logstore"
 )
 
 // Command is `slipway server`. Every flag has a SLIPWAY_* variable
@@ -61,6 +62,9 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 	f.StringVar(&trusted, "trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies in front of the gateway whose X-Forwarded-For is believed (SLIPWAY_TRUSTED_PROXIES)")
 	f.StringArrayVar(&cfg.AlarmWebhooks, "alarm-webhook", envList("ALARM_WEBHOOK"), "webhook URL every stack's built-in alarms (failed builds and releases, crash loops) notify; repeatable (SLIPWAY_ALARM_WEBHOOK, comma-separated)")
 	f.StringVar(&level, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
+	var logRetention, logMaxBytes string
+	f.StringVar(&logRetention, "log-retention", env("LOG_RETENTION", "90d"), "stored logs (runtime, build, release, access) older than this are deleted, e.g. 90d or 36h (SLIPWAY_LOG_RETENTION)")
+	f.StringVar(&logMaxBytes, "log-max-bytes", env("LOG_MAX_BYTES", "256MiB"), "cap on each stage's stored logs of each kind; the oldest segments go first, e.g. 256MiB (SLIPWAY_LOG_MAX_BYTES)")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		cfg.Domain = strings.Trim(strings.ToLower(cfg.Domain), ".")
 		if cfg.Domain == "" {
@@ -91,6 +95,12 @@ gracefully; deployed instances keep running and are adopted on the next start.`,
 			return fmt.Errorf("--alarm-webhook: %w", err)
 		}
 		cfg.AlarmWebhooks = hooks
+		if cfg.LogRetention, err = logstore.ParseAge(logRetention); err != nil || cfg.LogRetention < time.Hour {
+			return fmt.Errorf("invalid --log-retention %q: use whole days like 90d, or a duration of at least 1h like 36h", logRetention)
+		}
+		if cfg.LogMaxBytes, err = logstore.ParseSize(logMaxBytes); err != nil || cfg.LogMaxBytes < 4<<10 {
+			return fmt.Errorf("invalid --log-max-bytes %q: use a size of at least 4KiB, like 256MiB or 1GiB", logMaxBytes)
+		}
 		if cfg.Namespace != "" && !validNamespace(cfg.Namespace) {
 			return fmt.Errorf("invalid --namespace %q: use up to 20 lower-case letters and digits", cfg.Namespace)
 		}

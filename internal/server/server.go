@@ -35,6 +35,7 @@ import (
 	"github.com/slipwayhq/slipway/internal/source"
 	"github.com/slipwayhq/slipway/internal/store/sqlite"
 	"github.com/slipwayhq/slipway/internal/telemetry"
+	"github.com/slipwayhq/slipway/internal/telemetry/logstore"
 	"github.com/slipwayhq/slipway/internal/web"
 )
 
@@ -69,6 +70,11 @@ type Config struct {
 	// AlarmWebhooks are the webhooks every stack's built-in alarms
 	// notify (--alarm-webhook).
 	AlarmWebhooks []string
+	// LogRetention and LogMaxBytes bound each stage's stored logs of
+	// each kind, by age and by size (0: the log store's defaults, 90
+	// days and 256 MiB).
+	LogRetention time.Duration
+	LogMaxBytes  int64
 }
 
 // RegistryUser is the user name for `docker login` to the registry.
@@ -167,9 +173,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The four logs (runtime, build, release, access) of every stage,
+	// kept under <data-dir>/logs; closed once every writer has stopped.
+	logs, err := logstore.Open(logstore.Config{Dir: filepath.Join(cfg.DataDir, "logs"), MaxAge: cfg.LogRetention, MaxBytes: cfg.LogMaxBytes, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	if err := logs.MigrateLegacy(); err != nil {
+		return err
+	}
 	// Per-stage access logs, JSON lines, and the same at debug level in
 	// the server log.
-	accessLog := accesslog.New(accesslog.Config{Dir: filepath.Join(cfg.DataDir, "logs", "access"), Logger: log})
+	accessLog := accesslog.New(accesslog.Config{Store: logs, Logger: log})
 	access := log.With("component", "access")
 	// Sticky-session cookies stay valid across restarts.
 	stickyKey, err := settingOrNew(ctx, st, "sticky_key", 32)
@@ -252,7 +268,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		KeepImages:   cfg.KeepImages,
 		BuildTimeout: cfg.BuildTimeout,
 		ServerID:     serverID,
-		AccessLog:    accessLog,
+		Logs:         logs,
 		OnOutcome:    func(o service.Outcome) { countOutcome(metricsStore, o) },
 		OnChange:     rt.reload,
 	})
@@ -352,6 +368,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { alarms.Run(ctx); close(alarmsDone) }()
 	accessDone := make(chan struct{})
 	go func() { accessLog.Run(ctx); close(accessDone) }()
+	logsDone := make(chan struct{})
+	go func() { logs.Run(ctx); close(logsDone) }()
+	collector := logstore.NewCollector(logstore.CollectorConfig{Store: logs, Engine: eng, Selectors: []map[string]string{ctl.Labels(), fns.Labels()}, Logger: log})
+	collectorDone := make(chan struct{})
+	go func() { collector.Run(ctx); close(collectorDone) }()
 	metricsDone := make(chan struct{})
 	go func() { metricsStore.Run(ctx); close(metricsDone) }()
 	samplerDone := make(chan struct{})
@@ -384,6 +405,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	svc.Wait()
 	<-meterDone // after the jobs: its last flush sees every invocation
 	<-accessDone
+	<-collectorDone
+	<-logsDone   // the log store closes on return, after its writers
 	<-alarmsDone // its last deliveries record their outcome in the store
 	<-metricsDone
 	<-samplerDone

@@ -75,9 +75,10 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 			s.log.Warn("remove git remote", "stack", name, "err", err)
 		}
 	}
-	os.RemoveAll(filepath.Join(s.cfg.logDir(), name))
-	if s.cfg.AccessLog != nil {
-		s.cfg.AccessLog.Remove(name)
+	if s.cfg.Logs != nil {
+		if err := s.cfg.Logs.Remove(name); err != nil {
+			s.log.Warn("remove logs", "stack", name, "err", err)
+		}
 	}
 	os.RemoveAll(filepath.Join(s.cfg.DataDir, "artifacts", name))
 	s.log.Info("stack deleted", "stack", name)

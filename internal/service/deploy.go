@@ -109,13 +109,7 @@ func (s *Service) prepare(ctx context.Context, stack, dir string, body io.Reader
 	turn := queue.enqueue()
 	s.ensureRemote(stack)
 	s.cfg.Controller.Kick() // a new stack gets its routes
-	logDir := filepath.Join(s.cfg.logDir(), stack)
-	os.MkdirAll(logDir, 0o700)
-	job, err := newJob(stack, b.ID, filepath.Join(logDir, b.ID+".ndjson"))
-	if err != nil {
-		queue.leave(turn)
-		return nil, fmt.Errorf("open build log: %w", err)
-	}
+	job := newJob(stack, b.ID, s.buildLog(stack))
 	jctx, cancel := context.WithCancel(s.ctx)
 	job.cancel = cancel
 	key := stack + "/" + b.ID
@@ -393,6 +387,7 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 		rel = withStageConfig(rel, stack)
 	}
 	rel.ID, rel.Status, rel.Error, rel.CreatedAt = "r"+strconv.Itoa(n), core.ReleasePending, "", time.Now().UTC()
+	emit, logEnd := s.releaseLog(rel, emit)
 	if b, err := st.GetBuild(ctx, rel.Stack, rel.Build); err == nil {
 		rel.Digest, rel.Commit = b.Digest, b.Commit
 		if b.ReleaseYML != "" && rel.Trigger != "rollback" && rel.Trigger != "env" {
@@ -402,6 +397,7 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 				rel.ConfigHash = configHash(rel)
 				st.PutRelease(context.WithoutCancel(ctx), rel)
 				s.reportRelease(rel)
+				logEnd(err)
 				return rel, err
 			}
 			rel.Image, rel.Digest = image, digest
@@ -410,6 +406,7 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 	rel.ConfigHash = configHash(rel)
 	b, stage, spec := core.Build{Stack: rel.Stack}, rel.Stage, rel.Spec
 	if err := st.PutRelease(ctx, rel); err != nil {
+		logEnd(err)
 		return rel, err
 	}
 	emit(core.Event{Type: core.EventStep, Message: fmt.Sprintf("release %s to stage %s", rel.ID, stage), Release: rel.ID, Stage: stage})
@@ -451,9 +448,11 @@ func (s *Service) release(ctx context.Context, tmpl core.Release, updateSpec boo
 			s.log.Error("save failed release", "err", perr)
 		}
 		s.reportRelease(rel)
+		logEnd(err)
 		return rel, err
 	}
 	s.reportRelease(rel)
+	logEnd(nil)
 	// The data plane re-reads the stage's endpoint settings, which the
 	// release may have changed (a serverless stage's routes do not
 	// change with its instances, so nothing else would tell it).
@@ -500,15 +499,12 @@ func (s *Service) Job(stack, build string) *Job {
 // FollowBuild streams a build's events: live while it runs, replayed
 // from its log once it has finished.
 func (s *Service) FollowBuild(ctx context.Context, stack, build string, fn func(core.Event) error) error {
-	if _, err := s.cfg.Store.GetBuild(ctx, stack, build); err != nil {
+	b, err := s.cfg.Store.GetBuild(ctx, stack, build)
+	if err != nil {
 		return err
 	}
 	if j := s.Job(stack, build); j != nil {
 		return j.Follow(ctx, fn)
 	}
-	err := readEventLog(filepath.Join(s.cfg.logDir(), stack, build+".ndjson"), fn)
-	if errors.Is(err, os.ErrNotExist) {
-		return core.Errorf(core.CodeNotFound, "build %s of %s has no log", build, stack)
-	}
-	return err
+	return s.replayBuild(ctx, b, fn)
 }

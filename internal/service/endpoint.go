@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/slipwayhq/slipway/internal/accesslog"
 	"github.com/slipwayhq/slipway/internal/certs"
 	"github.com/slipwayhq/slipway/internal/core"
 )
@@ -155,33 +153,6 @@ func (s *Service) changed() {
 		s.cfg.OnChange()
 	}
 	s.cfg.Controller.Kick()
-}
-
-// AccessQuery selects access log lines.
-type AccessQuery struct {
-	Since time.Time
-	Tail  int
-	Grep  string
-}
-
-// AccessLog is a stage's access log store (accesslog.Log).
-type AccessLog interface {
-	Read(stack, stage string, q accesslog.Query, w io.Writer) error
-	Remove(stack string)
-}
-
-// AccessLogs writes a stage's access log lines (JSON), oldest first.
-func (s *Service) AccessLogs(ctx context.Context, stack, stage string, q AccessQuery, w io.Writer) error {
-	if stage == "" {
-		return core.Errorf(core.CodeInvalid, "access logs are per stage: give one, e.g. `slipway logs %s dev --kind access`", stack)
-	}
-	if err := s.checkStage(ctx, stack, stage); err != nil {
-		return err
-	}
-	if s.cfg.AccessLog == nil {
-		return core.Errorf(core.CodeUnavailable, "this server keeps no access logs")
-	}
-	return s.cfg.AccessLog.Read(stack, stage, accesslog.Query{Since: q.Since, Tail: q.Tail, Grep: q.Grep}, w)
 }
 
 // SetEndpointKind switches a stage between the gateway and the balancer

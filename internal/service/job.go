@@ -1,10 +1,7 @@
 package service
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
 	"sync"
 	"time"
 
@@ -12,7 +9,8 @@ import (
 )
 
 // Job is a running build-and-release. Its events are kept in memory for
-// followers and appended to an NDJSON log file that outlives the job.
+// followers and passed to a log (the stack's build log in the log
+// store), which outlives the job.
 type Job struct {
 	Stack, Build string
 
@@ -20,16 +18,12 @@ type Job struct {
 	events  []core.Event
 	changed chan struct{} // closed and replaced on every append
 	done    bool
-	file    *os.File
+	log     func(core.Event)
 	cancel  context.CancelFunc
 }
 
-func newJob(stack, build, logPath string) (*Job, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	return &Job{Stack: stack, Build: build, changed: make(chan struct{}), file: f}, nil
+func newJob(stack, build string, log func(core.Event)) *Job {
+	return &Job{Stack: stack, Build: build, changed: make(chan struct{}), log: log}
 }
 
 func (j *Job) emit(ev core.Event) {
@@ -39,19 +33,17 @@ func (j *Job) emit(ev core.Event) {
 	if ev.Build == "" {
 		ev.Build = j.Build
 	}
-	b, _ := json.Marshal(ev)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.done {
 		return
 	}
 	j.events = append(j.events, ev)
-	j.file.Write(append(b, '\n'))
+	j.log(ev) // under the lock: the log keeps the events' order
 	close(j.changed)
 	j.changed = make(chan struct{})
 	if ev.Type == core.EventDone || ev.Type == core.EventError {
 		j.done = true
-		j.file.Close()
 	}
 }
 
@@ -79,25 +71,4 @@ func (j *Job) Follow(ctx context.Context, fn func(core.Event) error) error {
 		case <-changed:
 		}
 	}
-}
-
-// readEventLog replays a finished job's log file.
-func readEventLog(path string, fn func(core.Event) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var ev core.Event
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue
-		}
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
 }

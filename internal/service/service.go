@@ -73,8 +73,9 @@ type Config struct {
 	Engine     engine.Engine
 	Images     *pipeline.Images
 	Controller Controller
-	// AccessLog keeps the stages' access logs (optional).
-	AccessLog AccessLog
+	// Logs keeps the runtime, build, release and access logs; builds and
+	// releases write theirs to it (optional: without it, no logs).
+	Logs LogStore
 	// OnChange, when set, is called after API keys or domains change.
 	OnChange func()
 	// OnOutcome, when set, is told of every build and release that
@@ -127,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Serverless != nil {
 		cfg.Controller = &byArchitecture{container: cfg.Controller, serverless: cfg.Serverless, store: cfg.Store}
 	}
-	for _, d := range []string{cfg.tmpDir(), cfg.logDir()} {
+	for _, d := range []string{cfg.tmpDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
@@ -141,7 +142,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 }
 
 func (c Config) tmpDir() string { return filepath.Join(c.DataDir, "tmp") }
-func (c Config) logDir() string { return filepath.Join(c.DataDir, "logs", "builds") }
 
 // recover marks builds and releases that a previous server left running
 // as failed: their jobs died with it. What was serving keeps serving.
@@ -173,9 +173,7 @@ func (s *Service) recover(ctx context.Context) error {
 			if b.Status == core.BuildRunning {
 				b.Status, b.Error = core.BuildInterrupted, interruptedBuild
 				// End its event log too, so a replay does not hang open.
-				if j, err := newJob(st.Name, b.ID, filepath.Join(s.cfg.logDir(), st.Name, b.ID+".ndjson")); err == nil {
-					j.emit(core.Event{Type: core.EventError, Code: core.CodeBuildFailed, Message: b.Error})
-				}
+				newJob(st.Name, b.ID, s.buildLog(st.Name)).emit(core.Event{Type: core.EventError, Code: core.CodeBuildFailed, Message: b.Error})
 				now := time.Now().UTC()
 				b.FinishedAt = &now
 				if err := s.cfg.Store.PutBuild(ctx, b); err != nil {
