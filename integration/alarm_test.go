@@ -74,9 +74,9 @@ func (h *hookReceiver) wait(t *testing.T, timeout time.Duration, path string, fi
 // TestAlarmsWebhooks: a p99 latency alarm fires on a deliberately slow
 // endpoint and POSTs ALARM to its webhook, then OK once requests are
 // fast; `slipway top` shows the stage's figures under load; the built-in
-// build-failed alarm fires on a failing build and notifies the server's
-// default webhook; bad input gets one-line errors; URLs' secrets never
-// reach the server log.
+// build-failed and crash-loop alarms fire on a failing build and a crash
+// loop and notify the server's default webhook; bad input gets one-line
+// errors; URLs' secrets never reach the server log.
 func TestAlarmsWebhooks(t *testing.T) {
 	hook := newHookReceiver(t)
 	s := startServer(t, "--alarm-webhook", hook.URL+"/builtin?token=s3cret-default")
@@ -114,7 +114,8 @@ func TestAlarmsWebhooks(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &snap); err != nil {
 			return err
 		}
-		if len(snap.Stages) != 1 || snap.Stages[0].RequestsPerS <= 0 || snap.Stages[0].P99MS == nil || *snap.Stages[0].P99MS < 300 {
+		if len(snap.Stages) != 1 || snap.Stages[0].RequestsPerS <= 0 || snap.Stages[0].P99MS == nil || *snap.Stages[0].P99MS < 300 ||
+			snap.Stages[0].Instances == nil || *snap.Stages[0].Instances != 1 || snap.Stages[0].CPUPercent == nil {
 			return fmt.Errorf("top: %s", r.stdout)
 		}
 		return nil
@@ -193,6 +194,12 @@ func TestAlarmsWebhooks(t *testing.T) {
 	}
 	if out := s.mustRun(app, "alarms", "list").stdout; !strings.Contains(out, "build-failed") || !strings.Contains(out, "ALARM ") {
 		t.Errorf("alarms list after the failed build:\n%s", out)
+	}
+	// A crash loop fires the built-in crash-loop alarm of the stage.
+	s.tryGW("GET", "dev.alarmed.localhost", "/crash?loop=1")
+	looping := hook.wait(t, 90*time.Second, "/builtin", map[string]string{"alarm_id": "crash-loop-dev", "state": "ALARM"})
+	if reason := fmt.Sprint(looping["reason"]); !strings.Contains(reason, "crash looping") || !strings.Contains(reason, "exited with code 3") || looping["stage"] != "dev" {
+		t.Errorf("crash-loop POST: %v", looping)
 	}
 	if strings.Contains(s.logs.String(), "s3cret") {
 		t.Errorf("the server log shows a webhook secret")
