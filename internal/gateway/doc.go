@@ -26,17 +26,18 @@
 //
 // And the edge's hygiene: X-Forwarded-For is believed only from
 // Config.TrustedProxies (ClientIP), hop-by-hop headers are dropped,
-// websockets pass through, StrictListener rejects requests whose framing
-// could be read two ways (request smuggling), and ReadHeaderTimeout,
-// MaxHeaderBytes, IdleTimeout and ConnContext are the settings the server
-// should give the http.Server it mounts the gateway on. Through
-// ConnContext, StrictListener's connections idle for the IdleTimeout of
-// the route that served their last request.
+// websockets pass through, StrictListener (plain HTTP) and
+// StrictTLSListener (HTTPS/1.1; HTTP/2 passes as it is) reject requests
+// whose framing could be read two ways (request smuggling), and
+// ReadHeaderTimeout, MaxHeaderBytes, IdleTimeout and ConnContext are the
+// settings the server should give the http.Server it mounts the gateway
+// on. Through ConnContext, the HTTP/1.x connections of those listeners
+// idle for the IdleTimeout of the route that served their last request.
 //
 // It must not know how instances are started, scaled or woken: whoever
 // builds route tables (the container controller) and whoever implements
 // Upstreams (the serverless activator) own that. It must not start
 // listeners either; the server mounts Gateway as an http.Handler (and may
-// wrap its listener with StrictListener). It imports only the standard
-// library.
+// wrap its listeners with StrictListener and StrictTLSListener). It
+// imports only the standard library.
 package gateway

@@ -38,7 +38,8 @@ import (
 // pipelined responses, and closes the connection.
 //
 // The wrapped connections are not *tls.Conn: wrap a listener of plain
-// HTTP, as the gateway's is (TLS, if any, ends in front of it).
+// HTTP. For HTTPS, StrictTLSListener terminates TLS and wraps the
+// HTTP/1.x connections the same way.
 //
 // Its connections also take a per-route idle timeout; see ConnContext.
 func StrictListener(ln net.Listener) net.Listener { return strictListener{ln} }

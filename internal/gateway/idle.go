@@ -18,14 +18,16 @@ import (
 // net/http owns the idle wait: after each response it calls
 // SetReadDeadline(now + Server.IdleTimeout) on the connection and waits
 // for the next request's first bytes. The connections of StrictListener
-// replace that deadline with now + the route's idle timeout. They
-// recognise it as the one read deadline net/http sets
+// and StrictTLSListener replace that deadline with now + the route's
+// idle timeout. They recognise it as the one read deadline net/http sets
 // further away than ReadHeaderTimeout + 1s: the others are zero, in the
 // past, or now + ReadHeaderTimeout (the server must set no ReadTimeout).
 // This relies on how net/http behaves, not on its documentation;
 // TestIdleTimeoutPerRoute fails if a Go release changes it.
 //
-// The connections of any other listener keep the server's IdleTimeout.
+// HTTP/2 connections (StrictTLSListener hands them over as they are)
+// keep the server's IdleTimeout, as do the connections of any other
+// listener.
 
 // idleDeadlineAfter: a read deadline further away than this is the
 // server's idle deadline. It assumes the server's ReadHeaderTimeout is at
@@ -35,12 +37,17 @@ const idleDeadlineAfter = ReadHeaderTimeout + time.Second
 type connKey struct{}
 
 // ConnContext is for http.Server.ConnContext of a server whose listener
-// is a StrictListener: it lets the gateway find a
+// is a StrictListener or a StrictTLSListener: it lets the gateway find a
 // request's connection, to give it the idle timeout of the route that
 // served the request. Other connections are left alone.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	sc, ok := c.(*strictConn)
-	if !ok {
+	var sc *strictConn
+	switch c := c.(type) {
+	case *strictConn:
+		sc = c
+	case *strictTLSConn:
+		sc = &c.strictConn
+	default:
 		return ctx
 	}
 	return context.WithValue(ctx, connKey{}, sc)

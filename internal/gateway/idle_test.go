@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -61,21 +63,26 @@ func TestStrictConnIdleDeadline(t *testing.T) {
 // the recommended settings: a keep-alive connection whose last request
 // went to a route with a 1 s idle timeout is closed after about 1 s idle,
 // while those whose last request went to a route without one, or to no
-// route, stay open (the server's 60 s).
+// route, stay open (the server's 60 s). Over plain HTTP and HTTPS/1.1.
 //
 // It also guards what idle.go relies on: should net/http stop setting
 // the idle wait as a read deadline on the connection, the short ones
 // would stay open and the test fail.
 func TestIdleTimeoutPerRoute(t *testing.T) {
-	for _, name := range []string{"http"} {
+	for _, overTLS := range []bool{false, true} {
+		name := "http"
+		if overTLS {
+			name = "https"
+		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			backend := echoBackend(t, "a")
 			short := route("short.hello.localhost", backend)
 			short.IdleTimeout = time.Second
 			g := New(Config{})
 			g.Update(NewRouteTable([]Route{route(testHost, backend), short}))
 			t.Cleanup(g.CloseIdleConnections)
-			dial := strictFront(t, g)
+			_, dial, _ := strictFront(t, g, overTLS)
 
 			type conn struct {
 				hosts  []string // the requests sent, by host
@@ -124,9 +131,11 @@ func TestIdleTimeoutPerRoute(t *testing.T) {
 }
 
 // strictFront serves h the way the server package serves the gateway:
-// over a StrictListener with the recommended settings and ConnContext.
-// dial opens a client connection.
-func strictFront(t *testing.T, h http.Handler) (dial func() net.Conn) {
+// over a StrictListener, or a StrictTLSListener (HTTP/2 and HTTP/1.1,
+// plus acme-tls/1 as certmagic's TLSConfig offers it) when overTLS, with
+// the recommended settings and ConnContext. dial opens a client
+// connection speaking HTTP/1.1 (over TLS when overTLS).
+func strictFront(t *testing.T, h http.Handler, overTLS bool) (addr string, dial func() net.Conn, roots *x509.CertPool) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -134,7 +143,14 @@ func strictFront(t *testing.T, h http.Handler) (dial func() net.Conn) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		IdleTimeout: IdleTimeout, ConnContext: ConnContext}
-	ln = StrictListener(ln)
+	var cert tls.Certificate
+	if overTLS {
+		cert, roots = selfSigned(t)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1", "acme-tls/1"}}
+		ln = StrictTLSListener(ln, srv.TLSConfig)
+	} else {
+		ln = StrictListener(ln)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -143,15 +159,23 @@ func strictFront(t *testing.T, h http.Handler) (dial func() net.Conn) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return func() net.Conn {
+	addr = ln.Addr().String()
+	dial = func() net.Conn {
 		t.Helper()
-		c, err := net.Dial("tcp", ln.Addr().String())
+		var c net.Conn
+		var err error
+		if overTLS {
+			c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: testHost, NextProtos: []string{"http/1.1"}})
+		} else {
+			c, err = net.Dial("tcp", addr)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
+	return addr, dial, roots
 }
 
 // roundTripOn sends a GET for host on c and reads the response.
@@ -175,9 +199,4 @@ func roundTripOn(t *testing.T, c net.Conn, br *bufio.Reader, host string) {
 	if resp.StatusCode != want {
 		t.Fatalf("%s: status %d, want %d", host, resp.StatusCode, want)
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }

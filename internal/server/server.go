@@ -306,13 +306,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
 	// Ambiguous framing (request smuggling) is refused before net/http
-	// sees it.
+	// sees it, on HTTPS/1.1 too; HTTP/2 connections pass as they are.
 	lGW = gateway.StrictListener(lGW)
 	listeners := []net.Listener{lAPI, lGW, lReg}
 	if certMgr != nil {
-		servers = append(servers, &http.Server{Handler: gw, TLSConfig: certMgr.TLSConfig(),
-			ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout})
-		listeners = append(listeners, lTLS)
+		srv, ln := gatewayHTTPS(gw, certMgr.TLSConfig(), lTLS)
+		servers = append(servers, srv)
+		listeners = append(listeners, ln)
 	}
 	// Adopt and route what a previous server left running before the
 	// gateway takes traffic, so a restart does not open with empty routes.
@@ -332,13 +332,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		srv.BaseContext = func(net.Listener) context.Context { return ctx }
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 		go func() {
-			var err error
-			if srv.TLSConfig != nil {
-				err = srv.ServeTLS(listeners[i], "", "") // HTTP/2 to clients over TLS
-			} else {
-				err = srv.Serve(listeners[i])
-			}
-			if !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
