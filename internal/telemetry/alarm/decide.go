@@ -29,7 +29,14 @@ type Decision struct {
 // metrics store records a period a little after it ends).
 func Window(a core.Alarm, now time.Time, settle time.Duration) (from, to time.Time) {
 	p := a.Period.D()
-	to = now.Add(-settle).UTC().Truncate(p)
+	// Not time.Truncate, which counts from year 1: periods that do not
+	// divide a day (70 s) would not line up with the metrics store's.
+	ns := now.Add(-settle).UnixNano()
+	slot := ns / int64(p)
+	if ns%int64(p) < 0 {
+		slot--
+	}
+	to = time.Unix(0, slot*int64(p)).UTC()
 	return to.Add(-time.Duration(a.For) * p), to
 }
 

@@ -73,6 +73,10 @@ func TestWindow(t *testing.T) {
 		{10 * time.Second, 1, t0.Add(35 * time.Second), 10 * time.Second, t0.Add(10 * time.Second), t0.Add(20 * time.Second)},
 		{time.Minute, 2, t0.Add(61 * time.Second), 10 * time.Second, t0.Add(-2 * time.Minute), t0},
 		{time.Minute, 2, t0.Add(71 * time.Second), 10 * time.Second, t0.Add(-time.Minute), t0.Add(time.Minute)},
+		// 70 s periods count from the Unix epoch, as the metrics store's
+		// steps do: 2026-01-02T10:00:00Z is 1767348000 s, 25247828 periods
+		// and 40 s.
+		{70 * time.Second, 1, t0, 0, t0.Add(-110 * time.Second), t0.Add(-40 * time.Second)},
 		{24 * time.Hour, 1, t0, 0, t0.Truncate(24 * time.Hour).Add(-24 * time.Hour), t0.Truncate(24 * time.Hour)},
 	}
 	for _, tt := range tests {
