@@ -26,7 +26,9 @@
 //     or out of ALARM is POSTed as JSON to the alarm's webhooks, retried
 //     with exponential backoff (1 s, 2 s, 4 s, 8 s: 5 attempts; any 2xx
 //     answer delivers) off the evaluator's goroutine, and each delivery's
-//     outcome is stored in the history too. Changes between OK and
+//     outcome is stored in the history too. An alarm's notifications
+//     reach each URL in order, at most 10 waiting (more are dropped, and
+//     that is recorded). Changes between OK and
 //     INSUFFICIENT_DATA are recorded but not sent (no one is paged for a
 //     quiet stage).
 //

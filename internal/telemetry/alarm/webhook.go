@@ -62,7 +62,12 @@ type Notifier struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	tails  map[string]chan struct{} // per alarm and URL: the last delivery's end
+	queued map[string]int           // per alarm and URL: deliveries not ended
 }
+
+// MaxQueued bounds the deliveries waiting for one alarm and URL (a dead
+// receiver of a flapping alarm): more are dropped, and that is recorded.
+const MaxQueued = 10
 
 // Send starts delivering n to each URL and returns at once. The outcome
 // of each is passed to Record as a history event of the alarm.
@@ -77,8 +82,18 @@ func (nt *Notifier) Send(ctx context.Context, urls []string, n Notification) {
 		done := make(chan struct{})
 		nt.mu.Lock()
 		if nt.tails == nil {
-			nt.tails = map[string]chan struct{}{}
+			nt.tails, nt.queued = map[string]chan struct{}{}, map[string]int{}
 		}
+		if nt.queued[key] >= MaxQueued {
+			nt.mu.Unlock()
+			nt.Log.Warn("alarm notification dropped: too many waiting for the same webhook", "stack", n.Stack, "alarm", n.AlarmName, "url", Redact(u))
+			if nt.Record != nil {
+				nt.Record(core.AlarmEvent{Time: time.Now().UTC(), Stack: n.Stack, Alarm: n.AlarmID, Name: n.AlarmName, Type: core.AlarmDelivery,
+					To: n.State, URL: Redact(u), Error: fmt.Sprintf("dropped: %d earlier notifications to this URL are still being retried", MaxQueued)})
+			}
+			continue
+		}
+		nt.queued[key]++
 		prev := nt.tails[key]
 		nt.tails[key] = done
 		nt.mu.Unlock()
@@ -90,6 +105,9 @@ func (nt *Notifier) Send(ctx context.Context, urls []string, n Notification) {
 				nt.mu.Lock()
 				if nt.tails[key] == done {
 					delete(nt.tails, key)
+				}
+				if nt.queued[key]--; nt.queued[key] == 0 {
+					delete(nt.queued, key)
 				}
 				nt.mu.Unlock()
 			}()

@@ -154,7 +154,36 @@ func TestSendKeepsOrder(t *testing.T) {
 	if strings.Join(states, " ") != "ALARM OK ALARM" {
 		t.Fatalf("delivered in order %v", states)
 	}
-	if len(nt.tails) != 0 {
-		t.Fatalf("tails left: %v", nt.tails)
+	if len(nt.tails) != 0 || len(nt.queued) != 0 {
+		t.Fatalf("left: %v %v", nt.tails, nt.queued)
+	}
+}
+
+// TestSendBoundsQueue: a receiver that does not answer holds at most
+// MaxQueued deliveries of one alarm; more are dropped and recorded.
+func TestSendBoundsQueue(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	var mu sync.Mutex
+	var events []core.AlarmEvent
+	nt := &Notifier{Log: slog.New(slog.DiscardHandler), Record: func(ev core.AlarmEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}}
+	for i := 0; i < MaxQueued+3; i++ {
+		nt.Send(context.Background(), []string{srv.URL + "?k=s3cret"}, Notification{AlarmID: "a1", Stack: "app", State: core.AlarmAlarm})
+	}
+	mu.Lock()
+	dropped := len(events)
+	mu.Unlock()
+	if dropped != 3 || events[0].Delivered || !strings.Contains(events[0].Error, "dropped") || strings.Contains(events[0].URL, "s3cret") {
+		t.Fatalf("dropped %d: %+v", dropped, events)
+	}
+	close(release)
+	nt.Wait()
+	if len(events) != MaxQueued+3 || len(nt.queued) != 0 {
+		t.Fatalf("%d events, queued %v", len(events), nt.queued)
 	}
 }
