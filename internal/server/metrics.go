@@ -89,37 +89,52 @@ func countInvocation(m *telemetry.Store, inv core.Invocation) {
 }
 
 // metricsSource lists the stages and their live instances for the
-// metrics sampler, from the service's status of every stack.
-type metricsSource struct{ svc *service.Service }
+// metrics sampler: the stacks' specs from the store (one query) and the
+// instances the controllers track (no I/O).
+type metricsSource struct {
+	stacks interface {
+		ListStacks(context.Context) ([]core.Stack, error)
+	}
+	instances []instanceLister
+}
+
+// instanceLister is a controller (container or serverless).
+type instanceLister interface {
+	Instances(stack string) []core.Instance
+}
 
 var _ telemetry.Source = metricsSource{}
 
 func (m metricsSource) Stages(ctx context.Context) ([]telemetry.StageInstances, error) {
-	stacks, err := m.svc.List(ctx)
+	stacks, err := m.stacks.ListStacks(ctx)
 	if err != nil {
 		return nil, err
 	}
+	type stageKey struct{ stack, stage string }
+	live := map[stageKey][]telemetry.InstanceRef{}
+	for _, c := range m.instances {
+		for _, in := range c.Instances("") {
+			switch in.State {
+			case "running", "frozen", "paused":
+			default:
+				continue // starting, stopping, exited: not serving
+			}
+			name := in.Name
+			if name == "" {
+				name = in.ID[:min(12, len(in.ID))]
+			}
+			k := stageKey{in.Stack, in.Stage}
+			live[k] = append(live[k], telemetry.InstanceRef{ID: in.ID, Name: strings.TrimPrefix(name, "/")})
+		}
+	}
 	var out []telemetry.StageInstances
 	for _, st := range stacks {
-		for _, sg := range st.Stages {
-			si := telemetry.StageInstances{Stack: st.Name, Stage: sg.Name}
-			switch {
-			case sg.Scale != nil:
-				si.CPUs = sg.Scale.CPU
-			case sg.Serverless != nil:
-				si.CPUs = sg.Serverless.CPU()
-			}
-			for _, in := range sg.Instances {
-				switch in.State {
-				case "running", "frozen", "paused":
-				default:
-					continue // starting, stopping, exited: not serving
-				}
-				name := in.Name
-				if name == "" {
-					name = in.ID[:min(12, len(in.ID))]
-				}
-				si.Instances = append(si.Instances, telemetry.InstanceRef{ID: in.ID, Name: strings.TrimPrefix(name, "/")})
+		for _, sg := range st.Spec.Stages {
+			si := telemetry.StageInstances{Stack: st.Name, Stage: sg.Name, Instances: live[stageKey{st.Name, sg.Name}]}
+			if st.Spec.Architecture == core.ArchServerless {
+				si.CPUs = sg.EffectiveServerless().CPU()
+			} else {
+				si.CPUs = sg.EffectiveScale().CPU
 			}
 			out = append(out, si)
 		}

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/gateway"
 	"github.com/slipwayhq/slipway/internal/service"
 	"github.com/slipwayhq/slipway/internal/telemetry"
@@ -63,5 +66,43 @@ func TestCountOutcome(t *testing.T) {
 		if sum != tt.want {
 			t.Errorf("%s: %v, want %v", tt.key.Metric, sum, tt.want)
 		}
+	}
+}
+
+type fakeStacks []core.Stack
+
+func (f fakeStacks) ListStacks(context.Context) ([]core.Stack, error) { return f, nil }
+
+type fakeLister []core.Instance
+
+func (f fakeLister) Instances(string) []core.Instance { return f }
+
+func TestMetricsSource(t *testing.T) {
+	stacks := fakeStacks{
+		{Name: "web", Spec: core.StackSpec{Architecture: core.ArchContainer, Stages: []core.StageSpec{
+			{Name: "dev", Scale: core.ScaleSpec{Max: 1, CPU: 0.5}}, {Name: "prod", Scale: core.ScaleSpec{Max: 1, CPU: 2}}}}},
+		{Name: "fn", Spec: core.StackSpec{Architecture: core.ArchServerless, Stages: []core.StageSpec{
+			{Name: "dev", Serverless: core.ServerlessSpec{MemoryMB: 1769}}}}},
+	}
+	containers := fakeLister{
+		{ID: "c1", Name: "web-dev-1", Stack: "web", Stage: "dev", State: "running"},
+		{ID: "c2", Name: "web-dev-2", Stack: "web", Stage: "dev", State: "stopping"},
+		{ID: "c3xxxxxxxxxxxxxx", Stack: "web", Stage: "prod", State: "running"},
+	}
+	functions := fakeLister{
+		{ID: "f1", Name: "fn-dev-a", Stack: "fn", Stage: "dev", State: "frozen"},
+		{ID: "f2", Name: "fn-dev-b", Stack: "fn", Stage: "dev", State: "starting"},
+	}
+	got, err := metricsSource{stacks, []instanceLister{containers, functions}}.Stages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []telemetry.StageInstances{
+		{Stack: "web", Stage: "dev", CPUs: 0.5, Instances: []telemetry.InstanceRef{{ID: "c1", Name: "web-dev-1"}}},
+		{Stack: "web", Stage: "prod", CPUs: 2, Instances: []telemetry.InstanceRef{{ID: "c3xxxxxxxxxxxxxx", Name: "c3xxxxxxxxxx"}}},
+		{Stack: "fn", Stage: "dev", CPUs: core.ServerlessSpec{MemoryMB: 1769}.CPU(), Instances: []telemetry.InstanceRef{{ID: "f1", Name: "fn-dev-a"}}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }

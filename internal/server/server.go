@@ -371,7 +371,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { metricsStore.Run(ctx); close(metricsDone) }()
 	samplerDone := make(chan struct{})
 	go func() {
-		telemetry.NewSampler(metricsStore, metricsSource{svc}, eng, log).Run(ctx)
+		telemetry.NewSampler(metricsStore, metricsSource{st, []instanceLister{ctl, fns}}, eng, log).Run(ctx)
 		close(samplerDone)
 	}()
 	if lTLS != nil {
