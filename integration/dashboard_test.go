@@ -231,7 +231,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		s.gw("GET", "dev.dash.localhost", path, "")
 	}
 	eventually(t, 30*time.Second, "the requests chart draws the traffic", func() error {
-		if err := chromedp.Do(ctx, chromedp.Navigate(s.api+"/ui/stacks/dash/stages/dev/charts?range=1h"), chromedp.WaitVisible(css("svg.chart"))); err != nil {
+		try, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(try, chromedp.Navigate(s.api+"/ui/stacks/dash/stages/dev/charts?range=1h"), chromedp.WaitVisible(css("svg.chart"))); err != nil {
 			return err
 		}
 		if n := count(t, ctx, "svg.chart path.series"); n == 0 {
@@ -255,6 +257,44 @@ func TestDashboardInBrowser(t *testing.T) {
 	s.gw("GET", "dev.dash.localhost", "/followed-request", "")
 	waitText(t, ctx, "#log-lines", "/followed-request")
 	shoot(t, ctx, "08-logs-access")
+
+	// Runtime logs: the instances' output.
+	do(t, ctx, "open the runtime log", chromedp.Navigate(s.api+"/ui/stacks/dash/stages/dev/logs?kind=runtime&since=1h"), chromedp.WaitVisible(chromedp.ID("log-lines")))
+	if lines := text(t, ctx, "#log-lines"); !strings.Contains(lines, "listening on") {
+		t.Fatalf("runtime log in the viewer:\n%s", lines)
+	}
+
+	// A running build's page appends its lines live (server-sent events)
+	// and turns its status when it ends.
+	slow := fixtureApp(t, "dash", manifest("v3"))
+	bs, _ := os.ReadFile(filepath.Join(slow, "build.yml"))
+	os.WriteFile(filepath.Join(slow, "build.yml"), []byte(strings.Replace(string(bs), "commands:\n", "commands:\n      - echo warming up; sleep 6\n", 1)), 0o644)
+	building := make(chan result, 1)
+	go func() { building <- s.run(slow, "deploy", "-q") }()
+	eventually(t, 30*time.Second, "build b3 runs", func() error {
+		try, cancel := context.WithTimeout(ctx, 5*time.Second) // a 404 page has no #build-log to wait for
+		defer cancel()
+		if err := chromedp.Do(try, chromedp.Navigate(s.api+"/ui/stacks/dash/builds/b3"), chromedp.WaitVisible(chromedp.ID("build-log"))); err != nil {
+			return err
+		}
+		if st := text(t, ctx, "#build-status"); st != "running" {
+			return fmt.Errorf("b3 is %q", st)
+		}
+		return nil
+	})
+	if n := count(t, ctx, "#build-log[data-events]"); n != 1 {
+		t.Fatal("a running build's page does not follow its events")
+	}
+	shoot(t, ctx, "09-build-running")
+	waitText(t, ctx, "#build-log", "release r5 of build b3 is serving stage dev")
+	waitText(t, ctx, "#build-status", "succeeded")
+	if r := <-building; r.code != 0 {
+		t.Fatalf("the slow deploy failed: %s", r.stderr)
+	}
+	if lines := text(t, ctx, "#build-log"); strings.Count(lines, "build b3 of stack dash") != 1 {
+		t.Fatalf("the live log repeats or lacks its first line:\n%s", lines)
+	}
+	shoot(t, ctx, "10-build-live-done")
 
 	// Log out: the session ends, and pages ask for the token again.
 	do(t, ctx, "log out", chromedp.Click(css("form.logout button")), chromedp.WaitVisible(chromedp.ID("token")),
