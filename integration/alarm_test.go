@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,6 +125,7 @@ func TestAlarmsWebhooks(t *testing.T) {
 	if out := s.mustRun(app, "top", "--once").stdout; !strings.Contains(out, "REQ/S") || !strings.Contains(out, "alarmed") {
 		t.Errorf("top --once:\n%s", out)
 	}
+	liveTop(t, s)
 	if _, failures := slow.end(); len(failures) > 0 {
 		t.Fatalf("slow requests failed: %v", failures)
 	}
@@ -204,4 +207,39 @@ func TestAlarmsWebhooks(t *testing.T) {
 	if strings.Contains(s.logs.String(), "s3cret") {
 		t.Errorf("the server log shows a webhook secret")
 	}
+}
+
+// liveTop runs `slipway top` until it has redrawn its table twice, then
+// interrupts it as Ctrl-C would: it exits 0.
+func liveTop(t *testing.T, s *server) {
+	t.Helper()
+	cmd := exec.Command(binary, "top", "alarmed")
+	cmd.Env = append(cleanEnv(), "SLIPWAY_DATA_DIR="+s.dataDir)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = writerFunc(out.WriteString), writerFunc(out.WriteString)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	eventually(t, 30*time.Second, "top redraws", func() error {
+		if n := strings.Count(out.String(), "\033[H\033[2J"); n < 2 {
+			return fmt.Errorf("%d redraws: %q", n, out.String())
+		}
+		return nil
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("top after Ctrl-C: %v\n%s", err, out.String())
+	}
+	last := out.String()[strings.LastIndex(out.String(), "\033[2J"):]
+	if !strings.Contains(last, "REQ/S") || !strings.Contains(last, "alarmed") {
+		t.Fatalf("top's last screen:\n%s", last)
+	}
+}
+
+type writerFunc func(string)
+
+func (f writerFunc) Write(p []byte) (int, error) {
+	f(string(p))
+	return len(p), nil
 }
