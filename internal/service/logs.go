@@ -64,6 +64,17 @@ func (s *Service) LogKeys(ctx context.Context, stack string, q LogQuery) ([]logs
 		return nil, core.Errorf(core.CodeInvalid, "invalid log kind %q: use runtime, build, release or access", q.Kind)
 	}
 	if q.Stage != "" {
+		// A stage never released has run no instance: say so rather than
+		// print nothing (a failed release's instances did run, and log).
+		if q.Kind == logstore.Runtime {
+			rels, err := s.cfg.Store.ListReleases(ctx, stack, q.Stage)
+			if err != nil {
+				return nil, err
+			}
+			if len(rels) == 0 {
+				return nil, core.Errorf(core.CodeNotFound, "stage %s of stack %s has no instances (deploy it first with `slipway deploy`)", q.Stage, stack)
+			}
+		}
 		return []logstore.Key{{Stack: stack, Stage: q.Stage, Kind: q.Kind}}, nil
 	}
 	keys := make([]logstore.Key, 0, len(st.Spec.Stages))
