@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -299,4 +300,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Log out: the session ends, and pages ask for the token again.
 	do(t, ctx, "log out", chromedp.Click(css("form.logout button")), chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.Navigate(s.api+"/ui/stacks/dash"), chromedp.WaitVisible(chromedp.ID("token")))
+
+	// Without JavaScript the dashboard still works: log in, approve b3
+	// (awaiting prod since its deploy) with a plain form post, read charts.
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatalf("disable JavaScript: %v", err)
+	}
+	do(t, ctx, "log in without JS", chromedp.Navigate(s.api+"/ui/stacks/dash"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), s.token), chromedp.Submit(chromedp.ID("token")), chromedp.WaitVisible(chromedp.ID("stage-prod")))
+	do(t, ctx, "approve without JS", chromedp.Click(css("#stage-prod form.approval button")))
+	waitText(t, ctx, ".flash.ok", "Approved: release r6 of build b3 serves stage prod")
+	do(t, ctx, "logs without JS", chromedp.Navigate(s.api+"/ui/stacks/dash/stages/prod/logs?kind=access"), chromedp.WaitVisible(chromedp.ID("log-lines")))
+	if n := count(t, ctx, "#follow[hidden]"); n != 1 {
+		t.Fatal("the Follow button (JS only) shows without JS")
+	}
+	do(t, ctx, "charts without JS", chromedp.Navigate(s.api+"/ui/stacks/dash/stages/prod/charts?range=24h"), chromedp.WaitVisible(css("svg.chart")))
+	if n := count(t, ctx, "svg.chart"); n != 6 {
+		t.Fatalf("%d charts without JS", n)
+	}
+	shoot(t, ctx, "11-charts-24h-nojs")
 }
