@@ -28,7 +28,10 @@ func TestMetricsPrometheusAndRestart(t *testing.T) {
 	promtool := needTool(t, "promtool")
 	prometheus := needTool(t, "prometheus")
 	s := startServer(t)
-	app := fixtureApp(t, "metered", "stages:\n  - name: dev\n    scale: {min: 1, max: 1}\n")
+	// tight's gateway lets one request a 2 s through: the rest are the
+	// gateway's own 429s, counted as throttles.
+	app := fixtureApp(t, "metered", "stages:\n  - name: dev\n    scale: {min: 1, max: 1}\n"+
+		"  - name: tight\n    scale: {min: 1, max: 1}\n    endpoint:\n      gateway:\n        throttle: {rate: 0.5, burst: 1}\n")
 	s.mustRun(app, "deploy", "-q")
 	waitServing(t, s, "metered", 1, 60*time.Second)
 	const sent = 30
@@ -39,6 +42,19 @@ func TestMetricsPrometheusAndRestart(t *testing.T) {
 	}
 	for range 3 {
 		s.gw("GET", "dev.metered.localhost", "/nope", "") // 404s from the app
+	}
+	throttled := 0
+	for range 6 {
+		switch code, body, _ := s.gw("GET", "tight.metered.localhost", "/ping", ""); code {
+		case 429:
+			throttled++
+		case 200:
+		default:
+			t.Fatalf("GET tight /ping: %d %s", code, body)
+		}
+	}
+	if throttled < 4 {
+		t.Errorf("%d of 6 requests throttled at 0.5/s with a burst of 1", throttled)
 	}
 
 	tokenPath := filepath.Join(s.dataDir, "scrape-token")
@@ -71,6 +87,10 @@ func TestMetricsPrometheusAndRestart(t *testing.T) {
 			!strings.Contains(exposition, `slipway_builds_total{result="succeeded",stack="metered"} 1`) ||
 			!strings.Contains(exposition, `slipway_releases_total{result="succeeded",stack="metered",stage="dev"} 1`) {
 			return fmt.Errorf("gauges or outcomes missing:\n%s", grepLines(exposition, "slipway_"))
+		}
+		if !strings.Contains(exposition, fmt.Sprintf(`slipway_throttles_total{stack="metered",stage="tight"} %d`, throttled)) ||
+			!strings.Contains(exposition, `slipway_throttles_total{stack="metered",stage="dev"} 0`) {
+			return fmt.Errorf("want %d throttles of tight, none of dev:\n%s", throttled, grepLines(exposition, "throttles"))
 		}
 		return nil
 	})
@@ -118,7 +138,7 @@ func TestMetricsPrometheusAndRestart(t *testing.T) {
 				} `json:"result"`
 			} `json:"data"`
 		}
-		q := url.Values{"query": {`slipway_requests_total{stack="metered",code_class="2xx"}`}}
+		q := url.Values{"query": {`slipway_requests_total{stack="metered",stage="dev",code_class="2xx"}`}}
 		if err := getJSON(prom+"/api/v1/query?"+q.Encode(), &res); err != nil {
 			return err
 		}
