@@ -215,3 +215,40 @@ func only(t *testing.T, lines []logstore.Line, text string) logstore.Line {
 	}
 	return found[0]
 }
+
+// TestLogStoreServerless: a serverless instance's output is stored, and
+// stays after the stage scales to zero and its instance is removed.
+func TestLogStoreServerless(t *testing.T) {
+	s := startServer(t)
+	app := fixtureApp(t, "lgfn", "architecture: serverless\nserverless:\n  memory: 128\n  timeout: 2s\n  idle: 2s\nstages:\n  - name: dev\n")
+	s.mustRun(app, "deploy")
+	if code, body, _ := s.gw("GET", "dev.lgfn.localhost", "/log?msg=fn-marker&stream=stderr", ""); code != 200 || body != "logged" {
+		t.Fatalf("/log: %d %q", code, body)
+	}
+	read := func() []logstore.Line {
+		var lines []logstore.Line
+		for _, raw := range strings.Split(strings.TrimSpace(s.mustRun(app, "logs", "lgfn", "dev", "-o", "json").stdout), "\n") {
+			var l logstore.Line
+			if json.Unmarshal([]byte(raw), &l) == nil {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	eventually(t, 20*time.Second, "the serverless instance's line stored", func() error {
+		if countLines(read(), "fn-marker") == 0 {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "dev scaled to zero", func() error {
+		if n := liveInstances(t, s, "lgfn", "dev"); n != 0 {
+			return fmt.Errorf("%d instances", n)
+		}
+		return nil
+	})
+	l := only(t, read(), "fn-marker")
+	if l.Stream != "stderr" || !strings.Contains(l.Instance, "lgfn-dev-") || l.Container == "" {
+		t.Fatalf("stored as %+v", l)
+	}
+}

@@ -140,8 +140,10 @@ func (c *Collector) watch(ctx context.Context, sel map[string]string, starts cha
 	}
 }
 
-// resync starts a follower for every instance that needs one.
+// resync starts a follower for every instance that needs one, and
+// forgets the containers that are gone.
 func (c *Collector) resync(ctx context.Context) {
+	present := map[string]bool{}
 	for _, sel := range c.cfg.Selectors {
 		cts, err := c.cfg.Engine.ListContainers(ctx, sel)
 		if err != nil {
@@ -151,6 +153,7 @@ func (c *Collector) resync(ctx context.Context) {
 			return
 		}
 		for _, ct := range cts {
+			present[ct.ID] = true
 			stack, stage := ct.Labels[core.LabelStack], ct.Labels[core.LabelStage]
 			if stack == "" || stage == "" || ct.Labels[core.LabelTask] != "" {
 				continue
@@ -168,6 +171,14 @@ func (c *Collector) resync(ctx context.Context) {
 					c.follow(ctx, ct, Key{Stack: stack, Stage: stage, Kind: Runtime})
 				}()
 			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.cursors {
+		if !present[id] && !c.following[id] {
+			delete(c.cursors, id)
+			delete(c.finished, id)
 		}
 	}
 }
