@@ -154,10 +154,11 @@ func Open(cfg Config) (*Store, error) {
 		maxFine := int64(math.MinInt64)
 		n, err := segs.load(s.now(), func(coarse bool) sink { return &replay{s: s, coarse: coarse, maxFine: &maxFine} })
 		s.mu.Unlock()
-		// The first close after a restart makes the coarse points of the
-		// periods that ended while the server was down, from their 10 s
-		// points.
-		if maxFine != math.MinInt64 && maxFine < s.closedSlot.Load() {
+		// Closing resumes after the last point on disk: the first close
+		// after a restart makes the coarse points of the periods that
+		// ended while the server was down (from their 10 s points), and a
+		// window a quick restart closed early is not closed twice.
+		if maxFine != math.MinInt64 && maxFine <= fineSlot(s.now()) {
 			s.closedSlot.Store(maxFine)
 		}
 		if err != nil {

@@ -377,3 +377,25 @@ func TestCoarseAfterDowntime(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickRestart: a restart inside the 10 s window that Close closed
+// early does not close that window again (its counts stay whole); what
+// comes after lands in the next window.
+func TestQuickRestart(t *testing.T) {
+	dir := t.TempDir()
+	ts := newTestStoreAt(t, dir, 0, t0.Add(3*time.Second))
+	for range 5 {
+		ts.ObserveRequest(req(200, 1))
+	}
+	ts.Close() // closes the window [t0, t0+10s) at t0+3s
+	re := newTestStoreAt(t, dir, 0, t0.Add(5*time.Second))
+	re.ObserveRequest(req(200, 1))
+	re.now = t0.Add(10 * time.Second)
+	re.closeWindow(fineSlot(re.now) - 1) // Run's close of [t0, t0+10s)
+	re.now = t0.Add(20 * time.Second)
+	re.closeWindow(fineSlot(re.now) - 1)
+	got := values(re.Query(stageKey(Requests), t0, re.now, 0))
+	if len(got) != 2 || got[0] != 5 || got[1] != 1 {
+		t.Errorf("requests = %v, want [5 1]", got)
+	}
+}
