@@ -9,8 +9,9 @@ import (
 // the native resolution: 10 s for data younger than FineRetention, 5 min
 // before. A larger step re-aggregates by the metric's kind: counters sum,
 // gauges average, latency quantiles take the largest of the period's
-// quantiles (an upper bound: only the 10 s and 5 min points keep their
-// quantiles computed from merged histograms). Periods without data are
+// quantiles (an upper bound: the 10 s and 5 min points have quantiles of
+// merged histograms, and a step of whole 5 min periods reads the 5 min
+// points, so a 5 min step's quantiles are exact to the bucket). Periods without data are
 // absent for gauges and latency; counters read 0 while the stage (the
 // instance, for instance series; the stack, for builds) had any data.
 // Unknown metrics answer nothing.
@@ -22,8 +23,14 @@ func (s *Store) Query(k Key, from, to time.Time, step time.Duration) []Point {
 	k.Metric = stored(k.Metric)
 	now := s.now()
 	closed := s.closedSlot.Load() // last closed fine slot
-	// The fine tier serves from the 5 min boundary after its horizon.
+	// The fine tier serves from the 5 min boundary after its horizon. A
+	// step of whole 5 min periods reads the 5 min points of every closed
+	// period instead: their quantiles come from merged histograms, so
+	// they beat the largest of thirty 10 s quantiles.
 	horizon := (floorDiv(fineSlot(now.Add(-FineRetention)), finePerCoarse) + 1) * finePerCoarse
+	if step >= CoarseStep && step%CoarseStep == 0 {
+		horizon = floorDiv(closed+1, finePerCoarse) * finePerCoarse
+	}
 	fromF := ceilDiv(from.UnixNano(), int64(FineStep))
 	toF := ceilDiv(to.UnixNano(), int64(FineStep)) // exclusive
 	toF = min(toF, closed+1)

@@ -134,6 +134,14 @@ func TestDownsampling(t *testing.T) {
 		ts.Set(stageKey(CPUPercent), float64(i))
 		ts.tick()
 	}
+	// Within 48 h, a 5 min step reads the 5 min point: the merged p50 is
+	// fast, though the largest 10 s p50 is slow.
+	if p := ts.Query(stageKey(P50Latency), t0, ts.now, CoarseStep); len(p) != 1 || !near(p[0].V, 10, 0.19) {
+		t.Errorf("p50 at a 5 min step: %v, want about 10 ms", p)
+	}
+	if p := ts.Query(stageKey(P50Latency), t0, ts.now, time.Minute); len(p) != 5 || !near(p[4].V, 1000, 0.19) {
+		t.Errorf("p50 at a 1 min step: %v, want 5 points, the last about 1000 ms", p)
+	}
 	ts.jump(FineRetention + time.Hour) // the fine points are gone
 	from, to := t0, t0.Add(CoarseStep)
 	tests := []struct {
@@ -185,6 +193,9 @@ func TestStepReaggregation(t *testing.T) {
 		{CPUPercent, 0, []float64{10, 20, 30, 40, 60}},
 		{P99Latency, 20 * time.Second, []float64{10, 500, 10}},
 		{P50Latency, time.Minute, []float64{500}},
+		// The 5 min period in progress: from its 10 s points.
+		{Requests, 5 * time.Minute, []float64{16}},
+		{P99Latency, 5 * time.Minute, []float64{500}},
 	}
 	for _, tt := range tests {
 		got := values(ts.Query(stageKey(tt.metric), from, to, tt.step))
