@@ -78,6 +78,7 @@ func (m *Sampler) Sample(ctx context.Context) {
 		}
 		return
 	}
+	m.store.keepStages(stages)
 	names := map[string]string{}
 	type result struct {
 		stage    int

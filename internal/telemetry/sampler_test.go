@@ -3,6 +3,8 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +71,31 @@ func TestSampler(t *testing.T) {
 		pts := ts.Query(tt.key, from, ts.now, 0)
 		if len(pts) != 1 || !near(pts[0].V, tt.want, 0.001) {
 			t.Errorf("%+v: got %v, want one point of %g", tt.key, pts, tt.want)
+		}
+	}
+}
+
+// TestSamplerForgetsDeletedStages: /metrics stops exposing the totals
+// of a stack that is gone.
+func TestSamplerForgetsDeletedStages(t *testing.T) {
+	ts := newTestStore(t, "", 0)
+	ts.ObserveRequest(req(200, 1))
+	ts.ObserveRequest(Request{Stack: "gone", Stage: "dev", Status: 200})
+	ts.Add(Key{Stack: "gone", Metric: BuildsSucceeded}, 1)
+	ts.Add(Key{Stack: "shop", Metric: BuildsSucceeded}, 1)
+	stats := &fakeStats{now: &ts.now, used: map[string]uint64{}, busy: map[string]time.Duration{}, mem: map[string]uint64{}}
+	NewSampler(ts.Store, fakeSource{{Stack: "shop", Stage: "prod"}}, stats, nil).Sample(context.Background())
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/metrics", nil)
+	r.Header.Set("Authorization", "Bearer t")
+	ts.Handler(TokenChecker("t")).ServeHTTP(rec, r)
+	body := rec.Body.String()
+	if strings.Contains(body, `stack="gone"`) {
+		t.Errorf("a deleted stack's totals are still exposed:\n%s", body)
+	}
+	for _, want := range []string{`slipway_requests_total{code_class="2xx",stack="shop",stage="prod"} 1`, `slipway_builds_total{result="succeeded",stack="shop"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
 		}
 	}
 }

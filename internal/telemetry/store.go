@@ -269,6 +269,30 @@ func (a *reqAcc) observe(r Request, b int) {
 	w.hist.sumSec += r.Latency.Seconds()
 }
 
+// keepStages drops the /metrics totals of stages (and stacks) not in
+// stages, deleted ones: their stored points stay until retention.
+func (s *Store) keepStages(stages []StageInstances) {
+	live := make(map[scope]bool, 2*len(stages))
+	for _, st := range stages {
+		live[scope{st.Stack, st.Stage, ""}] = true
+		live[scope{st.Stack, "", ""}] = true
+	}
+	s.reqMu.Lock()
+	for sc := range s.totals {
+		if !live[sc] {
+			delete(s.totals, sc)
+		}
+	}
+	s.reqMu.Unlock()
+	s.winMu.Lock()
+	for k := range s.addTotals {
+		if !live[scope{k.Stack, k.Stage, ""}] {
+			delete(s.addTotals, k)
+		}
+	}
+	s.winMu.Unlock()
+}
+
 // Set records a gauge's value for the open window (values set more than
 // once in a window average).
 func (s *Store) Set(k Key, v float64) {
