@@ -1,27 +1,22 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/accesslog"
 	"github.com/slipwayhq/slipway/internal/core"
-	"github.com/slipwayhq/slipway/internal/engine"
 	"github.com/slipwayhq/slipway/internal/service"
+	"github.com/slipwayhq/slipway/internal/telemetry/logstore"
 	"github.com/slipwayhq/slipway/internal/web"
 )
 
-// The dashboard reads metrics from the metrics store (storeMetrics) and
-// logs through the service (dashboardLogs: runtime logs from the
-// instances, access logs from the per-stage access log, build logs from
-// the builds' event logs) until the log store is wired here; storeLogs is
-// its adapter over logstore.Store, ready for that.
+// The dashboard reads the metrics store (storeMetrics) and the log store
+// through the service's ReadLogs (storeLogs), both shaped into what
+// package web declares.
 
 // storeMetrics implements web.Metrics over the metrics store.
 type storeMetrics struct{ store metricsQuery }
@@ -37,61 +32,62 @@ func (m storeMetrics) Series(stack, stage, metric string, from, to time.Time, st
 	return out
 }
 
-// dashboardLogs implements web.Logs over the service.
-type dashboardLogs struct{ svc *service.Service }
+// readLogs reads stored log entries (service.Service.ReadLogs: it checks
+// the stack and stage and picks the streams).
+type readLogs func(ctx context.Context, stack string, q service.LogQuery, fn func(logstore.Entry) error) error
 
-var _ web.Logs = dashboardLogs{}
+// storeLogs implements web.Logs over the log store.
+type storeLogs struct{ read readLogs }
 
-func (l dashboardLogs) ReadLogs(ctx context.Context, q web.LogQuery) ([]web.LogLine, error) {
-	var lines []web.LogLine
-	switch q.Kind {
-	case "runtime":
-		var buf bytes.Buffer
-		err := l.svc.Logs(ctx, q.Stack, q.Stage, engine.LogOptions{Since: q.Since, Timestamps: true}, &buf)
-		if core.IsNotFound(err) && strings.Contains(err.Error(), "no instances") {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		lines = runtimeLines(buf.String())
-	case "access":
-		var buf bytes.Buffer
-		if err := l.svc.AccessLogs(ctx, q.Stack, q.Stage, service.AccessQuery{Since: q.Since}, &buf); err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(&buf)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			var e accesslog.Entry
-			if json.Unmarshal(sc.Bytes(), &e) == nil {
-				lines = append(lines, web.LogLine{Time: e.Time, Instance: shortID(e.Instance), Text: accessText(e)})
-			}
-		}
-	case "build":
-		builds, err := l.svc.Builds(ctx, q.Stack)
-		if err != nil {
-			return nil, err
-		}
-		for i := len(builds) - 1; i >= 0; i-- { // oldest first
-			b := builds[i]
-			if b.FinishedAt != nil && b.FinishedAt.Before(q.Since) {
-				continue
-			}
-			ctx, cancel := context.WithCancel(ctx)
-			l.svc.FollowBuild(ctx, q.Stack, b.ID, func(ev core.Event) error {
-				cancel() // what is there, without waiting for more (see web's buildLog)
-				lines = append(lines, web.LogLine{Time: ev.Time, Instance: b.ID, Text: strings.TrimSpace(string(ev.Type) + " " + ev.Message)})
-				return nil
-			})
-			cancel()
-		}
-	case "release":
-		return nil, core.Errorf(core.CodeUnavailable, "release logs are kept by the log store, which this server does not run yet; see the build log")
-	default:
-		return nil, core.Errorf(core.CodeInvalid, "invalid log kind %q: use runtime, build, release or access", q.Kind)
+var _ web.Logs = storeLogs{}
+
+func (l storeLogs) ReadLogs(ctx context.Context, q web.LogQuery) ([]web.LogLine, error) {
+	kind, err := logstore.ParseKind(q.Kind)
+	if err != nil {
+		return nil, core.Errorf(core.CodeInvalid, "%v", err)
 	}
-	return filterLines(lines, q), nil
+	stage := q.Stage
+	if kind == logstore.Build {
+		stage = "" // builds are the stack's; the viewer shows them on every stage
+	}
+	var out []web.LogLine
+	err = l.read(ctx, q.Stack, service.LogQuery{Kind: kind, Stage: stage, Since: q.Since, Grep: q.Grep, Tail: q.Limit}, func(e logstore.Entry) error {
+		if e.Time.After(q.Since) { // the viewer follows from its last line: exclusive
+			out = append(out, entryLine(kind, e))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// entryLine shows one stored entry as a line of the viewer.
+func entryLine(kind logstore.Kind, e logstore.Entry) web.LogLine {
+	ln := web.LogLine{Time: e.Time, Text: string(e.JSON)}
+	switch kind {
+	case logstore.Runtime:
+		var v logstore.Line
+		if json.Unmarshal(e.JSON, &v) == nil {
+			ln.Instance, ln.Text = v.Instance, v.Text
+			if v.Stream == logstore.Stderr {
+				ln.Text = "stderr: " + v.Text
+			}
+		}
+	case logstore.Build, logstore.Release:
+		var v core.Event
+		if json.Unmarshal(e.JSON, &v) == nil {
+			ln.Instance = v.Build
+			if v.Release != "" {
+				ln.Instance = v.Release
+			}
+			ln.Text = strings.TrimSpace(string(v.Type) + " " + v.Message + " " + strings.Join(v.Details, " "))
+		}
+	case logstore.Access:
+		var v accesslog.Entry
+		if json.Unmarshal(e.JSON, &v) == nil {
+			ln.Instance, ln.Text = shortID(v.Instance), accessText(v)
+		}
+	}
+	return ln
 }
 
 // accessText is an access log entry on one line, as a web server's
@@ -115,38 +111,4 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
-}
-
-// runtimeLines parses `[instance | ]<RFC 3339 time> text` lines, sorted by time.
-func runtimeLines(s string) []web.LogLine {
-	var out []web.LogLine
-	for _, ln := range strings.Split(s, "\n") {
-		inst := ""
-		if i := strings.Index(ln, " | "); i > 0 && !strings.ContainsAny(ln[:i], " ") {
-			inst, ln = ln[:i], ln[i+3:]
-		}
-		ts, text, _ := strings.Cut(ln, " ")
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			continue
-		}
-		out = append(out, web.LogLine{Time: t, Instance: inst, Text: text})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out
-}
-
-// filterLines keeps the lines strictly after q.Since that contain q.Grep,
-// the newest q.Limit of them.
-func filterLines(lines []web.LogLine, q web.LogQuery) []web.LogLine {
-	out := lines[:0]
-	for _, l := range lines {
-		if l.Time.After(q.Since) && (q.Grep == "" || strings.Contains(l.Text, q.Grep)) {
-			out = append(out, l)
-		}
-	}
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[len(out)-q.Limit:]
-	}
-	return out
 }

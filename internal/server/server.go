@@ -288,7 +288,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	apiHandler.SetMetrics(metricsStore, metricsStore.Handler(telemetry.TokenChecker(token, scrape)))
 	handler.Handle("/", apiHandler)
 	// The dashboard shares it too: /ui/, and / redirects there.
-	dash, err := web.New(web.Config{Service: svc, Metrics: storeMetrics{metricsStore}, Logs: dashboardLogs{svc}, Token: token, Logger: log})
+	dash, err := web.New(web.Config{Service: svc, Metrics: storeMetrics{metricsStore}, Logs: storeLogs{svc.ReadLogs}, Token: token, Logger: log})
 	if err != nil {
 		return err
 	}
