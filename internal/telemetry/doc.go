@@ -15,7 +15,8 @@
 // gauges averaged from the period's 10 s points, latency quantiles from
 // the period's merged histograms (not from the 10 s quantiles). 10 s
 // points are kept 48 h, 5 min points 90 days. Query reads them, at the
-// native resolution or re-aggregated to a step.
+// native resolution or re-aggregated to a step (a stage's latency
+// quantiles from merged histograms where they are kept).
 //
 // Memory and disk are bounded. Only series with data exist; counters'
 // zeros are not stored (a counter of a stage that had data reads 0).
@@ -25,10 +26,12 @@
 // errors, p99 latency, CPU and memory; stages keep every metric. Series
 // of an instance gone longer than the retention are forgotten, and new
 // series past Config.MaxSeries (DefaultMaxSeries, 5,000) are dropped
-// with a logged warning. Measured (BenchmarkMemoryAtFullRetention): 50
-// stages of 5 instances at full retention are 1,500 series and 149 MB
-// of heap with noise drawn afresh every point (a worst case: about
-// 100 KB a series), so the cap bounds memory at about 500 MB. On disk a
+// with a logged warning. Stages also keep their 10 s latency histograms
+// for 48 h (memory only), so that a query's step merges them. Measured
+// (BenchmarkMemoryAtFullRetention): 50 stages of 5 instances at full
+// retention are 1,500 series and 174 MB of heap with noise drawn afresh
+// every point (a worst case: about 100 KB a series, 500 KB of
+// histograms a stage), so the cap bounds memory at about 750 MB. On disk a
 // point takes about 6 bytes: the same 1,500 series at full retention
 // are about 390 MB of segment files.
 //

@@ -9,9 +9,11 @@ import (
 // the native resolution: 10 s for data younger than FineRetention, 5 min
 // before. A larger step re-aggregates by the metric's kind: counters sum,
 // gauges average, latency quantiles take the largest of the period's
-// quantiles (an upper bound: the 10 s and 5 min points have quantiles of
-// merged histograms, and a step of whole 5 min periods reads the 5 min
-// points, so a 5 min step's quantiles are exact to the bucket). Periods without data are
+// quantiles of merged histograms: a stage's 10 s histograms are kept
+// (in memory) for the fine retention, and a step of whole 5 min periods
+// reads the 5 min points, which are made from merged histograms. Where
+// no histogram is left (instances, periods before a restart) a step
+// takes the largest of its points' quantiles, an upper bound. Periods without data are
 // absent for gauges and latency; counters read 0 while the stage (the
 // instance, for instance series; the stack, for builds) had any data.
 // Unknown metrics answer nothing.
@@ -49,11 +51,37 @@ func (s *Store) Query(k Key, from, to time.Time, step time.Duration) []Point {
 	if fFrom < toF {
 		pts = s.tierPoints(se, sp, mi.Kind, false, fFrom, toF, pts)
 	}
-	s.mu.RUnlock()
 	if step <= FineStep || len(pts) == 0 {
+		s.mu.RUnlock()
 		return pts
 	}
-	return reaggregate(pts, mi.Kind, step)
+	out := reaggregate(pts, mi.Kind, step)
+	if l := s.hists[scope{k.Stack, k.Stage, ""}]; mi.Kind == Latency && k.Instance == "" && l != nil && se != nil {
+		s.mergedQuantiles(out, se, l, quantileOf(k.Metric), step, fFrom, toF)
+	}
+	s.mu.RUnlock()
+	return out
+}
+
+// mergedQuantiles replaces the value of each step period made of 10 s
+// points alone by the quantile of their merged histograms, when every
+// one of them still has its histogram.
+func (s *Store) mergedQuantiles(out []Point, se *series, l *histLog, q float64, step time.Duration, fFrom, fTo int64) {
+	for i := range out {
+		lo := ceilDiv(out[i].T.UnixNano(), int64(FineStep))
+		hi := min(ceilDiv(out[i].T.Add(step).UnixNano(), int64(FineStep)), fTo)
+		if lo < fFrom || lo >= hi {
+			continue // (partly) from 5 min points
+		}
+		var h hist
+		whole := true
+		se.fine.each(lo, hi, func(slot int64, _ float32) {
+			whole = whole && l.mergeInto(slot, &h)
+		})
+		if whole && h.count > 0 {
+			out[i].V = float64(quantize(P99Latency, h.quantile(q)))
+		}
+	}
 }
 
 // tierPoints appends a tier's points in slots [from, to), with a

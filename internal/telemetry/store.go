@@ -23,9 +23,9 @@ const (
 	finePerCoarse = int64(CoarseStep / FineStep)
 
 	// DefaultMaxSeries caps the series a Store keeps. At the measured
-	// ~100 KB a series at full retention with noisy data (see doc.go)
-	// that bounds memory at about 500 MB; a server with 50 stages of 5
-	// instances has 1,500.
+	// ~100 KB a series at full retention with noisy data, plus stages'
+	// histograms (see doc.go), that bounds memory at about 750 MB; a
+	// server with 50 stages of 5 instances has 1,500.
 	DefaultMaxSeries = 5000
 )
 
@@ -77,8 +77,9 @@ type Store struct {
 	mu        sync.RWMutex
 	series    map[Key]*series
 	spans     map[scope]*span
-	dropped   int       // points of series past the cap since the last warning
-	warnedCap time.Time // when the cap was last warned of
+	hists     map[scope]*histLog // stages' 10 s latency histograms
+	dropped   int                // points of series past the cap since the last warning
+	warnedCap time.Time          // when the cap was last warned of
 }
 
 type scope struct{ stack, stage, instance string }
@@ -142,7 +143,7 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, log: cfg.Logger.With("component", "metrics"), now: cfg.Now,
 		reqs: map[scope]*reqAcc{}, totals: map[scope]*stageTotals{},
 		win: map[Key]*cell{}, gaugesNow: map[Key]gaugeSample{}, addTotals: map[Key]float64{},
-		series: map[Key]*series{}, spans: map[scope]*span{}}
+		series: map[Key]*series{}, spans: map[scope]*span{}, hists: map[scope]*histLog{}}
 	s.closedSlot.Store(fineSlot(s.now()) - 1)
 	if cfg.Dir != "" {
 		segs, err := openSegments(cfg.Dir, s.log)
@@ -381,6 +382,11 @@ func (s *Store) closeWindow(slot int64) {
 	endsPeriod := lastP >= firstP
 	var pts []point
 	var fives map[scope][3]float64
+	type stageHist struct {
+		sc scope
+		h  hist
+	}
+	var hists []stageHist
 	s.reqMu.Lock()
 	for sc, a := range s.reqs {
 		w := &a.win
@@ -389,6 +395,9 @@ func (s *Store) closeWindow(slot int64) {
 		} else {
 			a.idle = 0
 			pts = append(pts, w.points(sc, slot, FineStep)...)
+			if sc.instance == "" {
+				hists = append(hists, stageHist{sc, w.hist})
+			}
 			a.five.merge(&w.hist)
 			a.win = reqWindow{}
 		}
@@ -428,6 +437,17 @@ func (s *Store) closeWindow(slot int64) {
 	}
 	s.mu.Lock()
 	pts = s.applyLocked(pts, false)
+	for _, sh := range hists {
+		if _, kept := s.series[Key{sh.sc.stack, sh.sc.stage, "", P99Latency}]; !kept {
+			continue // past the series cap
+		}
+		l := s.hists[sh.sc]
+		if l == nil {
+			l = &histLog{}
+			s.hists[sh.sc] = l
+		}
+		l.add(slot, &sh.h)
+	}
 	var coarse [][]point
 	for p := firstP; p <= lastP; p++ {
 		var q map[scope][3]float64
@@ -672,6 +692,11 @@ func (s *Store) retainLocked(slot int64) {
 			delete(s.series, k)
 		}
 	}
+	for sc, l := range s.hists {
+		if l.dropBefore(fineMin); len(l.chunks) == 0 {
+			delete(s.hists, sc)
+		}
+	}
 	for sc, sp := range s.spans {
 		if sp.last < coarseMin*finePerCoarse {
 			delete(s.spans, sc)
@@ -695,6 +720,9 @@ func (s *Store) Bytes() int {
 	b := 0
 	for k, se := range s.series {
 		b += 64 + len(k.Stack) + len(k.Stage) + len(k.Instance) + len(k.Metric) + se.fine.bytes() + se.coarse.bytes()
+	}
+	for _, l := range s.hists {
+		b += l.bytes()
 	}
 	return b
 }

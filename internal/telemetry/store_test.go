@@ -139,8 +139,13 @@ func TestDownsampling(t *testing.T) {
 	if p := ts.Query(stageKey(P50Latency), t0, ts.now, CoarseStep); len(p) != 1 || !near(p[0].V, 10, 0.19) {
 		t.Errorf("p50 at a 5 min step: %v, want about 10 ms", p)
 	}
-	if p := ts.Query(stageKey(P50Latency), t0, ts.now, time.Minute); len(p) != 5 || !near(p[4].V, 1000, 0.19) {
-		t.Errorf("p50 at a 1 min step: %v, want 5 points, the last about 1000 ms", p)
+	// A 1 min step merges its six 10 s histograms: the last minute's 30
+	// fast and 30 slow requests have a fast p50 and a slow p99.
+	if p := ts.Query(stageKey(P50Latency), t0, ts.now, time.Minute); len(p) != 5 || !near(p[4].V, 10, 0.19) {
+		t.Errorf("p50 at a 1 min step: %v, want 5 points, the last about 10 ms", p)
+	}
+	if p := ts.Query(stageKey(P99Latency), t0, ts.now, time.Minute); len(p) != 5 || !near(p[4].V, 1000, 0.19) || !near(p[0].V, 10, 0.19) {
+		t.Errorf("p99 at a 1 min step: %v, want 5 points, the first about 10 ms, the last about 1000 ms", p)
 	}
 	ts.jump(FineRetention + time.Hour) // the fine points are gone
 	from, to := t0, t0.Add(CoarseStep)
@@ -192,7 +197,7 @@ func TestStepReaggregation(t *testing.T) {
 		{CPUPercent, 20 * time.Second, []float64{15, 35, 60}},
 		{CPUPercent, 0, []float64{10, 20, 30, 40, 60}},
 		{P99Latency, 20 * time.Second, []float64{10, 500, 10}},
-		{P50Latency, time.Minute, []float64{500}},
+		{P50Latency, time.Minute, []float64{10}}, // 12 of 16 requests took 10 ms
 		// The 5 min period in progress: from its 10 s points.
 		{Requests, 5 * time.Minute, []float64{16}},
 		{P99Latency, 5 * time.Minute, []float64{500}},
@@ -206,6 +211,11 @@ func TestStepReaggregation(t *testing.T) {
 		if !ok {
 			t.Errorf("%s step %s: got %v, want %v", tt.metric, tt.step, got, tt.want)
 		}
+	}
+	// An instance keeps no histograms: a step takes its largest p99.
+	inst := Key{"shop", "prod", "shop-prod-1", P99Latency}
+	if p := ts.Query(inst, from, to, time.Minute); len(p) != 1 || !near(p[0].V, 500, 0.19) {
+		t.Errorf("instance p99 at a 1 min step: %v, want about 500 ms", p)
 	}
 	// Step buckets start on multiples of the step.
 	if pts := ts.Query(stageKey(Requests), from, to, 20*time.Second); len(pts) == 3 && !pts[1].T.Equal(t0.Add(20*time.Second)) {
