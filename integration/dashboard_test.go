@@ -259,6 +259,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitText(t, ctx, "#log-lines", "/followed-request")
 	shoot(t, ctx, "08-logs-access")
 
+	// The overview's sparkline and rate count the traffic too.
+	eventually(t, 30*time.Second, "the overview counts the traffic", func() error {
+		try, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(try, chromedp.Navigate(s.api+"/ui/"), chromedp.WaitVisible(css("td.spark-cell"))); err != nil {
+			return err
+		}
+		if rate := text(t, ctx, "td.spark-cell"); strings.Contains(rate, "0.0/min") {
+			return fmt.Errorf("rate %q", rate)
+		}
+		return nil
+	})
+	shoot(t, ctx, "12-overview-traffic")
+
 	// Runtime logs: the instances' output.
 	do(t, ctx, "open the runtime log", chromedp.Navigate(s.api+"/ui/stacks/dash/stages/dev/logs?kind=runtime&since=1h"), chromedp.WaitVisible(chromedp.ID("log-lines")))
 	if lines := text(t, ctx, "#log-lines"); !strings.Contains(lines, "listening on") {

@@ -353,3 +353,16 @@ func TestSumSeries(t *testing.T) {
 		t.Fatalf("sumSeries = %v", got)
 	}
 }
+
+func TestFillZeros(t *testing.T) {
+	got := fillZeros([]Point{{T: t0.Add(2 * time.Minute), V: 7}}, t0, t0.Add(4*time.Minute), time.Minute)
+	want := []float64{0, 0, 7, 0}
+	if len(got) != len(want) {
+		t.Fatalf("fillZeros = %v", got)
+	}
+	for i := range want {
+		if got[i].V != want[i] || !got[i].T.Equal(t0.Add(time.Duration(i)*time.Minute)) {
+			t.Fatalf("fillZeros = %v, want values %v", got, want)
+		}
+	}
+}

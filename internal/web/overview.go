@@ -57,11 +57,27 @@ func (d *Dashboard) stackRequests(stack string, stages []string, from, to time.T
 	if d.cfg.Metrics == nil {
 		return nil
 	}
-	return sumSeries(func(yield func([]Point)) {
+	sum := sumSeries(func(yield func([]Point)) {
 		for _, sg := range stages {
 			yield(d.cfg.Metrics.Series(stack, sg, "requests", from, to, time.Minute))
 		}
 	})
+	return fillZeros(sum, from, to, time.Minute)
+}
+
+// fillZeros puts a 0 at every step of [from, to) that has no point: for a
+// counter, a minute without data is a minute without requests, and the
+// sparkline stays a line rather than a few dots.
+func fillZeros(points []Point, from, to time.Time, step time.Duration) []Point {
+	have := map[int64]float64{}
+	for _, p := range points {
+		have[p.T.UnixNano()] = p.V
+	}
+	var out []Point
+	for t := from; t.Before(to); t = t.Add(step) {
+		out = append(out, Point{T: t, V: have[t.UnixNano()]})
+	}
+	return out
 }
 
 // sumSeries adds series point by point (equal times), oldest first.
