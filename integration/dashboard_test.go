@@ -310,6 +310,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the live log repeats or lacks its first line:\n%s", lines)
 	}
 	shoot(t, ctx, "10-build-live-done")
+	do(t, ctx, "open the builds", chromedp.Navigate(s.api+"/ui/stacks/dash/builds"), chromedp.WaitVisible(css("table.list")))
+	if list := text(t, ctx, "table.list"); !strings.Contains(list, "b3") || strings.Count(list, "succeeded") != 3 {
+		t.Fatalf("builds list:\n%s", list)
+	}
+	shoot(t, ctx, "13-builds")
+	do(t, ctx, "open the release log", chromedp.Navigate(s.api+"/ui/stacks/dash/stages/dev/logs?kind=release&since=1h"), chromedp.WaitVisible(chromedp.ID("log-lines")))
+	if lines := text(t, ctx, "#log-lines"); !strings.Contains(lines, "release r5 to stage dev") {
+		t.Fatalf("release log in the viewer:\n%s", lines)
+	}
+	shoot(t, ctx, "14-logs-release")
 
 	// Log out: the session ends, and pages ask for the token again.
 	do(t, ctx, "log out", chromedp.Click(css("form.logout button")), chromedp.WaitVisible(chromedp.ID("token")),
