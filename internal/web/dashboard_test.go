@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -364,5 +365,63 @@ func TestFillZeros(t *testing.T) {
 		if got[i].V != want[i] || !got[i].T.Equal(t0.Add(time.Duration(i)*time.Minute)) {
 			t.Fatalf("fillZeros = %v, want values %v", got, want)
 		}
+	}
+}
+
+// runningService's build b9 is running: FollowBuild delivers what it has,
+// then waits for more until its context ends, as a live job does.
+type runningService struct {
+	fakeService
+	ended chan error // how the page's read ended
+}
+
+func (s *runningService) FollowBuild(ctx context.Context, stack, build string, fn func(core.Event) error) error {
+	for _, ev := range []core.Event{{Type: core.EventStep, Message: "build b9"}, {Type: core.EventLog, Message: "compiling"}} {
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return ctx.Err()
+}
+
+func (*runningService) Build(ctx context.Context, stack, id string) (core.Build, error) {
+	return core.Build{ID: id, Stack: stack, Status: core.BuildRunning, StartedAt: t0}, nil
+}
+
+// TestRunningBuildPage: a running build's page shows the lines so far at
+// once (it does not wait for the build), follows the rest over SSE, and
+// reloads itself only when JS is off.
+func TestRunningBuildPage(t *testing.T) {
+	svc := &runningService{ended: make(chan error, 1)}
+	d, err := New(Config{Service: svc, Token: testToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+	c := browser(t)
+	login(t, srv, c)
+	resp, body := get(t, c, srv.URL+"/ui/stacks/shop/builds/b9")
+	if resp.StatusCode != 200 {
+		t.Fatalf("running build page: %d", resp.StatusCode)
+	}
+	// The page stopped reading once it had the lines there were, not by
+	// its fallback deadline.
+	if err := <-svc.ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the page's read of the running build ended with %v, want it cancelled after the first lines", err)
+	}
+	for _, want := range []string{"build b9", "compiling", `data-events="/ui/stacks/shop/builds/b9/events?skip=2"`,
+		`<noscript><meta http-equiv="refresh" content="3"></noscript>`, "running"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("running build page lacks %q", want)
+		}
+	}
+	if _, body := get(t, c, srv.URL+"/ui/stacks/shop/stages/dev/charts"); !strings.Contains(body, "no metrics store") || !strings.Contains(body, "no data in this range") {
+		t.Error("charts without a metrics store do not say so")
+	}
+	if _, body := get(t, c, srv.URL+"/ui/stacks/shop/stages/dev/logs"); !strings.Contains(body, "keeps no logs") {
+		t.Error("logs without a log store do not say so")
 	}
 }
