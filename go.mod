@@ -19,6 +19,12 @@ require (
 )
 
 require (
+	k8s.io/api v0.32.13 // indirect
+	k8s.io/apimachinery v0.32.13 // indirect
+	sigs.k8s.io/yaml v1.4.0 // indirect
+)
+
+require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
