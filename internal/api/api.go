@@ -88,6 +88,7 @@ func New(svc Service, token string, info Info, log *slog.Logger) *API {
 	a := &API{svc: svc, tokenHash: sha256.Sum256([]byte(token)), info: info, log: log.With("component", "api"), mux: http.NewServeMux()}
 	a.routes = append(a.table(), a.alarmRoutes()...)
 	a.routes = append(a.routes, a.metricsRoutes()...)
+	a.routes = append(a.routes, a.costRoutes()...)
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
 	}

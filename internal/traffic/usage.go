@@ -83,7 +83,7 @@ func Summarize(m Metered) Usage {
 func FromUsage(m Metered) (cost.Profile, []string, error) {
 	u := Summarize(m)
 	if u.Requests <= 0 {
-		return cost.Profile{}, nil, fmt.Errorf("no requests metered in the last %s: send traffic first, or give --requests instead of --from-usage", shortDuration(m.Window))
+		return cost.Profile{}, nil, fmt.Errorf("no requests metered in the last %s: send traffic first, or give --requests instead of --from-usage", FormatWindow(m.Window))
 	}
 	factor := float64(Month) / float64(m.Window)
 	p := cost.Profile{
@@ -95,7 +95,7 @@ func FromUsage(m Metered) (cost.Profile, []string, error) {
 		PeakConcurrency:  u.PeakConcurrency,
 	}
 	notes := []string{fmt.Sprintf("from %s of metered usage: %s requests, extrapolated × %s to 30 days",
-		shortDuration(m.Window), formatFloat(u.Requests), formatFloat(factor))}
+		FormatWindow(m.Window), formatFloat(u.Requests), formatFloat(factor))}
 	if p.DurationMS <= 0 {
 		p.DurationMS = DefaultDurationMS
 		notes = append(notes, fmt.Sprintf("no latency metered: assuming %d ms per request", DefaultDurationMS))
@@ -112,7 +112,7 @@ func FromUsage(m Metered) (cost.Profile, []string, error) {
 	}
 	if p.PeakConcurrency > 0 {
 		notes = append(notes, fmt.Sprintf("concurrency metered: mean %s, peak %s (per %s)",
-			formatFloat(p.MeanConcurrency), formatFloat(p.PeakConcurrency), shortDuration(m.Step)))
+			formatFloat(p.MeanConcurrency), formatFloat(p.PeakConcurrency), FormatWindow(m.Step)))
 	}
 	return p, notes, nil
 }
@@ -138,8 +138,8 @@ func Window(s string) (time.Duration, error) {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// shortDuration prints 24h rather than 24h0m0s.
-func shortDuration(d time.Duration) string {
+// FormatWindow prints a window briefly: 24h rather than 24h0m0s.
+func FormatWindow(d time.Duration) string {
 	s := d.String()
 	for _, suf := range []string{"m0s", "h0m"} {
 		if len(s) > len(suf) && s[len(s)-len(suf):] == suf {
