@@ -12,6 +12,8 @@ type Stack struct {
 	Stages []Stage // in pipeline order; only the stages asked for
 	// Domain is the gateway's domain (stages are <stage>.<stack>.<domain>).
 	Domain string
+	// BuildVars are the stack's build variables (`env set --build`).
+	BuildVars map[string]string
 }
 
 // Stage is one stage to export.
@@ -42,6 +44,9 @@ type Options struct {
 type File struct {
 	Name string
 	Data []byte
+	// Warnings say what of the stack this file could not carry over
+	// (a feature the target has no equivalent for); the CLI prints them.
+	Warnings []string
 }
 
 // Exporter turns a stack into files of another platform's format.

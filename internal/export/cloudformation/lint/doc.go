@@ -1,0 +1,8 @@
+// Package lint checks CloudFormation templates the way cfn-lint does, for
+// the subset that slipway's exporter needs: every resource's Properties
+// against its resource provider schema (a small JSON Schema validator for
+// the keywords those schemas use, with intrinsic functions accepted where
+// a scalar or a list is expected), and the template's cross-references
+// (Ref, Fn::GetAtt, Fn::Sub, conditions, DependsOn). It is used by tests;
+// it never talks to AWS.
+package lint

@@ -1,0 +1,262 @@
+package lint
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Pseudo-parameters any template may Ref.
+var pseudo = map[string]bool{
+	"AWS::AccountId": true, "AWS::NotificationARNs": true, "AWS::NoValue": true, "AWS::Partition": true,
+	"AWS::Region": true, "AWS::StackId": true, "AWS::StackName": true, "AWS::URLSuffix": true,
+}
+
+// Unschemed lists resource types the checks accept without a provider
+// schema (their Properties are not validated), each with the attributes
+// Fn::GetAtt may read from it.
+type Unschemed map[string][]string
+
+// Check validates a template (JSON) and returns its problems, sorted; nil
+// when it is valid. Each problem names where it is ("Resources/Api/
+// Properties/Name: ...").
+func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
+	var t struct {
+		Parameters map[string]any            `json:"Parameters"`
+		Conditions map[string]any            `json:"Conditions"`
+		Resources  map[string]map[string]any `json:"Resources"`
+		Outputs    map[string]any            `json:"Outputs"`
+	}
+	if err := json.Unmarshal(template, &t); err != nil {
+		return []string{"template: " + err.Error()}
+	}
+	c := &checker{s: s, unschemed: unschemed, params: t.Parameters, conds: t.Conditions, res: t.Resources}
+	if len(t.Resources) == 0 {
+		c.add("Resources", "a template needs at least one resource")
+	}
+	for name, r := range t.Resources {
+		c.resource(name, r)
+	}
+	for name, cond := range t.Conditions {
+		c.refs(cond, "Conditions/"+name)
+	}
+	for name, out := range t.Outputs {
+		m, _ := out.(map[string]any)
+		if _, ok := m["Value"]; !ok {
+			c.add("Outputs/"+name, "an output needs a Value")
+		}
+		if cn, ok := m["Condition"].(string); ok {
+			c.condition(cn, "Outputs/"+name+"/Condition")
+		}
+		c.refs(out, "Outputs/"+name)
+	}
+	sort.Strings(c.problems)
+	return c.problems
+}
+
+type checker struct {
+	s         *Schemas
+	unschemed Unschemed
+	params    map[string]any
+	conds     map[string]any
+	res       map[string]map[string]any
+	problems  []string
+}
+
+func (c *checker) add(path, format string, args ...any) {
+	c.problems = append(c.problems, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (c *checker) resource(name string, r map[string]any) {
+	path := "Resources/" + name
+	typ, _ := r["Type"].(string)
+	if cn, ok := r["Condition"].(string); ok {
+		c.condition(cn, path+"/Condition")
+	}
+	switch d := r["DependsOn"].(type) {
+	case string:
+		c.exists(d, path+"/DependsOn")
+	case []any:
+		for _, x := range d {
+			s, _ := x.(string)
+			c.exists(s, path+"/DependsOn")
+		}
+	}
+	props, hasProps := r["Properties"]
+	c.refs(props, path+"/Properties")
+	if _, ok := c.unschemed[typ]; ok {
+		return
+	}
+	p, ok := c.s.byType[typ]
+	if !ok {
+		c.add(path, "no provider schema for type %q", typ)
+		return
+	}
+	if !hasProps {
+		props = map[string]any{}
+	}
+	v := &validator{root: p.root}
+	v.validate(p.root, props, path+"/Properties")
+	c.problems = append(c.problems, v.problems...)
+}
+
+func (c *checker) exists(res, path string) {
+	if _, ok := c.res[res]; !ok {
+		c.add(path, "%q is not a resource of the template", res)
+	}
+}
+
+func (c *checker) condition(name, path string) {
+	if _, ok := c.conds[name]; !ok {
+		c.add(path, "condition %q is not defined", name)
+	}
+}
+
+// ref checks a Ref target: a resource, a parameter or a pseudo-parameter.
+func (c *checker) ref(target, path string) {
+	if _, ok := c.res[target]; ok {
+		return
+	}
+	if _, ok := c.params[target]; ok {
+		return
+	}
+	if pseudo[target] {
+		return
+	}
+	c.add(path, "Ref %q names no resource, parameter or pseudo-parameter", target)
+}
+
+// getAtt checks that res exists and attr is one of its type's read-only
+// properties.
+func (c *checker) getAtt(res, attr, path string) {
+	r, ok := c.res[res]
+	if !ok {
+		c.add(path, "Fn::GetAtt %q names no resource", res)
+		return
+	}
+	typ, _ := r["Type"].(string)
+	if attrs, ok := c.unschemed[typ]; ok {
+		for _, a := range attrs {
+			if a == attr {
+				return
+			}
+		}
+		c.add(path, "Fn::GetAtt %s.%s: %s has no attribute %s", res, attr, typ, attr)
+		return
+	}
+	p, ok := c.s.byType[typ]
+	if !ok {
+		return // reported on the resource
+	}
+	if !p.readOnly[attr] {
+		c.add(path, "Fn::GetAtt %s.%s: %s has no attribute %s (its readOnlyProperties: %s)", res, attr, typ, attr, strings.Join(keys(p.readOnly), ", "))
+	}
+}
+
+var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// refs walks x for intrinsic functions and checks what they name.
+func (c *checker) refs(x any, path string) {
+	switch v := x.(type) {
+	case []any:
+		for i, e := range v {
+			c.refs(e, fmt.Sprintf("%s/%d", path, i))
+		}
+	case map[string]any:
+		if name, arg, ok := intrinsic(v); ok {
+			c.function(name, arg, path)
+			return
+		}
+		for k, e := range v {
+			if k == "Condition" {
+				if s, ok := e.(string); ok && strings.HasPrefix(path, "Conditions/") {
+					c.condition(s, path+"/Condition")
+					continue
+				}
+			}
+			c.refs(e, path+"/"+k)
+		}
+	}
+}
+
+func (c *checker) function(name string, arg any, path string) {
+	p := path + "/" + name
+	switch name {
+	case "Ref":
+		s, ok := arg.(string)
+		if !ok {
+			c.add(p, "Ref takes a name")
+			return
+		}
+		c.ref(s, p)
+	case "Fn::GetAtt":
+		var res, attr string
+		switch a := arg.(type) {
+		case string:
+			res, attr, _ = strings.Cut(a, ".")
+		case []any:
+			if len(a) == 2 {
+				res, _ = a[0].(string)
+				attr, _ = a[1].(string)
+			}
+		}
+		if res == "" || attr == "" {
+			c.add(p, "Fn::GetAtt takes [resource, attribute]")
+			return
+		}
+		c.getAtt(res, attr, p)
+	case "Fn::Sub":
+		var str string
+		locals := map[string]bool{}
+		switch a := arg.(type) {
+		case string:
+			str = a
+		case []any:
+			if len(a) == 2 {
+				str, _ = a[0].(string)
+				vars, _ := a[1].(map[string]any)
+				for k, e := range vars {
+					locals[k] = true
+					c.refs(e, p+"/"+k)
+				}
+			}
+		}
+		for _, m := range subVar.FindAllStringSubmatch(str, -1) {
+			ref := m[1]
+			if strings.HasPrefix(ref, "!") || locals[ref] {
+				continue
+			}
+			if res, attr, ok := strings.Cut(ref, "."); ok && !pseudo[ref] {
+				c.getAtt(res, attr, p)
+			} else {
+				c.ref(ref, p)
+			}
+		}
+	case "Fn::If":
+		a, ok := arg.([]any)
+		if !ok || len(a) != 3 {
+			c.add(p, "Fn::If takes [condition, value if true, value if false]")
+			return
+		}
+		cn, _ := a[0].(string)
+		c.condition(cn, p)
+		c.refs(a[1], p+"/1")
+		c.refs(a[2], p+"/2")
+	case "Fn::Join", "Fn::Select", "Fn::Split", "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not",
+		"Fn::GetAZs", "Fn::Base64", "Fn::Cidr", "Fn::ImportValue", "Fn::FindInMap", "Fn::ToJsonString", "Fn::Length":
+		c.refs(arg, p)
+	default:
+		c.add(p, "unknown intrinsic function %s", name)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
