@@ -37,7 +37,7 @@ func charge(p Price, q float64, label string) (float64, string) {
 	case p.Free > 0 && q <= p.Free:
 		return 0, fmt.Sprintf("%s %s, within the %s %s free = %s", qty(q), label, qty(p.Free), label, usd(0))
 	case p.Free > 0:
-		return cost, fmt.Sprintf("%s %s − %s free: %s = %s", qty(q), label, qty(p.Free), strings.Join(parts, " + "), usd(cost))
+		return cost, fmt.Sprintf("%s %s − %s %s free: %s = %s", qty(q), label, qty(p.Free), label, strings.Join(parts, " + "), usd(cost))
 	case len(parts) == 0:
 		return 0, fmt.Sprintf("0 %s × %s%s = %s", label, rate(firstPaid(p)), per(p.Per), usd(0))
 	}

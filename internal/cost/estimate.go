@@ -243,7 +243,8 @@ func serverlessItems(t *Table, s Stage, p Profile, as []string) ([]LineItem, []s
 		pc.Arithmetic = fmt.Sprintf("%d × %g GB × %s s: ", s.MinInstances, gb, qty(SecondsPerMonth)) + pc.Arithmetic
 		pd := t.item(svcLambda, "provisioned duration GB-seconds", "lambda.provisioned_duration", gbs*share, "GB-s")
 		items = append(items, pc, pd)
-		as = append(as, fmt.Sprintf("provisioned concurrency %d serves %s of the invocations (min(1, %d / mean concurrency))", s.MinInstances, qty(share), s.MinInstances))
+		as = append(as, fmt.Sprintf("provisioned concurrency %d serves %s%% of the invocations (min(1, %d / mean concurrency %s)), the rest run on demand",
+			s.MinInstances, qty(share*100), s.MinInstances, qty(p.MeanConcurrency)))
 	}
 	od := t.item(svcLambda, "GB-seconds", "lambda.duration", onDemand, "GB-s")
 	if s.MinInstances == 0 {
@@ -251,6 +252,9 @@ func serverlessItems(t *Table, s Stage, p Profile, as []string) ([]LineItem, []s
 	}
 	items = append(items, od)
 	as = append(as, fmt.Sprintf("Lambda ephemeral storage: the free %d MB", lambdaFreeEphemeralMB))
+	if s.MaxInstances > 0 && p.PeakConcurrency > float64(s.MaxInstances) {
+		as = append(as, fmt.Sprintf("peak concurrency %s exceeds max instances %d: Lambda would throttle the excess (priced as if served)", qty(p.PeakConcurrency), s.MaxInstances))
+	}
 	return items, as
 }
 
@@ -264,7 +268,7 @@ func gatewayItems(t *Table, p Profile, as []string) ([]LineItem, []string) {
 func balancerItems(t *Table, s Stage, p Profile, as []string) ([]LineItem, []string) {
 	d := t.LCU
 	gbPerHour := p.RequestsPerMonth * (p.RequestBytes + p.ResponseBytes) / BytesPerGB / HoursPerMonth
-	perLCU, target := d.ProcessedGBPerHour, "instances"
+	perLCU, target := d.ProcessedGBPerHour, "container"
 	if s.Architecture == "serverless" {
 		perLCU, target = d.ProcessedGBPerHourLambda, "Lambda"
 	}
