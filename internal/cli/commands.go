@@ -61,16 +61,22 @@ the stage's URL to stdout. Whatever was serving keeps serving if anything fails.
 				return fmt.Errorf("%s is not a directory: deploy a directory holding a Dockerfile (and slipway.yml)", dir)
 			}
 			dockerfile := ""
+			var spec *client.StackSpec
 			if stack == "" {
-				spec, err := client.ReadManifest(dir)
+				s, err := client.ReadManifest(dir)
 				if err != nil {
 					return err
 				}
-				stack, dockerfile = spec.Name, spec.Build.Dockerfile
+				stack, dockerfile, spec = s.Name, s.Build.Dockerfile, &s
+			} else if s, err := client.ReadManifest(dir); err == nil && s.Name == stack {
+				spec = &s
 			}
 			c, err := g.client()
 			if err != nil {
 				return err
+			}
+			if spec != nil && !quiet {
+				deployEstimate(cmd.Context(), g.stderr, c, *spec)
 			}
 			p := &progress{w: g.stderr, quiet: quiet, start: time.Now()}
 			done, err := c.Deploy(cmd.Context(), dir, stack, dockerfile, p.event)
@@ -83,7 +89,7 @@ the stage's URL to stdout. Whatever was serving keeps serving if anything fails.
 		},
 	}
 	cmd.Flags().StringVar(&stack, "stack", "", "stack name (default: name in slipway.yml)")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "show steps only, not their output")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "show steps only, not their output nor the cost estimate")
 	return cmd
 }
 

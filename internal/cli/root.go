@@ -70,7 +70,7 @@ func Main(args []string, serverCmd func(version string) *cobra.Command) int {
 		serverCmd(Version),
 		initCmd(g), deployCmd(g), statusCmd(g), logsCmd(g), rmCmd(g),
 		buildsCmd(g), releasesCmd(g), scaleCmd(g), eventsCmd(g), usageCmd(g), invokeCmd(g), keysCmd(g), domainCmd(g), endpointCmd(g), abortCmd(g), execCmd(g), rollbackCmd(g), approveCmd(g), stackCmd(g), envCmd(g),
-		alarmsCmd(g), topCmd(g),
+		alarmsCmd(g), topCmd(g), costCmd(g), exportCmd(g),
 		schemaCmd(g), versionCmd(g),
 	)
 	root.SetArgs(args)

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -119,7 +120,12 @@ func DrawCostChart(c CostChart) string {
 	for _, l := range c.Lines {
 		byName[l.Name] = l.Costs
 	}
-	for _, m := range c.Markers {
+	// Labels alternate above and below the markers, left to right, so
+	// crossovers close together stay readable.
+	markers := append([]CostMarker(nil), c.Markers...)
+	sort.SliceStable(markers, func(i, j int) bool { return markers[i].RequestsPerMonth < markers[j].RequestsPerMonth })
+	drawn := 0
+	for _, m := range markers {
 		costs, ok := byName[m.A]
 		if !ok || m.RequestsPerMonth < c.Volumes[0] || m.RequestsPerMonth > c.Volumes[len(c.Volumes)-1] {
 			continue
@@ -129,8 +135,13 @@ func DrawCostChart(c CostChart) string {
 			continue
 		}
 		px, py := xOf(m.RequestsPerMonth), yOf(v)
+		ly := py - 8
+		if drawn%2 == 1 {
+			ly = py + 16
+		}
+		drawn++
 		fmt.Fprintf(&b, `<g class="crossover"><circle cx="%.1f" cy="%.1f" r="4" fill="#fff" stroke="#1d2330" stroke-width="1.5"><title>%s = %s at %s requests/month ($%s)</title></circle><text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#1d2330" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text></g>`+"\n",
-			px, py, esc(m.A), esc(m.B), formatCount(m.RequestsPerMonth), formatMoney(v), px, py-8, formatCount(m.RequestsPerMonth))
+			px, py, esc(m.A), esc(m.B), formatCount(m.RequestsPerMonth), formatMoney(v), px, ly, formatCount(m.RequestsPerMonth))
 	}
 	b.WriteString("</svg>")
 	return b.String()
@@ -195,6 +206,9 @@ func formatCount(v float64) string {
 }
 
 func trimFloat(v float64) string {
+	if v >= 10 {
+		return fmt.Sprintf("%.0f", v)
+	}
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v), "0"), ".")
 }
 

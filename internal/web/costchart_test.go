@@ -85,7 +85,7 @@ func TestFormatMoneyAndCount(t *testing.T) {
 			t.Errorf("formatMoney(%v) = %q, want %q", v, got, want)
 		}
 	}
-	for v, want := range map[float64]string{1e5: "100k", 1e6: "1M", 1.25e7: "12.5M", 1e9: "1B", 500: "500"} {
+	for v, want := range map[float64]string{1e5: "100k", 1e6: "1M", 1.25e7: "13M", 2.5e6: "2.5M", 1e9: "1B", 500: "500"} {
 		if got := formatCount(v); got != want {
 			t.Errorf("formatCount(%v) = %q, want %q", v, got, want)
 		}
