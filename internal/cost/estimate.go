@@ -184,7 +184,7 @@ func containerInstances(s Stage, p Profile) (n int, note string) {
 }
 
 // ec2VCPU are the vCPUs of the EC2 types the tables price.
-var ec2VCPU = map[string]float64{"t3.micro": 2, "t3.small": 2, "t3.medium": 2, "m3.medium": 1, "m3.large": 2}
+var ec2VCPU = map[string]float64{"t3.micro": 2, "t3.small": 2, "m3.medium": 1, "m3.large": 2}
 
 func instanceVCPU(typ string) float64 {
 	if v, ok := ec2VCPU[typ]; ok {

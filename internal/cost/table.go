@@ -178,7 +178,7 @@ func (t *Table) Price(id string) Price {
 	panic("cost: no price " + id + " in table " + t.Name)
 }
 
-// Has reports whether the table prices id (e.g. "ec2.t3.medium").
+// Has reports whether the table prices id (e.g. "ec2.m3.large").
 func (t *Table) Has(id string) bool {
 	for _, p := range t.Prices {
 		if p.ID == id {
