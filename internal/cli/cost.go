@@ -256,17 +256,27 @@ func money(v float64) string {
 	return b.String() + "." + cents
 }
 
-// count prints a volume briefly: 950, 1.5k, 10M, 2B.
+// count prints a volume briefly, to about three significant figures:
+// 950, 1.5k, 18M, 48.2M, 2B.
 func count(v float64) string {
+	short := func(x float64) string {
+		switch a := math.Abs(x); {
+		case a >= 100:
+			return fmt.Sprintf("%.0f", x)
+		case a >= 10:
+			return num(math.Round(x*10) / 10)
+		}
+		return num(math.Round(x*100) / 100)
+	}
 	switch a := math.Abs(v); {
 	case a >= 1e9:
-		return num(v/1e9) + "B"
+		return short(v/1e9) + "B"
 	case a >= 1e6:
-		return num(v/1e6) + "M"
+		return short(v/1e6) + "M"
 	case a >= 1e3:
-		return num(v/1e3) + "k"
+		return short(v/1e3) + "k"
 	}
-	return num(v)
+	return short(v)
 }
 
 // num prints a figure with up to 3 decimals, no trailing zeros.
