@@ -1,0 +1,174 @@
+package kubernetes
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/export"
+	"github.com/slipwayhq/slipway/internal/export/kubernetes/kubeschema"
+	"github.com/slipwayhq/slipway/internal/manifest"
+	"github.com/slipwayhq/slipway/internal/starter"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden from the exporter's output")
+
+// starterYML is the slipway.yml the go-crud starter writes for a stack
+// called shop.
+func starterYML(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "shop")
+	if _, err := starter.Scaffold(dir, "shop", "go-crud"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "slipway.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// variant rewrites the starter's slipway.yml for an architecture and an
+// endpoint kind, and parses it.
+func variant(t *testing.T, yml, arch, endpoint string) core.StackSpec {
+	t.Helper()
+	const archLine = "architecture: container\n"
+	if !strings.Contains(yml, archLine) || !strings.Contains(yml, "\nstages:\n") {
+		t.Fatalf("the starter's slipway.yml changed shape; update this test:\n%s", yml)
+	}
+	yml = strings.Replace(yml, archLine, "architecture: "+arch+"\n", 1)
+	yml = strings.Replace(yml, "\nstages:\n", "\nendpoint:\n  kind: "+endpoint+"\nstages:\n", 1)
+	spec, err := manifest.Parse("slipway.yml", []byte(yml))
+	if err != nil {
+		t.Fatalf("parse %s/%s variant: %v", arch, endpoint, err)
+	}
+	return spec
+}
+
+// starterStack is what the server would hand the exporter for the
+// starter: dev released, prod never released, a secret and a custom
+// domain on prod.
+func starterStack(spec core.StackSpec) export.Stack {
+	s := export.Stack{Spec: spec, Domain: "example.net"}
+	for _, st := range spec.Stages {
+		stage := export.Stage{Spec: st, Env: st.Env}
+		if st.Name == "dev" {
+			stage.Image = "127.0.0.1:5000/shop@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		} else {
+			stage.Secrets = map[string]string{"DATABASE_URL": "", "API_TOKEN": ""}
+			stage.Domains = []string{"shop.example.com"}
+		}
+		s.Stages = append(s.Stages, stage)
+	}
+	return s
+}
+
+func loadSchemas(t *testing.T) *kubeschema.Schemas {
+	t.Helper()
+	dir, err := kubeschema.SharedDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kubeschema.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestGoldenStarter exports the starter stack in every combination of
+// architecture and endpoint, validates every document against the
+// official schemas and compares the files with testdata/golden.
+func TestGoldenStarter(t *testing.T) {
+	yml := starterYML(t)
+	schemas := loadSchemas(t)
+	for _, arch := range []string{"container", "serverless"} {
+		for _, endpoint := range []string{"gateway", "balancer"} {
+			name := arch + "-" + endpoint
+			t.Run(name, func(t *testing.T) {
+				stack := starterStack(variant(t, yml, arch, endpoint))
+				files, err := New().Export(stack, export.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, err := New().Export(stack, export.Options{})
+				if err != nil || !slices.EqualFunc(files, again, func(a, b export.File) bool {
+					return a.Name == b.Name && bytes.Equal(a.Data, b.Data)
+				}) {
+					t.Fatalf("a second export differs (%v): output is not deterministic", err)
+				}
+				validateFiles(t, schemas, files)
+				compareGolden(t, filepath.Join("testdata", "golden", name), files)
+			})
+		}
+	}
+}
+
+// validateFiles checks every YAML document of files against the schemas.
+func validateFiles(t *testing.T, schemas *kubeschema.Schemas, files []export.File) {
+	t.Helper()
+	docs := 0
+	for _, f := range files {
+		if !strings.HasSuffix(f.Name, ".yaml") {
+			continue
+		}
+		problems, err := schemas.ValidateYAML(f.Data)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s", f.Name, p)
+		}
+		docs += len(kubeschema.SplitDocuments(f.Data))
+	}
+	if docs == 0 {
+		t.Fatal("no documents were validated")
+	}
+}
+
+// compareGolden compares files with dir's, which must hold exactly them;
+// -update rewrites dir.
+func compareGolden(t *testing.T, dir string, files []export.File) {
+	t.Helper()
+	if *update {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write the golden files)", err)
+	}
+	var want, got []string
+	for _, e := range entries {
+		want = append(want, e.Name())
+	}
+	for _, f := range files {
+		got = append(got, f.Name)
+		data, err := os.ReadFile(filepath.Join(dir, f.Name))
+		if err != nil {
+			continue // reported with the names below
+		}
+		if !bytes.Equal(data, f.Data) {
+			t.Errorf("%s differs from %s (run go test -update to accept):\n%s", f.Name, dir, f.Data)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("files %v, golden files %v", got, want)
+	}
+}

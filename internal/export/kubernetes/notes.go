@@ -1,0 +1,146 @@
+package kubernetes
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/export"
+)
+
+// notes collects what the user must know or do, for NOTES.md: general
+// notes once, then per stage its endpoint gaps and its own notes.
+type notes struct {
+	general []string
+	seen    map[string]bool
+	stages  []*stageNotes
+}
+
+// stageNotes are one stage's notes.
+type stageNotes struct {
+	parent *notes
+	name   string
+	lines  []string
+	gaps   []gap
+}
+
+func (n *notes) stage(name string) *stageNotes {
+	s := &stageNotes{parent: n, name: name}
+	n.stages = append(n.stages, s)
+	return s
+}
+
+func (n *notes) addGeneral(format string, args ...any) {
+	n.general = append(n.general, fmt.Sprintf(format, args...))
+}
+
+func (s *stageNotes) add(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if !slices.Contains(s.lines, line) {
+		s.lines = append(s.lines, line)
+	}
+}
+
+// once adds a general note the first time any stage asks for it.
+func (s *stageNotes) once(key, text string) {
+	if s.parent.seen == nil {
+		s.parent.seen = map[string]bool{}
+	}
+	if !s.parent.seen[key] {
+		s.parent.seen[key] = true
+		s.parent.general = append(s.parent.general, text)
+	}
+}
+
+func (s *stageNotes) gap(g gap) {
+	if !slices.Contains(s.gaps, g) {
+		s.gaps = append(s.gaps, g)
+	}
+}
+
+// stackNotes are the notes that follow from the stack as a whole.
+func stackNotes(n *notes, s export.Stack) {
+	name := s.Spec.Name
+	n.addGeneral("Every object is in the namespace `%s` (one per stack). Create it first: `kubectl create namespace %s`; then `kubectl apply -f .` in this directory.", name, name)
+	if s.Spec.Architecture == core.ArchServerless {
+		n.addGeneral("Serverless stages are Knative Services: the cluster needs Knative Serving. With its domain set to the gateway's (`kubectl -n knative-serving patch configmap config-domain --type merge -p '{\"data\":{\"%s\":\"\"}}'`) and the default domain template, each stage answers at <stage>.%s.%s, as on slipway.", domainOr(s.Domain), name, domainOr(s.Domain))
+	} else {
+		n.addGeneral("Container stages need an Ingress controller (the Ingresses name no class: the cluster's default class serves them) and the metrics API (metrics-server) for the HorizontalPodAutoscalers.")
+	}
+	n.addGeneral("Images: a stage's image is the reference slipway's registry knows. A cluster cannot pull from slipway's embedded registry (127.0.0.1:5000): push the images to a registry the cluster can reach and change `image:` (or use `kustomize edit set image`).")
+	n.addGeneral("Containers run as non-root (`runAsNonRoot: true`), which Kubernetes checks against the image's USER: it must be a numeric uid other than 0 (the starter's `USER 65534:65534` is). For an image that must run as root, remove `runAsNonRoot` from its securityContext.")
+	n.addGeneral("The root filesystem is writable, as under slipway. If the app writes nowhere (or only to a mounted emptyDir), set `readOnlyRootFilesystem: true`.")
+	n.addGeneral("The build pipeline (build.yml, release.yml, promotion between stages) is not exported: these manifests deploy one image per stage; run them from your CD tool.")
+}
+
+func domainOr(d string) string {
+	if d == "" {
+		return defaultDomain
+	}
+	return d
+}
+
+// stageSpecNotes are the notes that follow from one stage's settings
+// outside its workload: approvals, networks, alarms.
+func stageSpecNotes(sn *stageNotes, st export.Stage) {
+	if st.Spec.Approval {
+		sn.add("Releases to this stage wait for `slipway approve`; approvals are a pipeline step, not exported.")
+	}
+	if !st.Spec.Network.EgressAllowed() {
+		sn.add("`network.egress: false` is not exported (the shared schemas have no NetworkPolicy to validate it against): add a NetworkPolicy with `policyTypes: [Egress]` and no egress rules for the stage's pods to keep them from reaching out.")
+	}
+	if st.Spec.Network.Attach != "" {
+		sn.add("`network.attach: %s` (a Docker network) has no Kubernetes equivalent: pods share the cluster network.", st.Spec.Network.Attach)
+	}
+	for _, a := range st.Alarms {
+		sn.add("Alarm %s is not exported: %s. Prometheus alerting rules (e.g. a PrometheusRule of the Prometheus Operator) are the Kubernetes way.", a.Name, describeAlarm(a))
+	}
+}
+
+func describeAlarm(a core.Alarm) string {
+	if a.Kind != core.AlarmMetric {
+		return "built-in " + string(a.Kind)
+	}
+	return fmt.Sprintf("%s %s %g for %d × %s", a.Metric, a.Comparison, a.Threshold, a.For, a.Period.D())
+}
+
+// render writes NOTES.md.
+func (n *notes) render(s export.Stack) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s on Kubernetes\n\n", s.Spec.Name)
+	fmt.Fprintf(&b, "Exported by slipway: one file per stage (`<stage>.yaml`, and `<stage>.secrets.yaml` for its Secret), for Kubernetes 1.32")
+	if s.Spec.Architecture == core.ArchServerless {
+		b.WriteString(" with Knative Serving")
+	}
+	b.WriteString(".\n\n## Before applying\n\n")
+	for _, line := range n.general {
+		fmt.Fprintf(&b, "- %s\n", line)
+	}
+	var gaps, other bytes.Buffer
+	for _, st := range n.stages {
+		if len(st.gaps) > 0 {
+			fmt.Fprintf(&gaps, "\n### %s\n\n", st.name)
+			for _, g := range st.gaps {
+				fmt.Fprintf(&gaps, "- `%s` — %s\n", g.setting, g.mapping)
+			}
+		}
+		if len(st.lines) > 0 {
+			fmt.Fprintf(&other, "\n### %s\n\n", st.name)
+			for _, line := range st.lines {
+				fmt.Fprintf(&other, "- %s\n", line)
+			}
+		}
+	}
+	if gaps.Len() > 0 {
+		b.WriteString("\n## Endpoint settings with no core Kubernetes equivalent\n\n")
+		b.WriteString("Slipway applies these at its gateway or balancer. The manifests do not; each is listed with where to get it on a cluster.\n")
+		b.Write(gaps.Bytes())
+	}
+	if other.Len() > 0 {
+		b.WriteString("\n## Per stage\n")
+		b.Write(other.Bytes())
+	}
+	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
