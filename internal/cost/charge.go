@@ -54,7 +54,7 @@ func firstPaid(p Price) float64 {
 
 // item builds the line item for q Units of the table's price id.
 func (t *Table) item(service, what, id string, q float64, label string) LineItem {
-	p := t.Price(id)
+	p := t.must(id)
 	c, arith := charge(p, q, label)
 	return LineItem{
 		Service: service, Item: what, Quantity: q, Unit: p.Unit,

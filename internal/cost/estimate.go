@@ -78,6 +78,13 @@ const (
 // defaults or derived from the others, as Assumptions say.
 func EstimateStage(t *Table, s Stage, p Profile) Estimate {
 	s, p, as := normalize(s, p)
+	if s.Architecture == "container" && s.InstanceType != "" && !hasPrice(t, "ec2."+s.InstanceType) {
+		as = append(as, fmt.Sprintf("instance type %s is not in table %s: priced as Fargate", s.InstanceType, t.Name))
+		s.InstanceType = ""
+		if s.CPU <= 0 {
+			s.CPU = defaultContainerCPU
+		}
+	}
 	e := Estimate{Table: t.Name, Stage: s, Profile: p}
 	as = append(as, fmt.Sprintf("a month is %d hours; 1 GB is 2^30 bytes; prices are %s (%s)", HoursPerMonth, t.Name, t.Date))
 	if s.Architecture == "serverless" {
@@ -198,16 +205,10 @@ func containerItems(t *Table, s Stage, p Profile, as []string) ([]LineItem, []st
 	as = append(as, note)
 	hours := float64(n) * HoursPerMonth
 	var items []LineItem
-	if s.InstanceType != "" && t.Has("ec2."+s.InstanceType) {
+	if s.InstanceType != "" {
 		items = append(items, t.item(svcEC2, s.InstanceType+" instance-hours", "ec2."+s.InstanceType, hours, "instance-hours"))
 		as = append(as, fmt.Sprintf("ECS on EC2: one %s per container instance (TinyStacks' model)", s.InstanceType))
 	} else {
-		if s.InstanceType != "" {
-			as = append(as, fmt.Sprintf("instance type %s is not in table %s: priced as Fargate", s.InstanceType, t.Name))
-			if s.CPU <= 0 {
-				s.CPU = defaultContainerCPU
-			}
-		}
 		gb := float64(s.MemoryMB) / 1024
 		items = append(items,
 			t.item(svcFargate, "vCPU-hours", "fargate.vcpu", hours*s.CPU, "vCPU-hours"),
@@ -296,4 +297,9 @@ func sharedItems(t *Table, s Stage, p Profile) []LineItem {
 		t.item(svcECR, "GB-months stored", "ecr.storage", ImageGB, "GB-months"),
 		t.item(svcTransfer, "GB out to the internet", "transfer.out", outGB, "GB"),
 	}
+}
+
+func hasPrice(t *Table, id string) bool {
+	_, ok := t.Price(id)
+	return ok
 }

@@ -304,7 +304,7 @@ func TestScenarios(t *testing.T) {
 	// 9. REST API tiers for 2B requests:
 	//   333M × $3.50/1M + 667M × $2.80/1M + 1,000M × $2.38/1M
 	//   = $1,165.50 + $1,867.60 + $2,380.00 = $5,413.10
-	c, arith := charge(tb.Price("apigw.rest"), 2e9, "requests")
+	c, arith := charge(tb.must("apigw.rest"), 2e9, "requests")
 	near(t, "9: REST API", c, 5413.10, 1e-6)
 	if !strings.HasSuffix(arith, "= $5,413.10") {
 		t.Errorf("9: arithmetic = %q", arith)
@@ -313,9 +313,9 @@ func TestScenarios(t *testing.T) {
 	// 10. Data transfer out, 20 TB (20,480 GB) in a month:
 	//   2021: (10,240 − 1 free) × $0.09 + 10,240 × $0.085 = $921.51 + $870.40 = $1,791.91
 	//   2025: (10,240 − 100 free) × $0.09 + 10,240 × $0.085 = $912.60 + $870.40 = $1,783.00
-	c, _ = charge(tb.Price("transfer.out"), 20480, "GB")
+	c, _ = charge(tb.must("transfer.out"), 20480, "GB")
 	near(t, "10: transfer 2021", c, 1791.91, 1e-6)
-	c, _ = charge(cur.Price("transfer.out"), 20480, "GB")
+	c, _ = charge(cur.must("transfer.out"), 20480, "GB")
 	near(t, "10: transfer 2025", c, 1783.00, 1e-6)
 
 	// 11. API Gateway meters requests in 512 KB steps: 1M requests of
@@ -354,5 +354,20 @@ func TestEstimateItemsAddUp(t *testing.T) {
 			}
 		}
 		near(t, k+" total", e.Total, sum, 1e-6)
+	}
+}
+
+// An EC2 type the table does not price falls back to Fargate, and the
+// estimate says so.
+func TestUnknownInstanceTypeIsFargate(t *testing.T) {
+	tb := t2021(t)
+	if _, ok := tb.Price("ec2.x9.huge"); ok {
+		t.Fatal("x9.huge priced")
+	}
+	e := EstimateStage(tb, Stage{Architecture: "container", InstanceType: "x9.huge", MinInstances: 1, MemoryMB: 512}, Profile{RequestsPerMonth: 1000})
+	// 730 h × 0.25 vCPU × $0.04048 = $7.3876
+	near(t, "vCPU", line(t, e, "Fargate", "vCPU-hours").Cost, 7.3876, 1e-9)
+	if !strings.Contains(strings.Join(e.Assumptions, "\n"), "instance type x9.huge is not in table us-east-1-2021-07: priced as Fargate") {
+		t.Errorf("assumptions %q", e.Assumptions)
 	}
 }

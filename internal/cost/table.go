@@ -167,23 +167,23 @@ func parseTable(data []byte) (*Table, error) {
 	return &t, nil
 }
 
-// Price returns the price with the given ID. Loaded tables hold every
-// required ID, so only a typo panics.
-func (t *Table) Price(id string) Price {
+// Price returns the price with the given ID ("lambda.requests",
+// "ec2.t3.micro", ...) and whether the table has it.
+func (t *Table) Price(id string) (Price, bool) {
 	for _, p := range t.Prices {
 		if p.ID == id {
-			return p
+			return p, true
 		}
 	}
-	panic("cost: no price " + id + " in table " + t.Name)
+	return Price{}, false
 }
 
-// Has reports whether the table prices id (e.g. "ec2.m3.large").
-func (t *Table) Has(id string) bool {
-	for _, p := range t.Prices {
-		if p.ID == id {
-			return true
-		}
+// must returns a price the loader guarantees (requiredPrices); only a
+// typo in this package can panic.
+func (t *Table) must(id string) Price {
+	p, ok := t.Price(id)
+	if !ok {
+		panic("cost: no price " + id + " in table " + t.Name)
 	}
-	return false
+	return p
 }

@@ -54,7 +54,7 @@ func TestTableFigures(t *testing.T) {
 		{cur, "transfer.out", 0.09, 100},
 		{old, "ec2.t3.micro", 0.0104, 0},
 	} {
-		p := c.tb.Price(c.id)
+		p := c.tb.must(c.id)
 		if firstPaid(p) != c.usd || p.Free != c.free {
 			t.Errorf("%s %s = $%v (free %v), want $%v (free %v)", c.tb.Name, c.id, firstPaid(p), p.Free, c.usd, c.free)
 		}

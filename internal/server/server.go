@@ -87,6 +87,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
+	stopPprof, err := servePprof(log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	eng, err := docker.New(log)
 	if err != nil {
 		return err
