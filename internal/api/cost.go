@@ -253,7 +253,7 @@ func (a *API) plotStackCost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	title := fmt.Sprintf("Monthly AWS cost of %s/%s by requests a month (%s)", stack, sp.stage.Name, pr.table.Name)
-	writeSVG(w, CostPlot(pr.table, traffic.Stage(sp.arch, sp.stage), sp.profile, title))
+	writeSVG(w, web.CostPlot(pr.table, traffic.Stage(sp.arch, sp.stage), sp.profile, title))
 	return nil
 }
 
@@ -272,25 +272,8 @@ func (a *API) plotCost(w http.ResponseWriter, r *http.Request) error {
 	}
 	s := cost.StageFromSpec(core.ArchContainer, core.StageSpec{Name: core.DefaultStage, Scale: core.DefaultScale(), Serverless: core.DefaultServerless()})
 	title := fmt.Sprintf("Monthly AWS cost of a default stage by requests a month (%s)", pr.table.Name)
-	writeSVG(w, CostPlot(pr.table, s, p, title))
+	writeSVG(w, web.CostPlot(pr.table, s, p, title))
 	return nil
-}
-
-// CostPlot draws the four options' monthly cost for s and p across
-// traffic.Volumes, with the crossovers Compare finds for p.
-func CostPlot(t *cost.Table, s cost.Stage, p cost.Profile, title string) string {
-	vols := traffic.Volumes()
-	curves := cost.Curve(t, s, p, vols)
-	c := web.CostChart{Title: title, Volumes: vols}
-	for _, name := range traffic.OptionOrder {
-		c.Lines = append(c.Lines, web.CostLine{Name: name, Costs: curves[name]})
-	}
-	for _, x := range cost.Compare(t, s, p).Crossovers {
-		if x.RequestsPerMonth > 0 {
-			c.Markers = append(c.Markers, web.CostMarker{A: x.A, B: x.B, RequestsPerMonth: x.RequestsPerMonth})
-		}
-	}
-	return web.DrawCostChart(c)
 }
 
 func writeSVG(w http.ResponseWriter, svg string) {

