@@ -50,6 +50,7 @@ type Service interface {
 	Domains(ctx context.Context, stack string) ([]core.Domain, error)
 	RemoveDomain(ctx context.Context, name string) error
 	SetEndpointKind(ctx context.Context, stack, stage, kind string) (core.EndpointSpec, error)
+	Exports
 }
 
 var _ Service = (*service.Service)(nil)
@@ -89,6 +90,7 @@ func New(svc Service, token string, info Info, log *slog.Logger) *API {
 	a.routes = append(a.table(), a.alarmRoutes()...)
 	a.routes = append(a.routes, a.metricsRoutes()...)
 	a.routes = append(a.routes, a.costRoutes()...)
+	a.routes = append(a.routes, a.exportRoutes()...)
 	for _, rt := range a.routes {
 		a.mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
 	}

@@ -266,6 +266,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	svc, err = service.New(ctx, service.Config{
 		Store: st, Engine: eng, Controller: ctl, Serverless: fns, Usage: meter, Registry: reg, Source: remote, Sealer: box, Opener: box, Fetcher: remote, Logger: log,
+		Exporters:    exporters(),
 		Images:       &pipeline.Images{Engine: eng, Registry: registryHost, Auth: engine.RegistryAuth{Username: RegistryUser, Password: registryToken}},
 		Domain:       cfg.Domain,
 		GatewayPort:  portOf(lGW.Addr()),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/export"
 	"github.com/slipwayhq/slipway/internal/pipeline"
 	"github.com/slipwayhq/slipway/internal/registry"
 	"github.com/slipwayhq/slipway/internal/store"
@@ -98,6 +99,8 @@ type Config struct {
 	ServerID     string
 	BuildTimeout time.Duration // bound on a build: build.yml phases, image build and push (default 1h)
 	KeepImages   int           // images kept per stack by retention (default 25)
+	// Exporters are the formats `slipway export` writes, by Name.
+	Exporters []export.Exporter
 }
 
 // Service implements Slipway's use cases.
