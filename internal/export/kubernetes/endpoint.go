@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
 )
@@ -51,7 +52,7 @@ func endpointGaps(ep core.EndpointSpec, serverless bool) []gap {
 		if serverless {
 			timeoutMapping = "Knative's timeoutSeconds carries the stage's serverless timeout; a shorter gateway timeout is a setting of Knative's ingress layer (Kourier, Istio, Contour)."
 		}
-		out = append(out, gap{"timeout: " + g.Timeout.D().String() + " per request at the gateway", timeoutMapping})
+		out = append(out, gap{"timeout: " + short(g.Timeout.D()) + " per request at the gateway", timeoutMapping})
 		out = append(out, gap{fmt.Sprintf("max_body: %d bytes per request body", g.MaxBody), controllerMapping})
 	case core.EndpointBalancer:
 		bl := ep.Balancer
@@ -63,10 +64,10 @@ func endpointGaps(ep core.EndpointSpec, serverless bool) []gap {
 			out = append(out, gap{"algorithm: least_outstanding", mapping})
 		}
 		if bl.Sticky > 0 {
-			out = append(out, gap{"sticky: " + bl.Sticky.D().String() + " (cookie affinity)",
+			out = append(out, gap{"sticky: " + short(bl.Sticky.D()) + " (cookie affinity)",
 				controllerMapping + " A Service's sessionAffinity: ClientIP is not the same (by client IP, and bypassed by controllers that send to endpoints directly)."})
 		}
-		out = append(out, gap{"idle_timeout: " + bl.IdleTimeout.D().String() + " for idle client connections", controllerMapping})
+		out = append(out, gap{"idle_timeout: " + short(bl.IdleTimeout.D()) + " for idle client connections", controllerMapping})
 	}
 	return out
 }
@@ -90,6 +91,18 @@ func describeJWT(j *core.JWTSpec) string {
 			parts = append(parts, p+" needs "+strings.Join(j.Scopes[p], "+"))
 		}
 		s += ", scopes " + strings.Join(parts, "; ")
+	}
+	return s
+}
+
+// short prints a duration as a user writes it: 1h, 2m, 90s, 1m30s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

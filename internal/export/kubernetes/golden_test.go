@@ -172,3 +172,45 @@ func compareGolden(t *testing.T, dir string, files []export.File) {
 		t.Errorf("files %v, golden files %v", got, want)
 	}
 }
+
+// TestValidationCatchesBrokenExports breaks the exporter's own output one
+// way each and checks that the validation the golden tests rely on fails.
+func TestValidationCatchesBrokenExports(t *testing.T) {
+	yml := starterYML(t)
+	schemas := loadSchemas(t)
+	tests := []struct {
+		arch, file, old, new, want string
+	}{
+		{"container", "dev.yaml", "        - containerPort: 8000", "        - containerPort: \"8000\"", "containerPort: \"8000\" is not of type integer"},
+		{"container", "dev.yaml", "  maxReplicas: 5", "  maxReplica: 5", "property maxReplica is not allowed"},
+		{"container", "dev.yaml", "        pathType: Prefix", "        pathType: Prefix\n        weight: 1", "property weight is not allowed"},
+		{"container", "prod.secrets.yaml", "type: Opaque", "type: [Opaque]", "/type"},
+		{"serverless", "dev.yaml", "      containerConcurrency: 1", "      containerConcurency: 1", "property containerConcurency is not in the schema"},
+		{"serverless", "dev.yaml", "      timeoutSeconds: 30", "      timeoutSeconds: 30s", `"30s" is not of type integer`},
+		{"serverless", "dev.yaml", "            memory: 512Mi", "            memory: 512MB", `"512MB" does not match`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arch+"/"+tt.want, func(t *testing.T) {
+			files, err := New().Export(starterStack(variant(t, yml, tt.arch, "gateway")), export.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var data string
+			for _, f := range files {
+				if f.Name == tt.file {
+					data = string(f.Data)
+				}
+			}
+			if !strings.Contains(data, tt.old+"\n") {
+				t.Fatalf("test is stale: %q is not in %s:\n%s", tt.old, tt.file, data)
+			}
+			problems, err := schemas.ValidateYAML([]byte(strings.Replace(data, tt.old+"\n", tt.new+"\n", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all := strings.Join(problems, "\n"); !strings.Contains(all, tt.want) {
+				t.Errorf("problems do not mention %q:\n%s", tt.want, all)
+			}
+		})
+	}
+}

@@ -52,7 +52,8 @@ func backendPath(path, service string) networkingv1.HTTPIngressPath {
 }
 
 // routePaths are the Ingress paths of the stage's routes that an Ingress
-// can express; the others are noted.
+// can express; the others are noted. A Prefix path matches whole
+// segments (/api: /api and /api/x, not /apix), as slipway's routes do.
 func (b *builder) routePaths() []networkingv1.HTTPIngressPath {
 	var out []networkingv1.HTTPIngressPath
 	for _, r := range b.stage.Spec.Routes {
@@ -72,7 +73,6 @@ func (b *builder) routePaths() []networkingv1.HTTPIngressPath {
 			if _, ok := b.stack.Stage(r.Stage); !ok {
 				b.notes.add("Route %s → %s points to a stage that is not in slipway.yml.", r.Path, target)
 			}
-			b.notes.once("prefix", "Routes are Ingress paths of type Prefix, which match whole path segments: /api matches /api and /api/x but not /apix, which slipway's prefix routes also match.")
 		}
 	}
 	return out

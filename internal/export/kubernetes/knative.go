@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -104,7 +105,7 @@ func (b *builder) knativeService() document {
 	}
 	b.serverlessNotes(sv)
 	comments := []string{fmt.Sprintf("%s: %d MB and %s vCPU per instance (1 vCPU per %d MB, as on Lambda), %d request(s) at a time, %s timeout, %d-%d instances.",
-		b.name(), sv.MemoryMB, strconv.FormatFloat(math.Ceil(cpu*1000)/1000, 'f', -1, 64), core.MBPerVCPU, sv.Concurrency, sv.Timeout.D(), sv.MinInstances, sv.MaxInstances)}
+		b.name(), sv.MemoryMB, strconv.FormatFloat(math.Ceil(cpu*1000)/1000, 'f', -1, 64), core.MBPerVCPU, sv.Concurrency, short(sv.Timeout.D()), sv.MinInstances, sv.MaxInstances)}
 	comments = append(comments, b.endpointComments(ep)...)
 	return document{comments: comments, object: ks}
 }
@@ -126,7 +127,8 @@ func (b *builder) serverlessNotes(sv core.ServerlessSpec) {
 		b.notes.add("Schedule `%s` → %s is not exported: Knative Eventing's PingSource (cron syntax, not rate()/cron() of EventBridge) or a CronJob can call the service's URL.", s.Expression, target)
 	}
 	if len(b.stage.Domains) > 0 {
-		b.notes.add("Custom domains %v are not exported: map each with a Knative DomainMapping (serving.knative.dev/v1beta1) to the Service `%s`.", b.stage.Domains, b.name())
+		custom := hosts(b.stack.Name, b.name(), b.domain, b.stage.Domains)[1:]
+		b.notes.add("Custom domains %s are not exported: map each with a Knative DomainMapping (serving.knative.dev/v1beta1) to the Service `%s`, and give it a certificate.", strings.Join(custom, ", "), b.name())
 	}
 	if len(b.stage.Spec.Routes) > 0 {
 		b.notes.add("Routes are not exported: a Knative Service has no path routing; route paths in front of Knative (an Ingress or Gateway API HTTPRoute to the Knative ingress).")

@@ -69,7 +69,12 @@ func stackNotes(n *notes, s export.Stack) {
 	} else {
 		n.addGeneral("Container stages need an Ingress controller (the Ingresses name no class: the cluster's default class serves them) and the metrics API (metrics-server) for the HorizontalPodAutoscalers.")
 	}
-	n.addGeneral("Images: a stage's image is the reference slipway's registry knows. A cluster cannot pull from slipway's embedded registry (127.0.0.1:5000): push the images to a registry the cluster can reach and change `image:` (or use `kustomize edit set image`).")
+	for _, st := range s.Stages {
+		if localImage(st.Image) {
+			n.addGeneral("Images are references to slipway's embedded registry (%s), which a cluster cannot pull from: push them to a registry the cluster can reach and change `image:` (or use `kustomize edit set image`).", registryHost(st.Image))
+			break
+		}
+	}
 	n.addGeneral("Containers run as non-root (`runAsNonRoot: true`), which Kubernetes checks against the image's USER: it must be a numeric uid other than 0 (the starter's `USER 65534:65534` is). For an image that must run as root, remove `runAsNonRoot` from its securityContext.")
 	n.addGeneral("The root filesystem is writable, as under slipway. If the app writes nowhere (or only to a mounted emptyDir), set `readOnlyRootFilesystem: true`.")
 	n.addGeneral("The build pipeline (build.yml, release.yml, promotion between stages) is not exported: these manifests deploy one image per stage; run them from your CD tool.")
@@ -103,7 +108,7 @@ func describeAlarm(a core.Alarm) string {
 	if a.Kind != core.AlarmMetric {
 		return "built-in " + string(a.Kind)
 	}
-	return fmt.Sprintf("%s %s %g for %d × %s", a.Metric, a.Comparison, a.Threshold, a.For, a.Period.D())
+	return fmt.Sprintf("%s %s %g for %d × %s", a.Metric, a.Comparison, a.Threshold, a.For, short(a.Period.D()))
 }
 
 // render writes NOTES.md.
@@ -143,4 +148,21 @@ func (n *notes) render(s export.Stack) []byte {
 		b.Write(other.Bytes())
 	}
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+// localImage reports whether an image lives in a registry on this machine,
+// as slipway's embedded registry does.
+func localImage(image string) bool {
+	host := registryHost(image)
+	return host == "localhost" || strings.HasPrefix(host, "localhost:") || strings.HasPrefix(host, "127.") || strings.HasPrefix(host, "[::1]")
+}
+
+// registryHost is the registry part of an image reference ("" for a
+// Docker Hub name, whose first part has no '.' or ':' and is not localhost).
+func registryHost(image string) string {
+	first, _, found := strings.Cut(image, "/")
+	if !found || (!strings.ContainsAny(first, ".:") && first != "localhost") {
+		return ""
+	}
+	return first
 }
