@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -110,6 +111,9 @@ func (b *builder) knativeService() document {
 	return document{comments: comments, object: ks}
 }
 
+// knativeMaxTimeout is Knative's default max-revision-timeout-seconds.
+const knativeMaxTimeout = 600 * time.Second
+
 // serverlessNotes note what of the serverless spec Knative does not do.
 func (b *builder) serverlessNotes(sv core.ServerlessSpec) {
 	if sv.Handler == core.HandlerLambda {
@@ -118,6 +122,10 @@ func (b *builder) serverlessNotes(sv core.ServerlessSpec) {
 	if sv.Freeze {
 		b.notes.once("freeze", "`freeze` (pausing idle instances between requests) has no Knative equivalent: idle pods keep running until scaled down after the retention period.")
 	}
+	if sv.Timeout.D() > knativeMaxTimeout {
+		b.notes.add("The timeout %s is above Knative's default maximum of %s: raise `max-revision-timeout-seconds` in the knative-serving/config-defaults ConfigMap (and the ingress layer's timeouts) or Knative refuses the Service.", short(sv.Timeout.D()), short(knativeMaxTimeout))
+	}
+	b.notes.once("idle", "`idle` is Knative's scale-to-zero-pod-retention-period, which keeps the last pod; other idle pods go after Knative's stable window (60 s by default, the `autoscaling.knative.dev/window` annotation).")
 	b.notes.once("queue", "`queue` and `queue_timeout` have no per-service Knative setting: Knative's activator buffers requests while pods start (its queue limits are cluster-wide).")
 	for _, s := range sv.Schedules {
 		target := s.Path
