@@ -58,3 +58,47 @@ func TestGoldenFeatures(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryManifestCaseExportsValid exports every valid slipway.yml of
+// the manifest parser's golden cases (every key and edge value it
+// accepts) and validates each document against the official schemas.
+func TestEveryManifestCaseExportsValid(t *testing.T) {
+	schemas := loadSchemas(t)
+	cases, err := filepath.Glob(filepath.Join("..", "..", "manifest", "testdata", "slipway", "*.yml"))
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no manifest cases (%v)", err)
+	}
+	n := 0
+	for _, path := range cases {
+		name := strings.TrimSuffix(filepath.Base(path), ".yml")
+		if strings.HasPrefix(name, "err-") {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := manifest.Parse(filepath.Base(path), data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stack := export.Stack{Spec: spec, Domain: "apps.example.org"}
+			for _, st := range spec.Stages {
+				stack.Stages = append(stack.Stages, export.Stage{Spec: st, Env: st.Env,
+					Secrets: map[string]string{"KEY": "v"}, Domains: []string{st.Name + ".example.com"}})
+			}
+			for _, include := range []bool{false, true} {
+				files, err := New().Export(stack, export.Options{IncludeSecrets: include})
+				if err != nil {
+					t.Fatal(err)
+				}
+				validateFiles(t, schemas, files)
+			}
+		})
+		n++
+	}
+	if n < 10 {
+		t.Errorf("only %d manifest cases; the glob is probably wrong", n)
+	}
+}
