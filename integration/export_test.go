@@ -38,7 +38,7 @@ func TestExportCloudFormation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unschemed := lint.Unschemed{"AWS::Lambda::Version": {"Version", "FunctionArn"}}
+	unschemed := lint.Unschemed{"AWS::Lambda::Version": {"Version", "FunctionArn"}, "AWS::Lambda::Alias": {"AliasArn"}}
 	for _, name := range []string{"exp-shared.json", "exp-dev.json", "exp-prod.json"} {
 		data, err := os.ReadFile(filepath.Join(out, name))
 		if err != nil {

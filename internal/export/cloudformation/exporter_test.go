@@ -21,7 +21,10 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from the export
 // unschemed are the types the exporter emits that have no provider
 // schema in testdata/schemas, with their attributes (from the
 // CloudFormation documentation).
-var unschemed = lint.Unschemed{"AWS::Lambda::Version": {"Version", "FunctionArn"}}
+var unschemed = lint.Unschemed{
+	"AWS::Lambda::Version": {"Version", "FunctionArn"},
+	"AWS::Lambda::Alias":   {"AliasArn"},
+}
 
 func loadSchemas(t *testing.T) *lint.Schemas {
 	t.Helper()

@@ -8,6 +8,9 @@ import (
 	"github.com/slipwayhq/slipway/internal/core"
 )
 
+// liveAlias is the alias a stage with provisioned concurrency serves.
+const liveAlias = "live"
+
 // serverless builds a Lambda stage: the function from the image, its
 // concurrency, and an HTTP API or an ALB target in front, plus the
 // stage's schedules.
@@ -54,16 +57,19 @@ func (b *stage) serverless(ep core.EndpointSpec) error {
 	if sl.Concurrency > 1 {
 		t.warn("concurrency %d is not carried over: a Lambda instance serves one request at a time; reserved concurrency is max_instances × concurrency", sl.Concurrency)
 	}
-	// What callers invoke: a published version with provisioned
-	// concurrency when min_instances keeps instances warm, else the
-	// function ($LATEST).
+	// What callers invoke: with min_instances, an alias with provisioned
+	// concurrency (the release pipeline publishes each release as a
+	// version and moves the alias to it, the warm instances with it);
+	// else the function ($LATEST).
 	target := any(getAtt("Function", "Arn"))
 	if sl.MinInstances > 0 {
-		t.add("FunctionVersion", "AWS::Lambda::Version", obj{
-			"FunctionName":                 ref("Function"),
+		t.add("FunctionVersion", "AWS::Lambda::Version", obj{"FunctionName": ref("Function")})
+		t.add("FunctionAlias", "AWS::Lambda::Alias", obj{
+			"FunctionName": ref("Function"), "Name": liveAlias,
+			"FunctionVersion":              getAtt("FunctionVersion", "Version"),
 			"ProvisionedConcurrencyConfig": obj{"ProvisionedConcurrentExecutions": sl.MinInstances},
 		})
-		target = ref("FunctionVersion")
+		target = ref("FunctionAlias")
 	}
 	switch ep.Kind {
 	case core.EndpointBalancer:

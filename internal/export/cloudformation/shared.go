@@ -12,25 +12,8 @@ const keepImages = 25
 
 // Parameters of the shared template.
 const (
-	paramSourceKey   = "SourceObjectKey"
-	paramBuildSpec   = "BuildSpecFile"
-	paramReleaseSpec = "ReleaseSpecFile"
-	condReleaseFile  = "UseReleaseSpecFile"
+	paramSourceKey = "SourceObjectKey"
 )
-
-// defaultRelease is the release CodeBuild runs when the source has no
-// release.yml: TinyStacks' release, which is what Slipway does for a
-// stage without one. It retags the previous stage's image as the
-// stage's (in ECR, without pulling it) and rolls the stage out.
-const defaultRelease = `version: 0.2
-phases:
-  build:
-    commands:
-      - MANIFEST=$(aws ecr batch-get-image --repository-name "$SERVICE_REPOSITORY" --image-ids imageTag="$PREVIOUS_STAGE_NAME" --query 'images[0].imageManifest' --output text)
-      - aws ecr put-image --repository-name "$SERVICE_REPOSITORY" --image-tag "$STAGE_NAME" --image-manifest "$MANIFEST" || true
-      - if [ -n "$CLUSTER_ARN" ]; then aws ecs update-service --cluster "$CLUSTER_ARN" --service "$SERVICE_NAME" --force-new-deployment; fi
-      - if [ -n "$LAMBDA_FUNCTION_NAME" ]; then aws lambda update-function-code --function-name "$LAMBDA_FUNCTION_NAME" --image-uri "$ECR_IMAGE_URL:$STAGE_NAME"; fi
-`
 
 // sharedTemplate is the stack's template shared by its stages: the ECR
 // repository, the artifact bucket, and the pipeline (source zip in the
@@ -41,13 +24,6 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 	t.metadata["Stack"] = name
 	t.param(paramSourceKey, obj{"Type": "String", "Default": name + "/source.zip",
 		"Description": "The source archive in the artifact bucket that starts the pipeline (upload a zip of the repository)"})
-	t.param(paramBuildSpec, obj{"Type": "String", "Default": "build.yml",
-		"Description": "The buildspec the build runs: it must build the image and push $ECR_IMAGE_URL:latest and :$CODEBUILD_RESOLVED_SOURCE_VERSION, as on TinyStacks"})
-	t.param(paramReleaseSpec, obj{"Type": "String", "Default": "",
-		"Description": "The buildspec each stage's release runs (release.yml); empty runs the built-in release (retag the previous stage's image, roll out)"})
-	t.conds[condReleaseFile] = obj{"Fn::Not": list{obj{"Fn::Equals": list{ref(paramReleaseSpec), ""}}}}
-	t.warn("build.yml runs on CodeBuild as on TinyStacks: it must build and push the image itself (Slipway's image build after build.yml has no CodeBuild step)")
-
 	lifecycle, _ := json.Marshal(map[string]any{"rules": []any{map[string]any{
 		"rulePriority": 1, "description": fmt.Sprintf("keep the newest %d images", keepImages),
 		"selection": map[string]any{"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keepImages},
@@ -79,7 +55,8 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 				"ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"},
 				"Resource": getAtt("Repository", "Arn")},
 			obj{"Action": list{"ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:UpdateService",
-				"lambda:GetFunction", "lambda:TagResource", "lambda:UpdateFunctionCode"}, "Resource": "*"},
+				"lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PublishVersion", "lambda:TagResource",
+				"lambda:UpdateAlias", "lambda:UpdateFunctionCode"}, "Resource": "*"},
 			obj{"Action": list{"iam:PassRole"}, "Resource": "*", "Condition": obj{"StringEquals": obj{"iam:PassedToService": "ecs-tasks.amazonaws.com"}}},
 		)},
 	})
@@ -105,7 +82,11 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 		buildEnv = append(buildEnv, envVar(k, buildVars[k]))
 	}
 	buildEnv = append(buildEnv, envVar("SERVICE_NAME", name), envVar("STAGE_NAME", spec.FirstStage()), envVar("PREVIOUS_STAGE_NAME", "latest"))
-	t.add("BuildProject", "AWS::CodeBuild::Project", project(name+"-build", "build.yml and the image", ref(paramBuildSpec), buildEnv))
+	dockerfile := spec.Build.Dockerfile
+	if dockerfile == "" {
+		dockerfile = core.DefaultDockerfile
+	}
+	t.add("BuildProject", "AWS::CodeBuild::Project", project(name+"-build", "build.yml, then the image", buildSpec(dockerfile), buildEnv))
 
 	stages := list{
 		obj{"Name": "Source", "Actions": list{obj{
@@ -129,12 +110,14 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 		if spec.Architecture == core.ArchServerless {
 			env = append(env, envVar("LAMBDA_FUNCTION_NAME", res),
 				envVar("LAMBDA_FUNCTION_ARN", sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"+res)))
+			if st.EffectiveServerless().MinInstances > 0 {
+				env = append(env, envVar("LAMBDA_ALIAS", liveAlias))
+			}
 		} else {
 			env = append(env, envVar("CLUSTER_ARN", sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/"+res)),
 				envVar("SERVICE_NAME", res))
 		}
-		spec := ifThen(condReleaseFile, ref(paramReleaseSpec), defaultRelease)
-		t.add(ids[st.Name], "AWS::CodeBuild::Project", project(res+"-release", "the release to stage "+st.Name, spec, env))
+		t.add(ids[st.Name], "AWS::CodeBuild::Project", project(res+"-release", "release.yml, then the release to stage "+st.Name, releaseSpec(), env))
 		actions := list{}
 		if st.Approval {
 			actions = append(actions, obj{"Name": "Approve", "ActionTypeId": actionType("Approval", "Manual"), "RunOrder": 1})
