@@ -98,6 +98,19 @@ func stageTemplate(s export.Stack, st export.Stage, opts export.Options) (*templ
 		t.metadata["Domains"] = st.Domains
 		t.warn("custom domains (%d) are not created: point them at the EndpointURL output with an ACM certificate and a Route 53 record", len(st.Domains))
 	}
+	for _, r := range st.Spec.Routes {
+		to := "stage " + r.Stage
+		if r.Stack != "" {
+			to += " of stack " + r.Stack
+		}
+		t.warn("route %s to %s is not carried over: add a route (API Gateway) or listener rule (ALB) to that stage's endpoint", r.Path, to)
+	}
+	if !st.Spec.Network.EgressAllowed() {
+		t.warn("network.egress: false is not carried over: the instances' subnets route out through the NAT gateway (remove the private route to cut them off)")
+	}
+	if st.Spec.Network.Attach != "" {
+		t.warn("network.attach %s is not carried over: give the VPC and subnets to join as parameters", st.Spec.Network.Attach)
+	}
 	b.env = map[string]string{"PORT": strconv.Itoa(s.Spec.Port)}
 	for k, v := range st.Env {
 		b.env[k] = v

@@ -148,7 +148,7 @@ func TestFeaturesGolden(t *testing.T) {
 		{name: "serverless-full", manifest: "serverless-full.yml",
 			warnings: []string{"Lambda Web Adapter", "secret variables are resolved", "alarm cpu (cpu_percent)", "concurrency 10"}},
 		{name: "balancer-tuned", manifest: "balancer-tuned.yml",
-			warnings: []string{"alarm cold (cold_starts)"}},
+			warnings: []string{"alarm cold (cold_starts)", "route /api to stage prod of stack legacy", "network.egress: false"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
