@@ -28,7 +28,10 @@ func (Exporter) Name() string { return Format }
 const notesFile = "NOTES.md"
 
 // Export writes <stage>.yaml (and <stage>.secrets.yaml when the stage has
-// secrets) for every stage asked for, then NOTES.md.
+// secrets) for every stage asked for, then NOTES.md. A stage file's
+// Warnings are what of the stage the manifests do not carry over (its
+// endpoint's gaps and its notes); NOTES.md's are the losses common to
+// stages (freeze, TLS certificates, ...).
 func (Exporter) Export(s export.Stack, opts export.Options) ([]export.File, error) {
 	if err := check(s); err != nil {
 		return nil, err
@@ -47,12 +50,12 @@ func (Exporter) Export(s export.Stack, opts export.Options) ([]export.File, erro
 		if err != nil {
 			return nil, fmt.Errorf("export stage %s: %w", st.Spec.Name, err)
 		}
-		files = append(files, export.File{Name: st.Spec.Name + ".yaml", Data: main})
+		files = append(files, export.File{Name: st.Spec.Name + ".yaml", Data: main, Warnings: b.notes.warnings()})
 		if secrets != nil {
 			files = append(files, export.File{Name: st.Spec.Name + ".secrets.yaml", Data: secrets})
 		}
 	}
-	files = append(files, export.File{Name: notesFile, Data: n.render(s)})
+	files = append(files, export.File{Name: notesFile, Data: n.render(s), Warnings: n.lost})
 	return files, nil
 }
 

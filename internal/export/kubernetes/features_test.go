@@ -32,7 +32,7 @@ func TestGoldenFeatures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stack := export.Stack{Spec: spec} // Domain "": slipway's default
+			stack := export.Stack{Spec: spec, BuildVars: map[string]string{"GOFLAGS": "-trimpath", "CGO_ENABLED": "0"}} // Domain "": slipway's default
 			for i, st := range spec.Stages {
 				stage := export.Stage{
 					Spec:    st,

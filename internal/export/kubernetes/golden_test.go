@@ -131,10 +131,27 @@ func validateFiles(t *testing.T, schemas *kubeschema.Schemas, files []export.Fil
 	}
 }
 
-// compareGolden compares files with dir's, which must hold exactly them;
-// -update rewrites dir.
+// warningsFile is a golden file that is not an exported file: every
+// file's warnings, "name: warning" per line.
+const warningsFile = "warnings.txt"
+
+// compareGolden compares files, and their warnings as warnings.txt, with
+// dir's, which must hold exactly them; -update rewrites dir.
 func compareGolden(t *testing.T, dir string, files []export.File) {
 	t.Helper()
+	var warnings strings.Builder
+	for _, f := range files {
+		if f.Name == warningsFile {
+			t.Fatalf("the exporter wrote %s, the name of the warnings' golden file", f.Name)
+		}
+		for _, w := range f.Warnings {
+			if strings.Contains(w, "\n") {
+				t.Errorf("%s: warning %q is not one line", f.Name, w)
+			}
+			warnings.WriteString(f.Name + ": " + w + "\n")
+		}
+	}
+	files = append(slices.Clone(files), export.File{Name: warningsFile, Data: []byte(warnings.String())})
 	if *update {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)

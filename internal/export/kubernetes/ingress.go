@@ -35,7 +35,7 @@ func (b *builder) ingress() document {
 		Spec:       networkingv1.IngressSpec{Rules: rules},
 	}
 	if len(b.stage.Domains) > 0 {
-		b.notes.once("tls", "Custom domains are served over plain HTTP by the Ingress: slipway's ACME certificates are not exported. Add `spec.tls` with a certificate Secret (cert-manager can issue it).")
+		b.notes.once("tls", "Custom domains are served over plain HTTP by the Ingress: slipway's ACME certificates are not exported. Add `spec.tls` with a certificate Secret (cert-manager can issue it).", true)
 	}
 	return document{comments: b.endpointComments(ep), object: in}
 }

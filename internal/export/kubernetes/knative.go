@@ -120,13 +120,13 @@ func (b *builder) serverlessNotes(sv core.ServerlessSpec) {
 		b.notes.add("The handler is `lambda`: the image speaks the Lambda Runtime API, not HTTP, and Knative sends it HTTP requests. Add an HTTP adapter to the image (e.g. the AWS Lambda Web Adapter or the Runtime Interface Emulator) or keep this stage on slipway.")
 	}
 	if sv.Freeze {
-		b.notes.once("freeze", "`freeze` (pausing idle instances between requests) has no Knative equivalent: idle pods keep running until scaled down after the retention period.")
+		b.notes.once("freeze", "`freeze` (pausing idle instances between requests) has no Knative equivalent: idle pods keep running until scaled down after the retention period.", true)
 	}
 	if sv.Timeout.D() > knativeMaxTimeout {
 		b.notes.add("The timeout %s is above Knative's default maximum of %s: raise `max-revision-timeout-seconds` in the knative-serving/config-defaults ConfigMap (and the ingress layer's timeouts) or Knative refuses the Service.", short(sv.Timeout.D()), short(knativeMaxTimeout))
 	}
-	b.notes.once("idle", "`idle` is Knative's scale-to-zero-pod-retention-period, which keeps the last pod; other idle pods go after Knative's stable window (60 s by default, the `autoscaling.knative.dev/window` annotation).")
-	b.notes.once("queue", "`queue` and `queue_timeout` have no per-service Knative setting: Knative's activator buffers requests while pods start (its queue limits are cluster-wide).")
+	b.notes.once("idle", "`idle` is Knative's scale-to-zero-pod-retention-period, which keeps the last pod; other idle pods go after Knative's stable window (60 s by default, the `autoscaling.knative.dev/window` annotation).", false)
+	b.notes.once("queue", "`queue` and `queue_timeout` have no per-service Knative setting: Knative's activator buffers requests while pods start (its queue limits are cluster-wide).", true)
 	for _, s := range sv.Schedules {
 		target := s.Path
 		if target == "" {

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -14,8 +15,11 @@ import (
 // notes once, then per stage its endpoint gaps and its own notes.
 type notes struct {
 	general []string
-	seen    map[string]bool
-	stages  []*stageNotes
+	// lost are the general notes that say something is not carried over
+	// (added by stages with once), for NOTES.md's warnings.
+	lost   []string
+	seen   map[string]bool
+	stages []*stageNotes
 }
 
 // stageNotes are one stage's notes.
@@ -43,15 +47,28 @@ func (s *stageNotes) add(format string, args ...any) {
 	}
 }
 
-// once adds a general note the first time any stage asks for it.
-func (s *stageNotes) once(key, text string) {
+// once adds a general note the first time any stage asks for it; lost
+// says it tells of something not carried over (a warning too).
+func (s *stageNotes) once(key, text string, lost bool) {
 	if s.parent.seen == nil {
 		s.parent.seen = map[string]bool{}
 	}
 	if !s.parent.seen[key] {
 		s.parent.seen[key] = true
 		s.parent.general = append(s.parent.general, text)
+		if lost {
+			s.parent.lost = append(s.parent.lost, text)
+		}
 	}
+}
+
+// warnings are the stage's gaps and notes, one line each, for the CLI.
+func (s *stageNotes) warnings() []string {
+	var out []string
+	for _, g := range s.gaps {
+		out = append(out, "endpoint "+g.setting+": no core Kubernetes equivalent (see NOTES.md)")
+	}
+	return append(out, s.lines...)
 }
 
 func (s *stageNotes) gap(g gap) {
@@ -78,6 +95,9 @@ func stackNotes(n *notes, s export.Stack) {
 	n.addGeneral("Containers run as non-root (`runAsNonRoot: true`), which Kubernetes checks against the image's USER: it must be a numeric uid other than 0 (the starter's `USER 65534:65534` is). For an image that must run as root, remove `runAsNonRoot` from its securityContext.")
 	n.addGeneral("The root filesystem is writable, as under slipway. If the app writes nowhere (or only to a mounted emptyDir), set `readOnlyRootFilesystem: true`.")
 	n.addGeneral("The build pipeline (build.yml, release.yml, promotion between stages) is not exported: these manifests deploy one image per stage; run them from your CD tool.")
+	if len(s.BuildVars) > 0 {
+		n.addGeneral("Build variables (%s) belong to the build pipeline and are not exported.", strings.Join(slices.Sorted(maps.Keys(s.BuildVars)), ", "))
+	}
 }
 
 func domainOr(d string) string {

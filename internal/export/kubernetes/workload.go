@@ -120,7 +120,7 @@ func (b *builder) healthPath(sc core.ScaleSpec) (string, bool) {
 func (b *builder) handler(sc core.ScaleSpec, port intstr.IntOrString) corev1.ProbeHandler {
 	path, explicit := b.healthPath(sc)
 	if !explicit {
-		b.notes.once("tcp-probe", "No healthcheck path is set in slipway.yml: probes check that the port accepts connections (slipway would GET /healthy, then / on a 404). Set `healthcheck:` to probe a path.")
+		b.notes.once("tcp-probe", "No healthcheck path is set in slipway.yml: probes check that the port accepts connections (slipway would GET /healthy, then / on a 404). Set `healthcheck:` to probe a path.", true)
 		return corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}}
 	}
 	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: port}}
