@@ -47,15 +47,15 @@ func (b *stage) serverless(ep core.EndpointSpec) error {
 		"FunctionName": b.name, "PackageType": "Image", "Code": obj{"ImageUri": b.image},
 		"Role":       getAtt("FunctionRole", "Arn"),
 		"MemorySize": sl.MemoryMB, "Timeout": seconds(sl.Timeout, 1, 900),
-		// max_instances caps instances as reserved concurrency caps
-		// invocations in flight: with concurrency 1 they are the same.
-		"ReservedConcurrentExecutions": sl.MaxInstances * max(1, sl.Concurrency),
+		// Reserved concurrency caps Lambda's instances, as max_instances
+		// caps Slipway's (each Lambda instance serves one request).
+		"ReservedConcurrentExecutions": sl.MaxInstances,
 		"Environment":                  obj{"Variables": vars},
 		"LoggingConfig":                obj{"LogGroup": ref("LogGroup")},
 		"Tags":                         tags(spec.Name, b.st.Spec.Name),
 	}, obj{"DependsOn": "LogGroup"})
 	if sl.Concurrency > 1 {
-		t.warn("concurrency %d is not carried over: a Lambda instance serves one request at a time; reserved concurrency is max_instances × concurrency", sl.Concurrency)
+		t.warn("concurrency %d is not carried over: a Lambda instance serves one request at a time, so at most max_instances (%d) requests are in flight", sl.Concurrency, sl.MaxInstances)
 	}
 	// What callers invoke: with min_instances, an alias with provisioned
 	// concurrency (the release pipeline publishes each release as a
