@@ -186,7 +186,7 @@ func TestCostCLI(t *testing.T) {
 
 	// The dashboard's cost page: the default profile, the last 24 h, the chart.
 	page := dashboardPage(t, s, "/ui/stacks/costly/stages/dev/cost")
-	for _, w := range []string{"Default profile", "Last 24 hours, extrapolated to 30 days", `<svg class="chart cost"`, "$" + moneyText(cost.EstimateStage(current, cost.StageFromSpec(core.ArchContainer, dev), defaults).Total)} {
+	for _, w := range []string{"Default profile", "Last 24 hours, extrapolated to 30 days", "mean response 4 B over the last", `<svg class="chart cost"`, "$" + moneyText(cost.EstimateStage(current, cost.StageFromSpec(core.ArchContainer, dev), defaults).Total)} {
 		if !strings.Contains(page, w) {
 			t.Errorf("the dashboard's cost page lacks %q", w)
 		}

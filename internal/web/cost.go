@@ -1,7 +1,7 @@
 package web
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -94,25 +94,20 @@ func (d *Dashboard) metered(r *http.Request, stack, stage string) traffic.Metere
 		return out
 	}
 	m := traffic.Metered{Window: costWindow, Step: step, Requests: read("requests"), P50MS: read("p50_latency_ms"), Concurrency: read("concurrency")}
-	if d.cfg.Logs != nil {
-		lines, err := d.cfg.Logs.ReadLogs(r.Context(), LogQuery{Stack: stack, Stage: stage, Kind: "access", Since: from, Limit: accessSample})
-		var sum float64
-		for _, ln := range lines {
-			var e struct {
-				Bytes int64 `json:"bytes"`
-			}
-			if json.Unmarshal([]byte(ln.Text), &e) == nil {
-				sum += float64(e.Bytes)
-				m.Sampled++
-			}
-		}
-		if err == nil && m.Sampled > 0 {
-			m.ResponseBytes = sum / float64(m.Sampled)
-		} else {
-			m.Sampled = 0
+	if rs, ok := d.cfg.Logs.(ResponseSizer); ok {
+		if mean, n, err := rs.ResponseBytes(r.Context(), stack, stage, from, accessSample); err == nil && n > 0 {
+			m.ResponseBytes, m.Sampled = mean, n
 		}
 	}
 	return m
+}
+
+// ResponseSizer is what the dashboard's Logs may also do, for the cost
+// page: the mean response size of a stage's last limit access log
+// entries since a time (n = 0: none). Without it the page assumes the
+// default size.
+type ResponseSizer interface {
+	ResponseBytes(ctx context.Context, stack, stage string, since time.Time, limit int) (mean float64, n int, err error)
 }
 
 // accessSample bounds the access log entries read for the mean response
