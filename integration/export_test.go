@@ -98,11 +98,18 @@ func TestExportCloudFormation(t *testing.T) {
 		t.Error("the server log holds the secret")
 	}
 
+	// The registry serves every exporter by name: Kubernetes too.
+	kube := filepath.Join(t.TempDir(), "kube")
+	r = s.mustRun(app, "export", "exp", "--format", "kubernetes", "-o", kube)
+	if entries, err := os.ReadDir(kube); err != nil || len(entries) == 0 || !strings.Contains(r.stdout, "as kubernetes to "+kube) {
+		t.Errorf("export --format kubernetes wrote %d files (%v):\n%s", len(entries), err, r.stdout)
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"export", "exp", "--format", "nomad"}, `unknown export format "nomad"; allowed: cloudformation`},
+		{[]string{"export", "exp", "--format", "nomad"}, `unknown export format "nomad"; allowed: cloudformation, kubernetes`},
 		{[]string{"export", "exp"}, "export needs --format"},
 		{[]string{"export", "exp", "--format", "cloudformation", "--stage", "qa"}, `stack "exp" has no stage "qa"; stages: dev, prod`},
 		{[]string{"export", "nope", "--format", "cloudformation"}, "nope"},

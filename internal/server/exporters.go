@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/slipwayhq/slipway/internal/export"
 	"github.com/slipwayhq/slipway/internal/export/cloudformation"
+	"github.com/slipwayhq/slipway/internal/export/kubernetes"
 )
 
 // exporters are the formats `slipway export` writes: the registry the
@@ -10,5 +11,6 @@ import (
 func exporters() []export.Exporter {
 	return []export.Exporter{
 		cloudformation.Exporter{},
+		kubernetes.New(),
 	}
 }
