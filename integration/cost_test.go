@@ -115,6 +115,13 @@ func TestCostCLI(t *testing.T) {
 	s.mustRun(t.TempDir(), "cost", "--plot", out2, "--requests", "3M")
 	checkPlot(t, out2)
 
+	r = s.mustRun(app, "cost", "--tables", "-o", "json")
+	var tables []traffic.TableInfo
+	json.Unmarshal([]byte(r.stdout), &tables)
+	if len(tables) != len(cost.Tables()) || tables[0].Name != cost.Tables()[0] {
+		t.Errorf("cost --tables: %s", r.stdout)
+	}
+
 	// Bad input: one clear line, exit 1.
 	for _, tc := range []struct {
 		args []string

@@ -16,7 +16,7 @@ import (
 
 func costCmd(g *globals) *cobra.Command {
 	var q client.CostQuery
-	var compare bool
+	var compare, tables bool
 	var plot string
 	cmd := &cobra.Command{
 		Use:   "cost [<stack> [<stage>]]",
@@ -46,6 +46,21 @@ from requests and duration (the estimate's assumptions say how).`,
 			}
 			if len(args) > 1 {
 				stage = args[1]
+			}
+			if tables {
+				return read(g, cmd, func(c *client.Client) ([]client.CostTable, error) { return c.CostTables(cmd.Context()) },
+					func(ts []client.CostTable) error {
+						tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "TABLE\tREGION\tAS OF\t")
+						for _, t := range ts {
+							def := ""
+							if t.Default {
+								def = "default"
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Region, t.Date, def)
+						}
+						return tw.Flush()
+					})
 			}
 			if compare && plot != "" {
 				return fmt.Errorf("give --compare or --plot, not both")
@@ -108,6 +123,7 @@ from requests and duration (the estimate's assumptions say how).`,
 	f.StringVar(&q.FromUsage, "from-usage", "", "use the stage's metered usage over this window (e.g. 24h), extrapolated to 30 days, instead of figures")
 	f.BoolVar(&compare, "compare", false, "price the four architecture × endpoint options and show where they cross")
 	f.StringVar(&plot, "plot", "", "write an SVG chart of monthly cost against requests/month to this file")
+	f.BoolVar(&tables, "tables", false, "list the price tables")
 	addOutput(cmd, g)
 	return cmd
 }
