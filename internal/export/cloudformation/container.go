@@ -37,7 +37,7 @@ const containerName = "app"
 func (b *stage) container(ep core.EndpointSpec) error {
 	t, spec := b.t, b.stack.Spec
 	sc := b.st.Spec.EffectiveScale()
-	net := addNetwork(t, true)
+	net := addNetwork(t, ep.Kind == core.EndpointBalancer, true)
 	b.logGroup("/slipway/" + spec.Name + "/" + b.st.Spec.Name)
 	t.add("Cluster", "AWS::ECS::Cluster", obj{
 		"ClusterName":     b.name,

@@ -10,7 +10,7 @@ const azs = 3
 // each either the created resources or the given parameters.
 type network struct {
 	vpc     any
-	public  any
+	public  any // nil when the stage has no load balancer
 	private any // nil when the stage needs no private subnets
 	cidr    any // the VPC's CIDR block, for security group rules
 }
@@ -28,11 +28,16 @@ const (
 // (VpcId left empty), a VPC across 3 AZs (Fn::GetAZs): public subnets
 // routed to an internet gateway and, with private, private subnets routed
 // to a NAT gateway (Fargate tasks pull images from ECR through it).
-func addNetwork(t *template, private bool) network {
+//
+// Only the subnet parameters the stage uses are declared: public ones
+// for a load balancer (publicParam), private ones for instances.
+func addNetwork(t *template, publicParam, private bool) network {
 	t.param(paramVpc, obj{"Type": "String", "Default": "",
 		"Description": "An existing VPC to use; empty creates a VPC with 3 public and 3 private subnets across AZs"})
-	t.param(paramPublic, obj{"Type": "CommaDelimitedList", "Default": "",
-		"Description": "With VpcId: its public subnets (for the load balancer), in different AZs"})
+	if publicParam {
+		t.param(paramPublic, obj{"Type": "CommaDelimitedList", "Default": "",
+			"Description": "With VpcId: its public subnets (for the load balancer), in different AZs"})
+	}
 	t.param(paramCIDR, obj{"Type": "String", "Default": "10.0.0.0/16",
 		"Description": "The created VPC's CIDR block, or the given VPC's (security groups allow it)"})
 	if private {
@@ -81,9 +86,11 @@ func addNetwork(t *template, private bool) network {
 		priv = append(priv, ref(prv))
 	}
 	n := network{
-		vpc:    ifThen(condCreate, ref("Vpc"), ref(paramVpc)),
-		public: ifThen(condCreate, public, ref(paramPublic)),
-		cidr:   ref(paramCIDR),
+		vpc:  ifThen(condCreate, ref("Vpc"), ref(paramVpc)),
+		cidr: ref(paramCIDR),
+	}
+	if publicParam {
+		n.public = ifThen(condCreate, public, ref(paramPublic))
 	}
 	if private {
 		// One NAT gateway (not one per AZ): the cheaper shape TinyStacks

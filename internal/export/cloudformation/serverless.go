@@ -73,7 +73,7 @@ func (b *stage) serverless(ep core.EndpointSpec) error {
 	}
 	switch ep.Kind {
 	case core.EndpointBalancer:
-		net := addNetwork(t, false)
+		net := addNetwork(t, true, false)
 		b.loadBalancer(ep.Balancer, net)
 		t.add("LoadBalancerPermission", "AWS::Lambda::Permission", obj{
 			"Action": "lambda:InvokeFunction", "FunctionName": target, "Principal": "elasticloadbalancing.amazonaws.com",

@@ -32,7 +32,7 @@ func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 	if err := json.Unmarshal(template, &t); err != nil {
 		return []string{"template: " + err.Error()}
 	}
-	c := &checker{s: s, unschemed: unschemed, params: t.Parameters, conds: t.Conditions, res: t.Resources}
+	c := &checker{s: s, unschemed: unschemed, params: t.Parameters, conds: t.Conditions, res: t.Resources, used: map[string]bool{}}
 	if len(t.Resources) == 0 {
 		c.add("Resources", "a template needs at least one resource")
 	}
@@ -52,6 +52,18 @@ func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 		}
 		c.refs(out, "Outputs/"+name)
 	}
+	// As cfn-lint warns: a parameter or condition nothing uses is a
+	// leftover, or a sign that what should use it does not.
+	for name := range t.Parameters {
+		if !c.used["param:"+name] {
+			c.add("Parameters/"+name, "parameter %s is never used", name)
+		}
+	}
+	for name := range t.Conditions {
+		if !c.used["cond:"+name] {
+			c.add("Conditions/"+name, "condition %s is never used", name)
+		}
+	}
 	sort.Strings(c.problems)
 	return c.problems
 }
@@ -62,6 +74,7 @@ type checker struct {
 	params    map[string]any
 	conds     map[string]any
 	res       map[string]map[string]any
+	used      map[string]bool // "param:<name>", "cond:<name>"
 	problems  []string
 }
 
@@ -109,6 +122,7 @@ func (c *checker) exists(res, path string) {
 }
 
 func (c *checker) condition(name, path string) {
+	c.used["cond:"+name] = true
 	if _, ok := c.conds[name]; !ok {
 		c.add(path, "condition %q is not defined", name)
 	}
@@ -120,6 +134,7 @@ func (c *checker) ref(target, path string) {
 		return
 	}
 	if _, ok := c.params[target]; ok {
+		c.used["param:"+target] = true
 		return
 	}
 	if pseudo[target] {

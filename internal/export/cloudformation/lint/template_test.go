@@ -97,6 +97,12 @@ func TestCheck(t *testing.T) {
 		{"unknown function", func(m map[string]any) {
 			props(m, "Repo")["RepositoryName"] = map[string]any{"Fn::Concat": []any{"a", "b"}}
 		}, "unknown intrinsic function Fn::Concat"},
+		{"unused parameter", func(m map[string]any) {
+			m["Parameters"].(map[string]any)["Stage"] = map[string]any{"Type": "String"}
+		}, "parameter Stage is never used"},
+		{"unused condition", func(m map[string]any) {
+			m["Conditions"].(map[string]any)["Short"] = map[string]any{"Fn::Not": []any{map[string]any{"Condition": "Long"}}}
+		}, "condition Short is never used"},
 		{"output without value", func(m map[string]any) {
 			m["Outputs"].(map[string]any)["Uri"] = map[string]any{"Description": "x"}
 		}, "an output needs a Value"},
