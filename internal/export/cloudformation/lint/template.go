@@ -40,6 +40,7 @@ func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 		c.resource(name, r)
 	}
 	for name, cond := range t.Conditions {
+		c.under = nil
 		c.refs(cond, "Conditions/"+name)
 	}
 	for name, out := range t.Outputs {
@@ -47,8 +48,10 @@ func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 		if _, ok := m["Value"]; !ok {
 			c.add("Outputs/"+name, "an output needs a Value")
 		}
+		c.under = nil
 		if cn, ok := m["Condition"].(string); ok {
 			c.condition(cn, "Outputs/"+name+"/Condition")
+			c.under = []string{cn}
 		}
 		c.refs(out, "Outputs/"+name)
 	}
@@ -75,7 +78,10 @@ type checker struct {
 	conds     map[string]any
 	res       map[string]map[string]any
 	used      map[string]bool // "param:<name>", "cond:<name>"
-	problems  []string
+	// under are the conditions known true where the walk is: the
+	// resource's or output's Condition, and Fn::If's true branches.
+	under    []string
+	problems []string
 }
 
 func (c *checker) add(path, format string, args ...any) {
@@ -85,16 +91,20 @@ func (c *checker) add(path, format string, args ...any) {
 func (c *checker) resource(name string, r map[string]any) {
 	path := "Resources/" + name
 	typ, _ := r["Type"].(string)
+	c.under = nil
 	if cn, ok := r["Condition"].(string); ok {
 		c.condition(cn, path+"/Condition")
+		c.under = []string{cn}
 	}
 	switch d := r["DependsOn"].(type) {
 	case string:
 		c.exists(d, path+"/DependsOn")
+		c.mayExist(d, path+"/DependsOn")
 	case []any:
 		for _, x := range d {
 			s, _ := x.(string)
 			c.exists(s, path+"/DependsOn")
+			c.mayExist(s, path+"/DependsOn")
 		}
 	}
 	props, hasProps := r["Properties"]
@@ -128,9 +138,30 @@ func (c *checker) condition(name, path string) {
 	}
 }
 
+// mayExist reports a reference to a resource created only under a
+// condition from where that condition is not known to hold: on a stack
+// where it is false, the reference fails.
+func (c *checker) mayExist(res, path string) {
+	r, ok := c.res[res]
+	if !ok {
+		return
+	}
+	cn, ok := r["Condition"].(string)
+	if !ok {
+		return
+	}
+	for _, u := range c.under {
+		if u == cn {
+			return
+		}
+	}
+	c.add(path, "%s exists only under condition %s, which does not hold here (use Fn::If %s)", res, cn, cn)
+}
+
 // ref checks a Ref target: a resource, a parameter or a pseudo-parameter.
 func (c *checker) ref(target, path string) {
 	if _, ok := c.res[target]; ok {
+		c.mayExist(target, path)
 		return
 	}
 	if _, ok := c.params[target]; ok {
@@ -151,6 +182,7 @@ func (c *checker) getAtt(res, attr, path string) {
 		c.add(path, "Fn::GetAtt %q names no resource", res)
 		return
 	}
+	c.mayExist(res, path)
 	typ, _ := r["Type"].(string)
 	if attrs, ok := c.unschemed[typ]; ok {
 		for _, a := range attrs {
@@ -257,7 +289,10 @@ func (c *checker) function(name string, arg any, path string) {
 		}
 		cn, _ := a[0].(string)
 		c.condition(cn, p)
+		saved := c.under
+		c.under = append(append([]string(nil), saved...), cn)
 		c.refs(a[1], p+"/1")
+		c.under = saved
 		c.refs(a[2], p+"/2")
 	case "Fn::Join", "Fn::Select", "Fn::Split", "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not",
 		"Fn::GetAZs", "Fn::Base64", "Fn::Cidr", "Fn::ImportValue", "Fn::FindInMap", "Fn::ToJsonString", "Fn::Length":

@@ -97,6 +97,19 @@ func TestCheck(t *testing.T) {
 		{"unknown function", func(m map[string]any) {
 			props(m, "Repo")["RepositoryName"] = map[string]any{"Fn::Concat": []any{"a", "b"}}
 		}, "unknown intrinsic function Fn::Concat"},
+		{"Ref to a conditional resource outside its condition", func(m map[string]any) {
+			m["Resources"].(map[string]any)["Logs"].(map[string]any)["Condition"] = "Long"
+		}, "Logs exists only under condition Long"},
+		{"DependsOn a conditional resource outside its condition", func(m map[string]any) {
+			m["Resources"].(map[string]any)["Logs"].(map[string]any)["Condition"] = "Long"
+			props(m, "Repo")["Tags"] = []any{map[string]any{"Key": "a", "Value": map[string]any{"Fn::If": []any{"Long", map[string]any{"Fn::GetAtt": "Logs.Arn"}, "none"}}}}
+		}, "Resources/Repo/DependsOn: Logs exists only under condition Long"},
+		{"conditional resource under its condition", func(m map[string]any) {
+			res := m["Resources"].(map[string]any)
+			res["Logs"].(map[string]any)["Condition"] = "Long"
+			res["Repo"].(map[string]any)["Condition"] = "Long"
+			m["Outputs"].(map[string]any)["Uri"].(map[string]any)["Condition"] = "Long"
+		}, ""},
 		{"unused parameter", func(m map[string]any) {
 			m["Parameters"].(map[string]any)["Stage"] = map[string]any{"Type": "String"}
 		}, "parameter Stage is never used"},
