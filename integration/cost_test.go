@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/slipwayhq/slipway/internal/core"
 	"github.com/slipwayhq/slipway/internal/cost"
 	"github.com/slipwayhq/slipway/internal/manifest"
@@ -284,3 +286,33 @@ func moneyText(v float64) string {
 }
 
 func costMatches(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestCostDashboardInBrowser opens a stage's cost page in chromium before
+// the stage has traffic: the default profile's line items and the
+// comparison chart with its four lines.
+func TestCostDashboardInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	s := startServer(t)
+	s.mustRun(fixtureApp(t, "costweb", "stages:\n  - name: dev\n    scale: {min: 1, max: 1}\n"), "deploy", "-q")
+	page := "/ui/stacks/costweb/stages/dev/cost"
+	do(t, ctx, "log in to the cost page",
+		chromedp.Navigate(s.api+"/ui/login?next="+url.QueryEscape(page)), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), s.token), chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS(".cost-estimate")))
+	if total := text(t, ctx, ".cost-estimate .total"); !strings.HasPrefix(total, "$") {
+		t.Errorf("the estimate's total reads %q", total)
+	}
+	if n := count(t, ctx, ".cost-estimate table.items tbody tr"); n < 3 {
+		t.Errorf("%d line items", n)
+	}
+	if n := count(t, ctx, "svg.chart.cost path.series"); n != 4 {
+		t.Errorf("the chart draws %d lines, want 4", n)
+	}
+	if n := count(t, ctx, "table.options tbody tr"); n != 4 {
+		t.Errorf("%d options compared, want 4", n)
+	}
+	if text(t, ctx, ".no-usage") == "" || text(t, ctx, ".recommendation") == "" {
+		t.Error("no word on the missing usage or no recommendation")
+	}
+	shoot(t, ctx, "15-cost")
+}
