@@ -285,3 +285,38 @@ func TestBrokenTemplateFails(t *testing.T) {
 		})
 	}
 }
+
+// TestLongestNamesValidate: names derived from the longest stack and
+// stage names Slipway allows stay within AWS's limits, in every
+// architecture and endpoint.
+func TestLongestNamesValidate(t *testing.T) {
+	schemas := loadSchemas(t)
+	stack := "s" + strings.Repeat("a-", 19) + "z" // 40 characters
+	stage := "p" + strings.Repeat("r", 18) + "d"  // 20 characters
+	if len(stack) != core.MaxStackNameLen || len(stage) != core.MaxStageNameLen {
+		t.Fatalf("lengths %d and %d", len(stack), len(stage))
+	}
+	for _, arch := range []core.Architecture{core.ArchContainer, core.ArchServerless} {
+		for _, kind := range []string{core.EndpointGateway, core.EndpointBalancer} {
+			ep := core.DefaultEndpoint()
+			ep.Kind = kind
+			sl := core.DefaultServerless()
+			sl.MinInstances = 1
+			sl.Schedules = []core.Schedule{{Expression: "rate(1 hour)"}}
+			spec := core.StackSpec{Name: stack, Architecture: arch, Port: 8000, Stages: []core.StageSpec{
+				{Name: stage, Endpoint: ep, Scale: core.DefaultScale(), Serverless: sl},
+			}}
+			s := stackOf(spec)
+			decorate(&s.Stages[0], spec)
+			files, err := Exporter{}.Export(s, export.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range files {
+				if problems := schemas.Check(f.Data, unschemed); len(problems) > 0 {
+					t.Errorf("%s %s %s: %s", arch, kind, f.Name, strings.Join(problems, "\n"))
+				}
+			}
+		}
+	}
+}
