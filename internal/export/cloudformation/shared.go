@@ -45,6 +45,24 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 		"Tags": tags(name, ""),
 	}, obj{"DeletionPolicy": "Retain"})
 
+	addRoles(t)
+	addPipeline(t, spec, buildVars)
+	t.add("FailedBuildsAlarm", "AWS::CloudWatch::Alarm", obj{
+		"AlarmName": name + "-build-failed", "AlarmDescription": "Slipway built-in alarm build-failed: a build of the stack failed",
+		"Namespace": "AWS/CodeBuild", "MetricName": "FailedBuilds", "Statistic": "Sum",
+		"Dimensions":         list{obj{"Name": "ProjectName", "Value": ref("BuildProject")}},
+		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 1, "Period": 300, "EvaluationPeriods": 1,
+		"TreatMissingData": "notBreaching",
+	})
+	t.output("RepositoryUri", "The stack's image repository", getAtt("Repository", "RepositoryUri"))
+	t.output("ArtifactBucketName", "Upload the source zip here (key: the SourceObjectKey parameter)", ref("ArtifactBucket"))
+	t.output("PipelineName", "The build and release pipeline", ref("Pipeline"))
+	return t
+}
+
+// addRoles adds the IAM roles of CodeBuild (build, push, retag, roll out
+// ECS or Lambda) and CodePipeline.
+func addRoles(t *template) {
 	t.add("BuildRole", "AWS::IAM::Role", obj{
 		"AssumeRolePolicyDocument": assumeRole("codebuild.amazonaws.com"),
 		"Policies": list{policy("BuildAndRelease",
@@ -68,7 +86,14 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 			obj{"Action": list{"codebuild:BatchGetBuilds", "codebuild:StartBuild"}, "Resource": "*"},
 		)},
 	})
+}
 
+// addPipeline adds the build project, a release project per stage, and
+// the pipeline that runs them: source zip → build → each stage in order,
+// after its approval where it asks for one. The projects get TinyStacks'
+// variables; the stages' resources are found by their fixed names.
+func addPipeline(t *template, spec core.StackSpec, buildVars map[string]string) {
+	name := spec.Name
 	ecrEndpoint := sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}")
 	ecrImage := sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/" + name)
 	common := func() list {
@@ -135,17 +160,6 @@ func sharedTemplate(spec core.StackSpec, buildVars map[string]string) *template 
 		"ArtifactStore": obj{"Type": "S3", "Location": ref("ArtifactBucket")},
 		"Stages":        stages,
 	})
-	t.add("FailedBuildsAlarm", "AWS::CloudWatch::Alarm", obj{
-		"AlarmName": name + "-build-failed", "AlarmDescription": "Slipway built-in alarm build-failed: a build of the stack failed",
-		"Namespace": "AWS/CodeBuild", "MetricName": "FailedBuilds", "Statistic": "Sum",
-		"Dimensions":         list{obj{"Name": "ProjectName", "Value": ref("BuildProject")}},
-		"ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 1, "Period": 300, "EvaluationPeriods": 1,
-		"TreatMissingData": "notBreaching",
-	})
-	t.output("RepositoryUri", "The stack's image repository", getAtt("Repository", "RepositoryUri"))
-	t.output("ArtifactBucketName", "Upload the source zip here (key: the SourceObjectKey parameter)", ref("ArtifactBucket"))
-	t.output("PipelineName", "The build and release pipeline", ref("Pipeline"))
-	return t
 }
 
 func stageNames(spec core.StackSpec) []string {
