@@ -36,7 +36,7 @@ const bufferEntries = 8192
 
 // Store is where entries go (logstore.Store).
 type Store interface {
-	Append(k logstore.Key, t time.Time, v any) error
+	AppendLine(k logstore.Key, t time.Time, line []byte) error
 }
 
 var _ Store = (*logstore.Store)(nil)
@@ -53,6 +53,7 @@ type Log struct {
 	log     *slog.Logger
 	ch      chan Entry
 	dropped atomic.Int64
+	line    []byte // the entry being written; only Run's goroutine uses it
 }
 
 // New makes a Log; Run writes what Record queues.
@@ -81,26 +82,43 @@ func (l *Log) Dropped() int64 { return l.dropped.Load() }
 
 // Run writes entries until ctx ends, then writes what is queued. The
 // store buffers and flushes them.
+//
+// It drains the queue every drainEvery rather than waiting on it: a
+// writer parked on the channel would be woken for every request, and on
+// a small machine those wake-ups cost the proxy more than the writing.
+// The buffer holds bufferEntries, a drainEvery of entries at 400,000
+// requests a second.
 func (l *Log) Run(ctx context.Context) {
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			l.drain()
+		case <-ctx.Done():
+			l.drain()
+			return
+		}
+	}
+}
+
+const drainEvery = 20 * time.Millisecond
+
+// drain writes the entries queued now.
+func (l *Log) drain() {
 	for {
 		select {
 		case e := <-l.ch:
 			l.write(e)
-		case <-ctx.Done():
-			for {
-				select {
-				case e := <-l.ch:
-					l.write(e)
-				default:
-					return
-				}
-			}
+		default:
+			return
 		}
 	}
 }
 
 func (l *Log) write(e Entry) {
-	if err := l.cfg.Store.Append(logstore.Key{Stack: e.Stack, Stage: e.Stage, Kind: logstore.Access}, e.Time, e); err != nil {
+	l.line = append(e.appendJSON(l.line[:0]), '\n')
+	if err := l.cfg.Store.AppendLine(logstore.Key{Stack: e.Stack, Stage: e.Stage, Kind: logstore.Access}, e.Time, l.line); err != nil {
 		l.log.Warn("access log", "stack", e.Stack, "stage", e.Stage, "err", err)
 	}
 }
