@@ -222,12 +222,16 @@ func values(ps []Point) string {
 			parts = append(parts, fmt.Sprintf("… %d more", len(ps)-show))
 			break
 		}
-		parts = append(parts, num(p.V)+" at "+stamp(p.T))
+		parts = append(parts, pointNum(p.V)+" at "+stamp(p.T))
 	}
 	return strings.Join(parts, ", ")
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// pointNum prints a datapoint at the float32 precision the metrics store
+// keeps: 408.23, not 408.2300109863281.
+func pointNum(v float64) string { return strconv.FormatFloat(float64(float32(v)), 'f', -1, 32) }
 
 func stamp(t time.Time) string { return t.UTC().Format("15:04:05Z") }
 

@@ -48,6 +48,7 @@ func TestEvaluate(t *testing.T) {
 		{"points outside the range ignored", rule("above", 500, 10*time.Second, 2), core.AlarmOK,
 			append(pts(10*time.Second, 900, 900), Point{T: t0.Add(-10 * time.Second), V: 1}, Point{T: t0.Add(20 * time.Second), V: 1}), core.AlarmAlarm, "2 datapoints"},
 		{"for 1", rule("above", 500, 10*time.Second, 1), core.AlarmInsufficientData, pts(10*time.Second, 501), core.AlarmAlarm, "1 datapoint of p99_latency_ms in the last 1 period(s) of 10s was above 500"},
+		{"values at the store's float32 precision", rule("above", 200, 10*time.Second, 1), core.AlarmOK, pts(10*time.Second, float64(float32(408.23))), core.AlarmAlarm, "[408.23 at 10:00:00Z]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
