@@ -2,6 +2,8 @@ package cloudformation
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
 )
@@ -99,17 +101,28 @@ func alarmMetric(metric string, arch core.Architecture, kind string, memoryMB in
 	return cwMetric{}, "CloudWatch has no equivalent"
 }
 
-// cwPeriod rounds a period up to one CloudWatch takes: 10, 30 or a
-// multiple of 60 seconds.
+// cwPeriod rounds a period up to whole minutes. CloudWatch also takes 10
+// and 30 s, but only for high-resolution metrics: the AWS metrics these
+// alarms watch are published once a minute, and an alarm of 10 or 30 s
+// on them finds no datapoint in most periods.
 func cwPeriod(d core.Duration) int {
-	s := int(d.D().Seconds())
-	switch {
-	case s <= 10:
-		return 10
-	case s <= 30:
-		return 30
+	s := int(math.Ceil(d.D().Seconds()))
+	return max(60, (s+59)/60*60)
+}
+
+// missingData is the alarm's TreatMissingData. A count (Sum) has no
+// datapoint when nothing happened, which is a zero: the period breaches
+// if zero does (requests below 1 on an idle stage). Any other metric's
+// gap is "missing", as Slipway's alarms treat it: it neither breaches nor
+// clears, and an alarm with no data at all is INSUFFICIENT_DATA.
+func missingData(m cwMetric, comparison string, threshold float64) string {
+	if m.Statistic != "Sum" {
+		return "missing"
 	}
-	return (s + 59) / 60 * 60
+	if comparison == "below" && 0 < threshold || comparison != "below" && 0 > threshold {
+		return "breaching"
+	}
+	return "notBreaching"
 }
 
 // alarms adds a CloudWatch alarm per metric alarm of the stage that has
@@ -148,7 +161,10 @@ func (b *stage) alarms(ep core.EndpointSpec) {
 			"Namespace":        m.Namespace, "MetricName": m.Name, "Dimensions": m.Dimensions,
 			"ComparisonOperator": op, "Threshold": threshold,
 			"Period": cwPeriod(a.Period), "EvaluationPeriods": max(1, a.For),
-			"TreatMissingData": "notBreaching",
+			"TreatMissingData": missingData(m, a.Comparison, threshold),
+		}
+		if a.Period.D() < time.Minute {
+			b.t.warn("alarm %s: its period %s is 1 minute on CloudWatch, where the AWS metrics it watches are published once a minute", a.Name, a.Period.D())
 		}
 		if m.Extended != "" {
 			p["ExtendedStatistic"] = m.Extended

@@ -233,11 +233,35 @@ func TestFargateSize(t *testing.T) {
 
 func TestCWPeriod(t *testing.T) {
 	for in, want := range map[time.Duration]int{
-		5 * time.Second: 10, 10 * time.Second: 10, 15 * time.Second: 30, time.Minute: 60,
+		5 * time.Second: 60, 10 * time.Second: 60, 30 * time.Second: 60, time.Minute: 60, 61 * time.Second: 120,
 		90 * time.Second: 120, 5 * time.Minute: 300, 24 * time.Hour: 86400,
 	} {
 		if got := cwPeriod(core.Duration(in)); got != want {
 			t.Errorf("cwPeriod(%s) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestMissingData(t *testing.T) {
+	sum := cwMetric{Statistic: "Sum"}
+	for _, c := range []struct {
+		name      string
+		m         cwMetric
+		cmp       string
+		threshold float64
+		want      string
+	}{
+		{"requests below 1: an idle period is zero, which breaches", sum, "below", 1, "breaching"},
+		{"errors above 5: an idle period is zero, which does not", sum, "above", 5, "notBreaching"},
+		{"errors above 0", sum, "above", 0, "notBreaching"},
+		{"below 0 never breaches at zero", sum, "below", 0, "notBreaching"},
+		{"above a negative threshold breaches at zero", sum, "above", -1, "breaching"},
+		{"a gauge's gap is missing", cwMetric{Statistic: "Average"}, "below", 50, "missing"},
+		{"a percentile's gap is missing", cwMetric{Extended: "p99"}, "above", 500, "missing"},
+		{"a maximum's gap is missing", cwMetric{Statistic: "Maximum"}, "below", 1, "missing"},
+	} {
+		if got := missingData(c.m, c.cmp, c.threshold); got != c.want {
+			t.Errorf("%s: missingData = %q, want %q", c.name, got, c.want)
 		}
 	}
 }
