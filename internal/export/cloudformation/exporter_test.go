@@ -344,3 +344,36 @@ func TestLongestNamesValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemasAreTheShared: testdata/schemas are byte-for-byte copies of
+// the official provider schemas in ../shared/schemas/cloudformation (kept
+// here so the module's tests run without that directory), so the
+// golden tests validate against the official schemas.
+func TestSchemasAreTheShared(t *testing.T) {
+	shared := filepath.Join("..", "..", "..", "..", "shared", "schemas", "cloudformation")
+	official, err := filepath.Glob(filepath.Join(shared, "*.json"))
+	if err != nil || len(official) == 0 {
+		t.Skipf("no shared schemas at %s", shared)
+	}
+	copies, err := filepath.Glob(filepath.Join("testdata", "schemas", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != len(official) {
+		t.Errorf("testdata/schemas holds %d schemas, %s %d", len(copies), shared, len(official))
+	}
+	for _, f := range official {
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("testdata", "schemas", filepath.Base(f)))
+		if err != nil {
+			t.Errorf("%s is not copied: %v", filepath.Base(f), err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("testdata/schemas/%s differs from %s", filepath.Base(f), f)
+		}
+	}
+}

@@ -33,6 +33,18 @@ func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 		return []string{"template: " + err.Error()}
 	}
 	c := &checker{s: s, unschemed: unschemed, params: t.Parameters, conds: t.Conditions, res: t.Resources, used: map[string]bool{}}
+	var top map[string]json.RawMessage
+	_ = json.Unmarshal(template, &top) // it parsed above
+	for k := range top {
+		if !templateKeys[k] {
+			c.add(k, "%s is not a template section (allowed: %s)", k, strings.Join(keys(templateKeys), ", "))
+		}
+	}
+	for name, p := range t.Parameters {
+		if m, _ := p.(map[string]any); m["Type"] == nil {
+			c.add("Parameters/"+name, "a parameter needs a Type")
+		}
+	}
 	if len(t.Resources) == 0 {
 		c.add("Resources", "a template needs at least one resource")
 	}
@@ -88,9 +100,34 @@ func (c *checker) add(path, format string, args ...any) {
 	c.problems = append(c.problems, path+": "+fmt.Sprintf(format, args...))
 }
 
+// templateKeys are a template's sections; resourceKeys the attributes a
+// resource may have.
+var (
+	templateKeys = map[string]bool{"AWSTemplateFormatVersion": true, "Description": true, "Metadata": true, "Parameters": true,
+		"Rules": true, "Mappings": true, "Conditions": true, "Transform": true, "Resources": true, "Outputs": true}
+	resourceKeys = map[string]bool{"Type": true, "Properties": true, "Condition": true, "DependsOn": true, "DeletionPolicy": true,
+		"UpdateReplacePolicy": true, "Metadata": true, "CreationPolicy": true, "UpdatePolicy": true}
+	deletionPolicies = map[string]bool{"Delete": true, "Retain": true, "RetainExceptOnCreate": true, "Snapshot": true}
+)
+
 func (c *checker) resource(name string, r map[string]any) {
 	path := "Resources/" + name
 	typ, _ := r["Type"].(string)
+	if typ == "" {
+		c.add(path, "a resource needs a Type")
+	}
+	for k := range r {
+		if !resourceKeys[k] {
+			c.add(path, "%s is not a resource attribute (allowed: %s)", k, strings.Join(keys(resourceKeys), ", "))
+		}
+	}
+	for _, k := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+		if v, ok := r[k]; ok {
+			if s, _ := v.(string); !deletionPolicies[s] {
+				c.add(path+"/"+k, "%s is not one of %s", describe(v), strings.Join(keys(deletionPolicies), ", "))
+			}
+		}
+	}
 	c.under = nil
 	if cn, ok := r["Condition"].(string); ok {
 		c.condition(cn, path+"/Condition")

@@ -116,6 +116,19 @@ func TestCheck(t *testing.T) {
 		{"unused condition", func(m map[string]any) {
 			m["Conditions"].(map[string]any)["Short"] = map[string]any{"Fn::Not": []any{map[string]any{"Condition": "Long"}}}
 		}, "condition Short is never used"},
+		{"misspelt resource attribute", func(m map[string]any) {
+			m["Resources"].(map[string]any)["Repo"].(map[string]any)["Condtion"] = "Long"
+		}, "Condtion is not a resource attribute"},
+		{"resource without a type", func(m map[string]any) {
+			delete(m["Resources"].(map[string]any)["Repo"].(map[string]any), "Type")
+		}, "Resources/Repo: a resource needs a Type"},
+		{"bad deletion policy", func(m map[string]any) {
+			m["Resources"].(map[string]any)["Repo"].(map[string]any)["DeletionPolicy"] = "Keep"
+		}, `Resources/Repo/DeletionPolicy: "Keep" is not one of`},
+		{"unknown section", func(m map[string]any) { m["Output"] = map[string]any{} }, "Output is not a template section"},
+		{"parameter without a type", func(m map[string]any) {
+			m["Parameters"].(map[string]any)["Retention"] = map[string]any{"Default": 90}
+		}, "Parameters/Retention: a parameter needs a Type"},
 		{"output without value", func(m map[string]any) {
 			m["Outputs"].(map[string]any)["Uri"] = map[string]any{"Description": "x"}
 		}, "an output needs a Value"},
