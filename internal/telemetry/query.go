@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -79,7 +80,7 @@ func (s *Store) mergedQuantiles(out []Point, se *series, l *histLog, q float64, 
 			whole = whole && l.mergeInto(slot, &h)
 		})
 		if whole && h.count > 0 {
-			out[i].V = float64(quantize(P99Latency, h.quantile(q)))
+			out[i].V = widen(quantize(P99Latency, h.quantile(q)))
 		}
 	}
 }
@@ -108,7 +109,7 @@ func (s *Store) tierPoints(se *series, sp *span, kind Kind, coarse bool, from, t
 			if coarse {
 				t = &se.coarse
 			}
-			t.each(lo, hi, func(slot int64, v float32) { vals[slot-lo] = float64(v) })
+			t.each(lo, hi, func(slot int64, v float32) { vals[slot-lo] = widen(v) })
 		}
 		for i, v := range vals {
 			out = append(out, Point{at(lo + int64(i)), v})
@@ -122,7 +123,7 @@ func (s *Store) tierPoints(se *series, sp *span, kind Kind, coarse bool, from, t
 	if coarse {
 		t = &se.coarse
 	}
-	t.each(from, to, func(slot int64, v float32) { out = append(out, Point{at(slot), float64(v)}) })
+	t.each(from, to, func(slot int64, v float32) { out = append(out, Point{at(slot), widen(v)}) })
 	return out
 }
 
@@ -162,6 +163,14 @@ func reaggregate(pts []Point, kind Kind, step time.Duration) []Point {
 	}
 	flush()
 	return out
+}
+
+// widen is the float64 nearest to the shortest decimal of a stored
+// float32, so a point stored as 408.23 reads 408.23 (in JSON, alarm
+// reasons and the CLI), not 408.2300109863281.
+func widen(v float32) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
+	return f
 }
 
 func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }

@@ -118,6 +118,21 @@ func TestWindowPoints(t *testing.T) {
 	}
 }
 
+// TestQueryReadsStoredDecimals: points are float32 inside the store,
+// but read back as the decimal they were stored as (for JSON, alarm
+// reasons and the CLI), not as float32's binary expansion.
+func TestQueryReadsStoredDecimals(t *testing.T) {
+	ts := newTestStore(t, "", 0)
+	ts.Set(stageKey(MemoryMB), 123.4)
+	ts.Set(stageKey(CPUPercent), 408.23)
+	ts.tick()
+	for metric, want := range map[string]float64{MemoryMB: 123.4, CPUPercent: 408.23} {
+		if got := values(ts.Query(stageKey(metric), t0, ts.now, 0)); len(got) != 1 || got[0] != want {
+			t.Errorf("%s reads %v, want [%v]", metric, got, want)
+		}
+	}
+}
+
 func TestDownsampling(t *testing.T) {
 	ts := newTestStore(t, "", 0)
 	// 27 windows of fast requests, then 3 of slow ones: the 5 min p50 is
