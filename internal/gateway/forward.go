@@ -301,11 +301,14 @@ func (f *forwarder) exchange(uc *upstreamConn, x *exchange, r *http.Request, bod
 			uc.conn.SetDeadline(aLongTimeAgo)
 		}
 	}
+	// read counts from here: bytes of the previous response on a reused
+	// connection must not make a failed write look answered.
+	uc.lr.read = 0
 	writeRequest(uc.bw, x, r, body, hasFor)
 	if err := uc.bw.Flush(); err != nil {
 		return nil, err
 	}
-	uc.lr.n, uc.lr.read = maxResponseHeader, 0
+	uc.lr.n = maxResponseHeader
 	for {
 		res, err := http.ReadResponse(uc.br, r)
 		if err != nil {
@@ -484,7 +487,10 @@ func (g *Gateway) respond(x *exchange, w http.ResponseWriter, r *http.Request, u
 
 	done, failed := g.copyBody(w, res)
 	uc.unwatch()
-	if done && !res.Close && !uc.canceled.Load() {
+	// Bytes already buffered after the response's end answer nothing
+	// (a body on a HEAD answer, say): pooled, they would be read as the
+	// next request's response.
+	if done && !res.Close && !uc.canceled.Load() && uc.br.Buffered() == 0 {
 		g.fwd.put(uc)
 	} else {
 		uc.conn.Close()

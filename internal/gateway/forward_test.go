@@ -212,3 +212,112 @@ func TestForwardable(t *testing.T) {
 		}
 	}
 }
+
+// scriptedBackend serves every connection with serve, which reads and
+// answers requests on it as it likes (bytes a net/http server would not
+// send). conns counts the connections accepted.
+func scriptedBackend(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) (addr string, conns *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// A backend that sends more than its response (a body on a HEAD answer,
+// a common bug) leaves bytes on the connection that are no response to
+// anything: the connection must not be pooled, or the next request on
+// it, maybe another client's, reads them as its response.
+func TestForwarderDropsConnectionWithBytesAfterResponse(t *testing.T) {
+	addr, _ := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if req.Method == http.MethodHead {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+			} else {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+			}
+		}
+	})
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev",
+		Backends: []Backend{{ID: "a", Addr: addr}}})
+	client := newClient(t)
+	req, _ := http.NewRequest(http.MethodHead, front.URL, nil)
+	req.Host = testHost
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD: status %d", resp.StatusCode)
+	}
+	resp, body := get(t, client, front.URL, testHost, nil)
+	if resp.StatusCode != http.StatusOK || string(body) != "second" {
+		t.Fatalf("GET after HEAD: status %d, body %q", resp.StatusCode, body)
+	}
+}
+
+// A pooled connection the backend reset (not just closed) fails when the
+// next request is written, not read. The request goes again on a new
+// connection to the same instance, which is not blamed for it.
+func TestForwarderReplaysWhenWriteFailsOnResetConnection(t *testing.T) {
+	reset := make(chan struct{})
+	var first atomic.Bool
+	addr, conns := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		resetThis := first.CompareAndSwap(false, true)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			if resetThis {
+				<-reset
+				c.(*net.TCPConn).SetLinger(0) // close with RST
+				return
+			}
+		}
+	})
+	infos := make(chan RequestInfo, 2)
+	_, front := newTestGateway(t, Config{OnRequest: func(ri RequestInfo) { infos <- ri }},
+		Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "a", Addr: addr}}})
+	client := newClient(t)
+	if resp, _ := get(t, client, front.URL, testHost, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first GET: status %d", resp.StatusCode)
+	}
+	<-infos
+	close(reset)
+	time.Sleep(100 * time.Millisecond) // the RST arrives; well under checkIdleAfter
+	resp, body := get(t, client, front.URL, testHost, nil)
+	if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+		t.Fatalf("GET on reset connection: status %d, body %q", resp.StatusCode, body)
+	}
+	if ri := <-infos; ri.Attempts != 1 {
+		t.Fatalf("attempts %d, want 1 (a dead pooled connection is no failed attempt)", ri.Attempts)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Fatalf("backend saw %d connections, want 2", n)
+	}
+}
