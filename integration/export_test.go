@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/slipwayhq/slipway/internal/export/cloudformation/lint"
+	"github.com/slipwayhq/slipway/internal/export/kubernetes/kubeschema"
 )
 
 // TestExportCloudFormation: `slipway export` writes a stack the server
@@ -98,11 +99,44 @@ func TestExportCloudFormation(t *testing.T) {
 		t.Error("the server log holds the secret")
 	}
 
-	// The registry serves every exporter by name: Kubernetes too.
+	// The registry serves every exporter by name: Kubernetes too. Its
+	// manifests pass the Kubernetes schemas, pin the serving image, carry
+	// the env in a ConfigMap and the secret by name only unless asked.
 	kube := filepath.Join(t.TempDir(), "kube")
 	r = s.mustRun(app, "export", "exp", "--format", "kubernetes", "-o", kube)
-	if entries, err := os.ReadDir(kube); err != nil || len(entries) == 0 || !strings.Contains(r.stdout, "as kubernetes to "+kube) {
-		t.Errorf("export --format kubernetes wrote %d files (%v):\n%s", len(entries), err, r.stdout)
+	if !strings.Contains(r.stdout, "Wrote 4 files of exp as kubernetes to "+kube) {
+		t.Errorf("export --format kubernetes:\n%s", r.stdout)
+	}
+	kdir, err := kubeschema.SharedDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kschemas, err := kubeschema.LoadDir(kdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"dev.yaml", "dev.secrets.yaml", "prod.yaml"} {
+		data, err := os.ReadFile(filepath.Join(kube, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, err := kschemas.ValidateYAML(data)
+		if err != nil || len(problems) > 0 {
+			t.Errorf("%s: %v\n%s", name, err, strings.Join(problems, "\n"))
+		}
+		if strings.Contains(string(data), secret) {
+			t.Errorf("%s holds the secret without --include-secrets", name)
+		}
+	}
+	devYAML, _ := os.ReadFile(filepath.Join(kube, "dev.yaml"))
+	for _, want := range []string{"kind: Deployment", "kind: HorizontalPodAutoscaler", "kind: Ingress", "GREETING: hello-export", "/exp@sha256:", "key: DB_PASSWORD"} {
+		if !strings.Contains(string(devYAML), want) {
+			t.Errorf("dev.yaml lacks %q", want)
+		}
+	}
+	r = s.mustRun(app, "export", "exp", "--format", "kubernetes", "--stage", "dev", "--include-secrets", "-o", kube+"-secrets")
+	if data, _ := os.ReadFile(filepath.Join(kube+"-secrets", "dev.secrets.yaml")); !strings.Contains(string(data), secret) {
+		t.Errorf("export --include-secrets: dev.secrets.yaml lacks the value:\n%s", data)
 	}
 
 	for _, c := range []struct {
