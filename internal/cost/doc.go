@@ -41,12 +41,14 @@
 //     512 KB steps, $0.90/M past 300M. Balancer: one ALB, its hours plus
 //     LCU-hours on the largest of new connections/s ÷ 25, active
 //     connections ÷ 3,000, GB/h processed ÷ 1 (÷ 0.4 for Lambda
-//     targets); rule evaluations are free for 10 rules or fewer. Without
-//     connection figures, one new connection per request.
+//     targets), rule evaluations/s ÷ 1,000 (requests/s × the listener
+//     rules past the free 10; a stage has the default rule and one per
+//     route). Without connection figures, one new connection per request.
 //   - Both: CloudWatch Logs at 500 bytes a request (5 GB ingest free,
 //     a month's logs stored), one 0.5 GB image in ECR, every response
 //     out to the internet. 12-month new-account free tiers are not
-//     applied; databases and public IPv4 addresses are not priced.
+//     applied; databases, public IPv4 addresses and an EC2 instance's
+//     EBS root volume are not priced.
 //
 // TinyStacks quoted about $46 a month for a dev stack without line
 // items. A minimal container dev stack (one t3.micro, API Gateway, one

@@ -113,7 +113,7 @@ var sharedAssumptions = []string{
 	fmt.Sprintf("ECR: one %.1f GB image stored", ImageGB),
 	"data transfer out: every response leaves AWS for the internet (requests × response bytes)",
 	"free tiers: only the always-free ones (Lambda, 5 GB of CloudWatch Logs, data transfer out); not the 12-month ones for new accounts (EC2, ALB, API Gateway, ECR)",
-	"not priced: databases, public IPv4 addresses, Route 53, certificates, build minutes, the ALB's rule evaluations (10 rules or fewer are free)",
+	"not priced: databases, public IPv4 addresses, Route 53, certificates, build minutes, an EC2 instance's EBS root volume",
 }
 
 // normalize fills the stage's and profile's zero fields and says which.
@@ -273,18 +273,23 @@ func balancerItems(t *Table, s Stage, p Profile, as []string) ([]LineItem, []str
 	if s.Architecture == "serverless" {
 		perLCU, target = d.ProcessedGBPerHourLambda, "Lambda"
 	}
+	// Rule evaluations: requests/s × the rules processed beyond the free ones.
+	rules := max(1, s.Rules)
+	ruleEvals := p.RequestsPerMonth / SecondsPerMonth * math.Max(0, float64(rules)-d.FreeRules)
 	dims := []float64{
 		p.NewConnectionsPerSecond / d.NewConnectionsPerSecond,
 		p.ActiveConnectionsPerMinute / d.ActiveConnectionsPerMinute,
 		gbPerHour / perLCU,
+		ruleEvals / d.RuleEvaluationsPerSecond,
 	}
 	lcu := slices.Max(dims)
 	hours := t.item(svcALB, "ALB-hours", "alb.hour", HoursPerMonth, "hours")
 	lcuItem := t.item(svcALB, "LCU-hours", "alb.lcu", lcu*HoursPerMonth, "LCU-hours")
-	lcuItem.Arithmetic = fmt.Sprintf("max(%s new conn/s / %g, %s active conn / %g, %s GB/h / %g) = %s LCU × %d h: ",
+	lcuItem.Arithmetic = fmt.Sprintf("max(%s new conn/s / %g, %s active conn / %g, %s GB/h / %g, %s rule evals/s / %g) = %s LCU × %d h: ",
 		qty(p.NewConnectionsPerSecond), d.NewConnectionsPerSecond, qty(p.ActiveConnectionsPerMinute), d.ActiveConnectionsPerMinute,
-		qty(gbPerHour), perLCU, qty(lcu), HoursPerMonth) + lcuItem.Arithmetic
-	as = append(as, fmt.Sprintf("balancer: one ALB, billed on the largest LCU dimension (%g GB/h per LCU for %s targets)", perLCU, target))
+		qty(gbPerHour), perLCU, qty(ruleEvals), d.RuleEvaluationsPerSecond, qty(lcu), HoursPerMonth) + lcuItem.Arithmetic
+	as = append(as, fmt.Sprintf("balancer: one ALB, billed on the largest LCU dimension (%g GB/h per LCU for %s targets); "+
+		"rule evaluations are requests/s × the listener rules past the first %g (here %d: the default and one per route)", perLCU, target, d.FreeRules, rules))
 	return []LineItem{hours, lcuItem}, as
 }
 

@@ -40,11 +40,18 @@ type Stage struct {
 	// StageFromSpec leaves it empty: Slipway's CPU and memory map onto
 	// Fargate's task sizes.
 	InstanceType string `json:"instance_type,omitempty"`
+	// Rules is how many ALB listener rules a request is evaluated
+	// against on a balancer endpoint: the default one plus one per route
+	// (0 = 1). StageFromSpec counts them.
+	Rules int `json:"rules,omitempty"`
 }
 
 // StageFromSpec takes the cost-relevant part of a stage's spec.
 func StageFromSpec(arch core.Architecture, s core.StageSpec) Stage {
 	st := Stage{Architecture: string(arch), Endpoint: s.EffectiveEndpoint().Kind}
+	if len(s.Routes) > 0 {
+		st.Rules = 1 + len(s.Routes)
+	}
 	if arch == core.ArchServerless {
 		sv := s.Serverless
 		st.MemoryMB = sv.MemoryMB

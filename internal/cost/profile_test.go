@@ -46,8 +46,10 @@ func TestParseDurationMS(t *testing.T) {
 
 func TestStageFromSpec(t *testing.T) {
 	st := core.StageSpec{Name: "prod", Scale: core.ScaleSpec{Min: 2, Max: 6, CPU: 0.5, MemoryMB: 1024},
-		Endpoint: core.EndpointSpec{Kind: core.EndpointBalancer}}
-	if got, want := StageFromSpec(core.ArchContainer, st), (Stage{Architecture: "container", Endpoint: "balancer", CPU: 0.5, MemoryMB: 1024, MinInstances: 2, MaxInstances: 6}); got != want {
+		Endpoint: core.EndpointSpec{Kind: core.EndpointBalancer},
+		Routes:   []core.Route{{Path: "/api", Stage: "api"}, {Path: "/img", Stage: "img"}}}
+	// The ALB's listener rules: the default one and one per route.
+	if got, want := StageFromSpec(core.ArchContainer, st), (Stage{Architecture: "container", Endpoint: "balancer", CPU: 0.5, MemoryMB: 1024, MinInstances: 2, MaxInstances: 6, Rules: 3}); got != want {
 		t.Errorf("container: %+v, want %+v", got, want)
 	}
 	sv := core.StageSpec{Name: "dev", Serverless: core.ServerlessSpec{MemoryMB: 256, Timeout: core.Duration(3 * time.Second), MinInstances: 1, MaxInstances: 50}}

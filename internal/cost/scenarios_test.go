@@ -106,7 +106,7 @@ func TestALBLCUExample(t *testing.T) {
 	// 6.666667 LCU × 730 h = 4,866.667 LCU-hours × $0.008 = $38.9333
 	near(t, "LCU-hours", lcu.Quantity, 4866.6667, 1e-3)
 	near(t, "LCU cost", lcu.Cost, 38.9333, 1e-3)
-	if !strings.Contains(lcu.Arithmetic, "max(166.6667 new conn/s / 25,") || !strings.Contains(lcu.Arithmetic, "3 GB/h / 1) = 6.6667 LCU") {
+	if !strings.Contains(lcu.Arithmetic, "max(166.6667 new conn/s / 25,") || !strings.Contains(lcu.Arithmetic, "3 GB/h / 1, 0 rule evals/s / 1000) = 6.6667 LCU") {
 		t.Errorf("LCU arithmetic = %q", lcu.Arithmetic)
 	}
 	// 730 h × $0.0225 = $16.425; ALB total $16.425 + $38.9333 = $55.3583
@@ -163,7 +163,9 @@ func TestLambdaFreeTier(t *testing.T) {
 // docs move the figure: the autoscaling page's default of two EC2
 // instances adds $7.59 ($48.21); its networking page's NAT instance (a
 // t3.micro, $7.59) instead of a NAT gateway removes $25.26. No database
-// is priced (a db.t3.micro was $13.14 a month). We keep our itemized
+// is priced (a db.t3.micro was $13.14 a month), nor the EC2 instance's
+// EBS root volume (the ECS-optimized AMI's 30 GB of gp2 at $0.10 a
+// GB-month is $3.00, which would make $43.62). We keep our itemized
 // figure rather than force $46.
 func TestMinimalDevStack(t *testing.T) {
 	e := EstimateStage(t2021(t),
@@ -300,6 +302,29 @@ func TestScenarios(t *testing.T) {
 	e = EstimateStage(tb, Stage{Architecture: "serverless", Endpoint: "balancer", MemoryMB: 512},
 		Profile{RequestsPerMonth: 100e6, DurationMS: 50, RequestBytes: 1024, ResponseBytes: 102400})
 	near(t, "8: LCU", line(t, e, "ALB", "LCU-hours").Cost, 192.6422, 1e-4)
+
+	// 8b. Rule evaluations, the fourth LCU dimension: a stage with 24
+	// routes has 25 listener rules, 15 past the free 10. 500M requests:
+	// 500M requests on kept-alive connections (10 new/s, 500 active), 1 KiB
+	// in and 1 KiB out:
+	//   rules     500M / 2,628,000 s = 190.2588 requests/s × 15
+	//             = 2,853.8813 rule evals/s / 1,000 = 2.8539 LCU
+	//   others    10 / 25 = 0.4; 500 / 3,000 = 0.1667;
+	//             500M × 2,048 B / 2^30 / 730 h = 1.3064 GB/h / 1 = 1.3064
+	//   LCU-h     2.8539 × 730 = 2,083.3333 (= 500M × 15 / 1,000 / 3,600)
+	//             × $0.008 = $16.666667
+	e = EstimateStage(tb, Stage{Architecture: "container", Endpoint: "balancer", CPU: 1, MemoryMB: 2048, MinInstances: 5, Rules: 25},
+		Profile{RequestsPerMonth: 500e6, DurationMS: 20, RequestBytes: 1024, ResponseBytes: 1024, NewConnectionsPerSecond: 10, ActiveConnectionsPerMinute: 500})
+	lcu8b := line(t, e, "ALB", "LCU-hours")
+	near(t, "8b: LCU-hours", lcu8b.Quantity, 2083.3333, 1e-3)
+	near(t, "8b: LCU", lcu8b.Cost, 16.666667, 1e-6)
+	if !strings.Contains(lcu8b.Arithmetic, "2,853.8813 rule evals/s / 1000) = 2.8539 LCU") {
+		t.Errorf("8b: arithmetic = %q", lcu8b.Arithmetic)
+	}
+	// With the default rule alone there are no rule evaluations: 1.3064 GB/h sets it.
+	e = EstimateStage(tb, Stage{Architecture: "container", Endpoint: "balancer", CPU: 1, MemoryMB: 2048, MinInstances: 5},
+		Profile{RequestsPerMonth: 500e6, DurationMS: 20, RequestBytes: 1024, ResponseBytes: 1024, NewConnectionsPerSecond: 10, ActiveConnectionsPerMinute: 500})
+	near(t, "8b: LCU with one rule", line(t, e, "ALB", "LCU-hours").Quantity, 500e6*2048/BytesPerGB, 1e-6)
 
 	// 9. REST API tiers for 2B requests:
 	//   333M × $3.50/1M + 667M × $2.80/1M + 1,000M × $2.38/1M
