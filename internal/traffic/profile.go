@@ -173,9 +173,13 @@ func FormatBytes(v float64) string {
 }
 
 // formatFloat prints v briefly: 3 decimals under 10, 1 under 100, none
-// above, without trailing zeros.
+// above, without trailing zeros; a value under 0.001 other than 0 keeps
+// two significant digits, so a trickle does not read as 0.
 func formatFloat(v float64) string {
 	p := 3
+	if a := math.Abs(v); a > 0 && a < 0.001 {
+		return strconv.FormatFloat(v, 'f', 1-int(math.Floor(math.Log10(a))), 64)
+	}
 	if math.Abs(v) >= 100 {
 		p = 0
 	} else if math.Abs(v) >= 10 {

@@ -122,4 +122,10 @@ func TestFormat(t *testing.T) {
 			t.Errorf("FormatBytes(%v) = %q, want %q", in, got, want)
 		}
 	}
+	// A trickle's concurrency does not round to 0.
+	for in, want := range map[float64]string{0: "0", 0.00023: "0.00023", 0.0000012: "0.0000012", 0.0123: "0.012", 7.25: "7.25", 42.26: "42.3"} {
+		if got := formatFloat(in); got != want {
+			t.Errorf("formatFloat(%v) = %q, want %q", in, got, want)
+		}
+	}
 }
