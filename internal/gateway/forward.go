@@ -65,9 +65,10 @@ type forwarder struct {
 	dialer            net.Dialer
 	responseHeaderMax time.Duration // ResponseHeaderTimeout
 
-	mu     sync.Mutex
-	idle   map[string][]*upstreamConn // most recently used last
-	closed bool
+	mu        sync.Mutex
+	idle      map[string][]*upstreamConn // most recently used last
+	closed    bool
+	nextSweep time.Time // when put next closes the stale connections of every address
 
 	bodies sync.Pool // *[fastBodyMax]byte
 	copies sync.Pool // *[proxyBufferSize]byte
@@ -107,11 +108,16 @@ func (uc *upstreamConn) watch(ctx context.Context) {
 	})
 }
 
-func (uc *upstreamConn) unwatch() {
+// unwatch reports whether the request's context never ended while
+// watched. When the hook has started, it may not have set canceled (or
+// the deadline) yet: the connection must not be reused then either.
+func (uc *upstreamConn) unwatch() (intact bool) {
+	intact = true
 	if uc.stop != nil {
-		uc.stop()
+		intact = uc.stop()
 		uc.stop = nil
 	}
+	return intact && !uc.canceled.Load()
 }
 
 // close closes the connection for good.
@@ -182,9 +188,15 @@ func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error
 	return uc, nil
 }
 
+// sweepEvery is how often put closes the idle connections past the idle
+// timeout of every address, not only its own: an instance that gets no
+// more traffic (replaced by a deploy) would otherwise keep its idle
+// connections, and their file descriptors, for good.
+const sweepEvery = idleConnTimeout / 3
+
 // put returns uc to the pool, or closes it when the pool is full or shut.
 // The oldest idle connections of addr are closed once past the idle
-// timeout, so that a backend that got no traffic keeps none open long.
+// timeout, and every sweepEvery those of every address.
 func (f *forwarder) put(uc *upstreamConn) {
 	uc.idleAt = time.Now()
 	f.mu.Lock()
@@ -192,6 +204,15 @@ func (f *forwarder) put(uc *upstreamConn) {
 		f.mu.Unlock()
 		uc.conn.Close()
 		return
+	}
+	if uc.idleAt.After(f.nextSweep) {
+		f.nextSweep = uc.idleAt.Add(sweepEvery)
+		stale := f.takeStale(uc.idleAt)
+		f.mu.Unlock()
+		for _, s := range stale {
+			s.conn.Close()
+		}
+		f.mu.Lock()
 	}
 	list := f.idle[uc.addr]
 	var stale *upstreamConn
@@ -212,6 +233,30 @@ func (f *forwarder) put(uc *upstreamConn) {
 	if stale != nil {
 		stale.conn.Close()
 	}
+}
+
+// takeStale takes out of the pool the connections idle for the idle
+// timeout or longer at now, dropping the addresses left without any.
+// f.mu is held.
+func (f *forwarder) takeStale(now time.Time) []*upstreamConn {
+	var stale []*upstreamConn
+	for addr, list := range f.idle {
+		i := 0 // oldest first
+		for i < len(list) && now.Sub(list[i].idleAt) >= idleConnTimeout {
+			i++
+		}
+		if i == 0 {
+			continue
+		}
+		stale = append(stale, list[:i]...)
+		if i == len(list) {
+			delete(f.idle, addr)
+			continue
+		}
+		rest := slices.Clone(list[i:])
+		f.idle[addr] = rest
+	}
+	return stale
 }
 
 // closeIdle closes every idle connection; with shut, later puts close too.
@@ -486,11 +531,11 @@ func (g *Gateway) respond(x *exchange, w http.ResponseWriter, r *http.Request, u
 	w.WriteHeader(res.StatusCode)
 
 	done, failed := g.copyBody(w, res)
-	uc.unwatch()
+	intact := uc.unwatch()
 	// Bytes already buffered after the response's end answer nothing
 	// (a body on a HEAD answer, say): pooled, they would be read as the
 	// next request's response.
-	if done && !res.Close && !uc.canceled.Load() && uc.br.Buffered() == 0 {
+	if done && !res.Close && intact && uc.br.Buffered() == 0 {
 		g.fwd.put(uc)
 	} else {
 		uc.conn.Close()

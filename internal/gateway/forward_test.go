@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -319,5 +320,89 @@ func TestForwarderReplaysWhenWriteFailsOnResetConnection(t *testing.T) {
 	}
 	if n := conns.Load(); n != 2 {
 		t.Fatalf("backend saw %d connections, want 2", n)
+	}
+}
+
+// A request whose context ends as its response ends leaves its
+// connection out of the pool even when the cancel hook has only started:
+// its deadline would otherwise land on the connection's next request.
+func TestForwarderNeverPoolsConnectionOfCanceledRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	g := New(Config{})
+	t.Cleanup(g.CloseIdleConnections)
+	addr := ln.Addr().String()
+	for i := range 50 {
+		uc, err := g.fwd.dial(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		uc.watch(ctx) // the hook is started, maybe not yet run
+		rec := httptest.NewRecorder()
+		x := &exchange{w: rec, route: &Route{}, requestID: []string{"id"}}
+		res := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+		g.respond(x, x, httptest.NewRequest(http.MethodGet, "/", nil), uc, res)
+		g.fwd.mu.Lock()
+		n := len(g.fwd.idle[addr])
+		g.fwd.mu.Unlock()
+		if n != 0 {
+			t.Fatalf("round %d: the connection of a canceled request was pooled", i)
+		}
+	}
+}
+
+// Idle connections to an instance that gets no more traffic (replaced by
+// a deploy, say) are closed once past the idle timeout, on traffic to
+// any other: the pool holds them nowhere else.
+func TestForwarderClosesIdleConnectionsOfQuietBackends(t *testing.T) {
+	listen := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln.Addr().String()
+	}
+	gone, busy := listen(), listen()
+	f := newForwarder(time.Second, time.Second)
+	t.Cleanup(f.closeIdle)
+	var old []*upstreamConn
+	for range 3 {
+		uc, err := f.dial(context.Background(), gone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, uc)
+	}
+	for _, uc := range old {
+		f.put(uc)
+	}
+	f.mu.Lock()
+	for _, uc := range f.idle[gone] {
+		uc.idleAt = uc.idleAt.Add(-idleConnTimeout)
+	}
+	f.nextSweep = time.Time{}
+	f.mu.Unlock()
+	uc, err := f.dial(context.Background(), busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.put(uc)
+	f.mu.Lock()
+	left, kept := len(f.idle[gone]), len(f.idle[busy])
+	_, hasKey := f.idle[gone]
+	f.mu.Unlock()
+	if left != 0 || hasKey || kept != 1 {
+		t.Fatalf("after the idle timeout: %d idle to the quiet backend (key kept: %v), %d to the busy one; want 0, false, 1", left, hasKey, kept)
+	}
+	for i, uc := range old {
+		if _, err := uc.conn.Write([]byte("x")); err == nil {
+			t.Fatalf("stale connection %d still open", i)
+		}
 	}
 }
