@@ -90,21 +90,34 @@ docker push "$ECR_IMAGE_URL:$TAG"`, dockerfile),
 // a new ECS deployment, or new Lambda code (published and aliased when
 // the stage keeps instances warm).
 func releaseSpec() string {
-	return buildspecYAML(
-		"python3 /tmp/slipway-runspec.py release.yml",
-		`MANIFEST=$(aws ecr batch-get-image --repository-name "$SERVICE_REPOSITORY" --image-ids imageTag="$PREVIOUS_STAGE_NAME" --query 'images[0].imageManifest' --output text)
-aws ecr put-image --repository-name "$SERVICE_REPOSITORY" --image-tag "$STAGE_NAME" --image-manifest "$MANIFEST" 2>/tmp/put-image.err || grep -q ImageAlreadyExistsException /tmp/put-image.err`,
-		`if [ -n "$CLUSTER_ARN" ]; then
-  aws ecs update-service --cluster "$CLUSTER_ARN" --service "$SERVICE_NAME" --force-new-deployment
-  aws ecs wait services-stable --cluster "$CLUSTER_ARN" --services "$SERVICE_NAME"
-fi`,
-		`if [ -n "$LAMBDA_FUNCTION_NAME" ]; then
-  aws lambda update-function-code --function-name "$LAMBDA_FUNCTION_NAME" --image-uri "$ECR_IMAGE_URL:$STAGE_NAME"
-  aws lambda wait function-updated --function-name "$LAMBDA_FUNCTION_NAME"
-  if [ -n "$LAMBDA_ALIAS" ]; then
-    VERSION=$(aws lambda publish-version --function-name "$LAMBDA_FUNCTION_NAME" --query Version --output text)
-    aws lambda update-alias --function-name "$LAMBDA_FUNCTION_NAME" --name "$LAMBDA_ALIAS" --function-version "$VERSION"
-  fi
-fi`,
-	)
+	return buildspecYAML("python3 /tmp/slipway-runspec.py release.yml", releaseRetag, releaseECS, releaseLambda)
 }
+
+// The release's steps after release.yml. A stage whose template is not
+// deployed yet is only tagged: its stack can be created only once the
+// image it names exists, so the first pipeline run tags every stage and
+// the stage templates are created after it.
+const (
+	releaseRetag = `MANIFEST=$(aws ecr batch-get-image --repository-name "$SERVICE_REPOSITORY" --image-ids imageTag="$PREVIOUS_STAGE_NAME" --query 'images[0].imageManifest' --output text)
+aws ecr put-image --repository-name "$SERVICE_REPOSITORY" --image-tag "$STAGE_NAME" --image-manifest "$MANIFEST" 2>/tmp/put-image.err || grep -q ImageAlreadyExistsException /tmp/put-image.err`
+	releaseECS = `if [ -n "$CLUSTER_ARN" ]; then
+  if [ "$(aws ecs describe-services --cluster "$CLUSTER_ARN" --services "$SERVICE_NAME" --query 'length(services[?status==` + "`ACTIVE`" + `])' --output text 2>/dev/null)" = "1" ]; then
+    aws ecs update-service --cluster "$CLUSTER_ARN" --service "$SERVICE_NAME" --force-new-deployment
+    aws ecs wait services-stable --cluster "$CLUSTER_ARN" --services "$SERVICE_NAME"
+  else
+    echo "slipway: the ECS service $SERVICE_NAME does not exist yet: the image is tagged $STAGE_NAME; create the stage's stack from $SLIPWAY_STACK-$STAGE_NAME.json"
+  fi
+fi`
+	releaseLambda = `if [ -n "$LAMBDA_FUNCTION_NAME" ]; then
+  if aws lambda get-function --function-name "$LAMBDA_FUNCTION_NAME" >/dev/null 2>&1; then
+    aws lambda update-function-code --function-name "$LAMBDA_FUNCTION_NAME" --image-uri "$ECR_IMAGE_URL:$STAGE_NAME"
+    aws lambda wait function-updated --function-name "$LAMBDA_FUNCTION_NAME"
+    if [ -n "$LAMBDA_ALIAS" ]; then
+      VERSION=$(aws lambda publish-version --function-name "$LAMBDA_FUNCTION_NAME" --query Version --output text)
+      aws lambda update-alias --function-name "$LAMBDA_FUNCTION_NAME" --name "$LAMBDA_ALIAS" --function-version "$VERSION"
+    fi
+  else
+    echo "slipway: the Lambda function $LAMBDA_FUNCTION_NAME does not exist yet: the image is tagged $STAGE_NAME; create the stage's stack from $SLIPWAY_STACK-$STAGE_NAME.json"
+  fi
+fi`
+)

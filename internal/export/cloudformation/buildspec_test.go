@@ -100,3 +100,71 @@ phases:
 		t.Errorf("without build.yml: %v %s", err, out)
 	}
 }
+
+// TestReleaseRollout runs the release's rollout steps in sh with a fake
+// aws CLI that records its calls: a deployed stage is rolled out (ECS:
+// a new deployment, waited for; Lambda: new code, then a version and the
+// alias when it has one), a stage whose stack does not exist yet is
+// only tagged, and a failing rollout fails the step.
+func TestReleaseRollout(t *testing.T) {
+	dir := t.TempDir()
+	// The fake answers describe-services with FAKE_SERVICES, get-function
+	// with FAKE_FUNCTION's status, publish-version with 7, and fails
+	// update-service when FAKE_FAIL is set.
+	fake := `#!/bin/sh
+echo "aws $*" >> "$CALLS"
+case "$1 $2" in
+"ecs describe-services") [ -n "$FAKE_SERVICES" ] || { echo "ClusterNotFoundException" >&2; exit 254; }; echo "$FAKE_SERVICES" ;;
+"ecs update-service") [ -z "$FAKE_FAIL" ] || exit 1 ;;
+"lambda get-function") exit "${FAKE_FUNCTION:-0}" ;;
+"lambda publish-version") echo 7 ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(dir, "aws"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(step string, env ...string) (calls, out string, err error) {
+		calls = filepath.Join(dir, "calls")
+		os.Remove(calls)
+		cmd := exec.Command("sh", "-e", "-c", step)
+		cmd.Env = append([]string{"PATH=" + dir + ":" + os.Getenv("PATH"), "CALLS=" + calls,
+			"SLIPWAY_STACK=shop", "STAGE_NAME=prod", "ECR_IMAGE_URL=1.dkr.ecr/shop"}, env...)
+		o, err := cmd.CombinedOutput()
+		c, _ := os.ReadFile(calls)
+		return string(c), string(o), err
+	}
+	ecs := []string{"CLUSTER_ARN=arn:cluster/shop-prod", "SERVICE_NAME=shop-prod"}
+	calls, _, err := run(releaseECS, append(ecs, "FAKE_SERVICES=1")...)
+	if err != nil || !strings.Contains(calls, "aws ecs update-service --cluster arn:cluster/shop-prod --service shop-prod --force-new-deployment\n") ||
+		!strings.Contains(calls, "aws ecs wait services-stable") {
+		t.Errorf("deployed ECS stage: %v\n%s", err, calls)
+	}
+	for _, services := range []string{"", "0"} {
+		calls, out, err := run(releaseECS, append(ecs, "FAKE_SERVICES="+services)...)
+		if err != nil || strings.Contains(calls, "update-service") || !strings.Contains(out, "create the stage's stack from shop-prod.json") {
+			t.Errorf("ECS stage not deployed (services %q): %v\n%s%s", services, err, calls, out)
+		}
+	}
+	if _, _, err := run(releaseECS, append(ecs, "FAKE_SERVICES=1", "FAKE_FAIL=1")...); err == nil {
+		t.Error("a failing update-service did not fail the step")
+	}
+	lambda := []string{"LAMBDA_FUNCTION_NAME=shop-prod", "LAMBDA_ALIAS=live"}
+	calls, _, err = run(releaseLambda, lambda...)
+	for _, want := range []string{"aws lambda update-function-code --function-name shop-prod --image-uri 1.dkr.ecr/shop:prod\n",
+		"aws lambda publish-version", "aws lambda update-alias --function-name shop-prod --name live --function-version 7\n"} {
+		if err != nil || !strings.Contains(calls, want) {
+			t.Errorf("deployed Lambda stage: %v; no %q in\n%s", err, want, calls)
+		}
+	}
+	calls, _, _ = run(releaseLambda, "LAMBDA_FUNCTION_NAME=shop-prod")
+	if strings.Contains(calls, "publish-version") {
+		t.Errorf("a stage without an alias published a version:\n%s", calls)
+	}
+	calls, out, err := run(releaseLambda, append(lambda, "FAKE_FUNCTION=254")...)
+	if err != nil || strings.Contains(calls, "update-function-code") || !strings.Contains(out, "create the stage's stack from shop-prod.json") {
+		t.Errorf("Lambda stage not deployed: %v\n%s%s", err, calls, out)
+	}
+	if calls, _, _ := run(releaseECS + "\n" + releaseLambda); calls != "" {
+		t.Errorf("a release without CLUSTER_ARN or LAMBDA_FUNCTION_NAME called aws:\n%s", calls)
+	}
+}
