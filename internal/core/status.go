@@ -27,7 +27,9 @@ type StageStatus struct {
 	Scale      *ScaleSpec `json:"scale,omitempty"`
 	// Serverless is a serverless stage's settings (Scale is then nil).
 	Serverless *ServerlessSpec `json:"serverless,omitempty"`
-	Instances  []Instance      `json:"instances"`
+	// Routes are the stage's path routes to other stages (its spec's).
+	Routes    []Route    `json:"routes,omitempty"`
+	Instances []Instance `json:"instances"`
 }
 
 // StageRuntime is what the controller reports of a stage.

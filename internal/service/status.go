@@ -31,7 +31,7 @@ func (s *Service) Status(ctx context.Context, name string) (core.StackStatus, er
 	sort.Slice(instances, func(i, j int) bool { return instances[i].Name < instances[j].Name })
 	for _, stage := range st.Spec.Stages {
 		ss := core.StageStatus{Name: stage.Name, URL: s.URL(name, stage.Name), Status: "not-deployed", Instances: []core.Instance{},
-			Endpoint: stage.EffectiveEndpoint().Kind}
+			Endpoint: stage.EffectiveEndpoint().Kind, Routes: stage.Routes}
 		for _, in := range instances {
 			if in.Stage == stage.Name {
 				ss.Instances = append(ss.Instances, in)

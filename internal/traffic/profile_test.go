@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/cost"
 )
 
 func TestFromFlags(t *testing.T) {
@@ -127,5 +130,18 @@ func TestFormat(t *testing.T) {
 		if got := formatFloat(in); got != want {
 			t.Errorf("formatFloat(%v) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A stage's status gives the cost model what its spec would: the
+// settings, the endpoint and the routes (the balancer's listener rules).
+func TestStage(t *testing.T) {
+	spec := core.StageSpec{Name: "web", Scale: core.ScaleSpec{Min: 2, Max: 4, CPU: 0.5, MemoryMB: 1024},
+		Endpoint: core.EndpointSpec{Kind: core.EndpointBalancer}, Routes: []core.Route{{Path: "/api", Stack: "api", Stage: "prod"}}}
+	scale := spec.EffectiveScale()
+	ss := core.StageStatus{Name: "web", Endpoint: spec.EffectiveEndpoint().Kind, Scale: &scale, Routes: spec.Routes}
+	got, want := Stage(core.ArchContainer, ss), cost.StageFromSpec(core.ArchContainer, spec)
+	if got != want || got.Rules != 2 {
+		t.Errorf("Stage(status) = %+v, want %+v with 2 rules", got, want)
 	}
 }

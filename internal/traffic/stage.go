@@ -8,9 +8,10 @@ import (
 )
 
 // Stage is the cost model's view of a stage as its status reports it
-// (its effective scale or serverless settings and its endpoint kind).
+// (its effective scale or serverless settings, its endpoint kind and its
+// routes, which are the balancer's listener rules).
 func Stage(arch core.Architecture, ss core.StageStatus) cost.Stage {
-	spec := core.StageSpec{Name: ss.Name, Endpoint: core.DefaultEndpoint()}
+	spec := core.StageSpec{Name: ss.Name, Endpoint: core.DefaultEndpoint(), Routes: ss.Routes}
 	if ss.Endpoint != "" {
 		spec.Endpoint.Kind = ss.Endpoint
 	}
