@@ -281,10 +281,25 @@ func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseW
 	if r.ContentLength > 0 {
 		buf := f.bodies.Get().(*[fastBodyMax]byte)
 		defer f.bodies.Put(buf)
+		var stop func() bool
+		if x.route.Timeout > 0 {
+			// The route's timeout bounds a client that stalls mid-body:
+			// only a read deadline interrupts the read (and lets the
+			// server write the answer without first draining the body).
+			rc := http.NewResponseController(x)
+			stop = context.AfterFunc(ctx, func() { rc.SetReadDeadline(aLongTimeAgo) })
+		}
 		n, err := io.ReadFull(r.Body, buf[:r.ContentLength])
+		if stop != nil {
+			stop()
+		}
 		if err != nil {
 			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
 				g.proxyFailed(x, r, err) // 413
+			} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// The route's timeout (the failed read canceled the
+				// request's context since): 504, as mid-response.
+				g.proxyFailed(x, r, ctx.Err())
 			} else {
 				x.fail(failure{status: StatusClientClosedRequest}) // the client stopped sending
 			}

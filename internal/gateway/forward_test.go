@@ -406,3 +406,29 @@ func TestForwarderClosesIdleConnectionsOfQuietBackends(t *testing.T) {
 		}
 	}
 }
+
+// A route's timeout bounds a client that stops sending a small body
+// halfway: the request ends in a 504 (the instance is released), not
+// whenever the client gives up.
+func TestForwarderTimeoutWhileReadingBody(t *testing.T) {
+	backend := echoBackend(t, "a")
+	rt := route(testHost, backend)
+	rt.Timeout = 200 * time.Millisecond
+	_, front := newTestGateway(t, Config{}, rt)
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: 100\r\n\r\nonly ten b", testHost)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no response while the body stalls: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d, want 504: %s", resp.StatusCode, b)
+	}
+}
