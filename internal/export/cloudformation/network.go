@@ -45,6 +45,27 @@ func addNetwork(t *template, publicParam, private bool) network {
 			"Description": "With VpcId: its private subnets with a route out (for the instances), in different AZs"})
 	}
 	t.conds[condCreate] = obj{"Fn::Equals": list{ref(paramVpc), ""}}
+	// Given a VPC, its subnets must be given too: a rule refuses the
+	// parameters before anything is created.
+	var asserts list
+	subnets := func(param, what string) {
+		asserts = append(asserts, obj{
+			"Assert":            obj{"Fn::Not": list{obj{"Fn::EachMemberEquals": list{ref(param), ""}}}},
+			"AssertDescription": "With VpcId, " + param + " must list the VPC's " + what,
+		})
+	}
+	if publicParam {
+		subnets(paramPublic, "public subnets (for the load balancer)")
+	}
+	if private {
+		subnets(paramPrivate, "private subnets with a route out (for the instances)")
+	}
+	if len(asserts) > 0 {
+		t.rules["SubnetsOfTheGivenVpc"] = obj{
+			"RuleCondition": obj{"Fn::Not": list{obj{"Fn::Equals": list{ref(paramVpc), ""}}}},
+			"Assertions":    asserts,
+		}
+	}
 	when := obj{"Condition": condCreate}
 
 	t.add("Vpc", "AWS::EC2::VPC", obj{

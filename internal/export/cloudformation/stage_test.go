@@ -2,6 +2,7 @@ package cloudformation
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -130,5 +131,75 @@ func TestServerlessStageMapping(t *testing.T) {
 	s, _ := at(dev["Schedule2"], "Target", "Input").(string)
 	if err := json.Unmarshal([]byte(s), &input); err != nil || at(input, "detail", "method") != "POST" || at(input, "detail", "path") != "/jobs/nightly?dry=1" {
 		t.Errorf("schedule input %q (%v)", s, err)
+	}
+}
+
+// TestNetwork: with VpcId empty a container stage behind a balancer
+// creates a VPC with 3 public and 3 private subnets, one of each per AZ,
+// each in its own CIDR block; given VpcId, the service and the load
+// balancer take the subnet parameters, which a rule requires then.
+func TestNetwork(t *testing.T) {
+	files, err := Exporter{}.Export(stackOf(starterSpec(t, "container", "balancer")), export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Rules     map[string]any
+		Resources map[string]struct {
+			Type       string
+			Condition  string
+			Properties map[string]any
+		}
+		Outputs map[string]any
+	}
+	if err := json.Unmarshal(files[1].Data, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	azs, cidrs := map[float64]bool{}, map[float64]bool{}
+	for _, tier := range []string{"Public", "Private"} {
+		for i := 1; i <= 3; i++ {
+			name := fmt.Sprintf("%sSubnet%d", tier, i)
+			r, ok := tmpl.Resources[name]
+			if !ok || r.Type != "AWS::EC2::Subnet" || r.Condition != "CreateVpc" {
+				t.Fatalf("%s: %+v", name, r)
+			}
+			az, _ := at(r.Properties, "AvailabilityZone", "Fn::Select", 0).(float64)
+			azs[az] = true
+			cidr, _ := at(r.Properties, "CidrBlock", "Fn::Select", 0).(float64)
+			cidrs[cidr] = true
+			if public := at(r.Properties, "MapPublicIpOnLaunch"); public != (tier == "Public") {
+				t.Errorf("%s: MapPublicIpOnLaunch %v", name, public)
+			}
+		}
+	}
+	if len(azs) != 3 || len(cidrs) != 6 {
+		t.Errorf("subnets span AZs %v and CIDR blocks %v; want 3 AZs and 6 blocks", azs, cidrs)
+	}
+	for _, name := range []string{"Vpc", "InternetGateway", "NatGateway", "PrivateRoute", "PublicRoute"} {
+		if tmpl.Resources[name].Condition != "CreateVpc" {
+			t.Errorf("%s is created whatever VpcId says", name)
+		}
+	}
+	given := func(res string, path ...any) {
+		t.Helper()
+		branches, _ := at(tmpl.Resources[res].Properties, append(path, "Fn::If")...).([]any)
+		if len(branches) != 3 || branches[0] != "CreateVpc" || len(branches[1].([]any)) != 3 {
+			t.Fatalf("%s %v: %v", res, path, branches)
+		}
+	}
+	given("Service", "NetworkConfiguration", "AwsvpcConfiguration", "Subnets")
+	given("LoadBalancer", "Subnets")
+	if at(tmpl.Resources["Service"].Properties, "NetworkConfiguration", "AwsvpcConfiguration", "Subnets", "Fn::If", 2, "Ref") != "PrivateSubnetIds" ||
+		at(tmpl.Resources["LoadBalancer"].Properties, "Subnets", "Fn::If", 2, "Ref") != "PublicSubnetIds" {
+		t.Error("given VpcId, the service and load balancer do not take the subnet parameters")
+	}
+	rule := at(tmpl.Rules, "SubnetsOfTheGivenVpc")
+	if at(rule, "RuleCondition", "Fn::Not", 0, "Fn::Equals", 0, "Ref") != "VpcId" ||
+		at(rule, "Assertions", 0, "Assert", "Fn::Not", 0, "Fn::EachMemberEquals", 0, "Ref") != "PublicSubnetIds" ||
+		at(rule, "Assertions", 1, "Assert", "Fn::Not", 0, "Fn::EachMemberEquals", 0, "Ref") != "PrivateSubnetIds" {
+		t.Errorf("the subnet rule: %v", rule)
+	}
+	if at(tmpl.Outputs, "EndpointURL", "Value", "Fn::Sub") != "http://${LoadBalancer.DNSName}" {
+		t.Errorf("EndpointURL: %v", tmpl.Outputs["EndpointURL"])
 	}
 }

@@ -25,6 +25,7 @@ func ifThen(cond string, a, b any) obj { return obj{"Fn::If": list{cond, a, b}} 
 type template struct {
 	description string
 	params      obj
+	rules       obj
 	conds       obj
 	resources   obj
 	outputs     obj
@@ -33,7 +34,7 @@ type template struct {
 }
 
 func newTemplate(description string) *template {
-	return &template{description: description, params: obj{}, conds: obj{}, resources: obj{}, outputs: obj{}, metadata: obj{}}
+	return &template{description: description, params: obj{}, rules: obj{}, conds: obj{}, resources: obj{}, outputs: obj{}, metadata: obj{}}
 }
 
 // add adds a resource; extra sets resource attributes such as Condition
@@ -65,7 +66,7 @@ func (t *template) warn(format string, args ...any) {
 // warnings go in Metadata, under Slipway.Warnings.
 func (t *template) marshal() ([]byte, error) {
 	doc := obj{"AWSTemplateFormatVersion": "2010-09-09", "Description": t.description, "Resources": t.resources}
-	for k, v := range map[string]obj{"Parameters": t.params, "Conditions": t.conds, "Outputs": t.outputs} {
+	for k, v := range map[string]obj{"Parameters": t.params, "Rules": t.rules, "Conditions": t.conds, "Outputs": t.outputs} {
 		if len(v) > 0 {
 			doc[k] = v
 		}

@@ -25,6 +25,7 @@ type Unschemed map[string][]string
 func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 	var t struct {
 		Parameters map[string]any            `json:"Parameters"`
+		Rules      map[string]any            `json:"Rules"`
 		Conditions map[string]any            `json:"Conditions"`
 		Resources  map[string]map[string]any `json:"Resources"`
 		Outputs    map[string]any            `json:"Outputs"`
@@ -50,6 +51,9 @@ func (s *Schemas) Check(template []byte, unschemed Unschemed) []string {
 	}
 	for name, r := range t.Resources {
 		c.resource(name, r)
+	}
+	for name, rule := range t.Rules {
+		c.rule(name, rule)
 	}
 	for name, cond := range t.Conditions {
 		c.under = nil
@@ -90,6 +94,9 @@ type checker struct {
 	conds     map[string]any
 	res       map[string]map[string]any
 	used      map[string]bool // "param:<name>", "cond:<name>"
+	// inRules: the walk is in the Rules section, where only parameters
+	// may be named and the rule functions are allowed.
+	inRules bool
 	// under are the conditions known true where the walk is: the
 	// resource's or output's Condition, and Fn::If's true branches.
 	under    []string
@@ -195,8 +202,44 @@ func (c *checker) mayExist(res, path string) {
 	c.add(path, "%s exists only under condition %s, which does not hold here (use Fn::If %s)", res, cn, cn)
 }
 
+// rule checks a template rule: assertions, each with an Assert, and
+// functions of parameters only.
+func (c *checker) rule(name string, x any) {
+	path := "Rules/" + name
+	r, _ := x.(map[string]any)
+	asserts, _ := r["Assertions"].([]any)
+	if len(asserts) == 0 {
+		c.add(path, "a rule needs Assertions")
+	}
+	for i, a := range asserts {
+		if m, _ := a.(map[string]any); m["Assert"] == nil {
+			c.add(fmt.Sprintf("%s/Assertions/%d", path, i), "an assertion needs an Assert")
+		}
+	}
+	for k := range r {
+		if k != "RuleCondition" && k != "Assertions" {
+			c.add(path, "%s is not a rule's key (allowed: Assertions, RuleCondition)", k)
+		}
+	}
+	c.under, c.inRules = nil, true
+	c.refs(x, path)
+	c.inRules = false
+}
+
+// ruleFunctions are the intrinsic functions only rules may use.
+var ruleFunctions = map[string]bool{"Fn::Contains": true, "Fn::EachMemberEquals": true, "Fn::EachMemberIn": true,
+	"Fn::RefAll": true, "Fn::ValueOf": true, "Fn::ValueOfAll": true}
+
 // ref checks a Ref target: a resource, a parameter or a pseudo-parameter.
 func (c *checker) ref(target, path string) {
+	if _, ok := c.params[target]; ok && c.inRules {
+		c.used["param:"+target] = true
+		return
+	}
+	if c.inRules {
+		c.add(path, "Ref %q in a rule: rules can name only parameters", target)
+		return
+	}
 	if _, ok := c.res[target]; ok {
 		c.mayExist(target, path)
 		return
@@ -335,6 +378,13 @@ func (c *checker) function(name string, arg any, path string) {
 		"Fn::GetAZs", "Fn::Base64", "Fn::Cidr", "Fn::ImportValue", "Fn::FindInMap", "Fn::ToJsonString", "Fn::Length":
 		c.refs(arg, p)
 	default:
+		if ruleFunctions[name] {
+			if !c.inRules {
+				c.add(p, "%s is allowed only in Rules", name)
+			}
+			c.refs(arg, p)
+			return
+		}
 		c.add(p, "unknown intrinsic function %s", name)
 	}
 }

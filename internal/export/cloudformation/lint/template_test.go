@@ -129,6 +129,28 @@ func TestCheck(t *testing.T) {
 		{"parameter without a type", func(m map[string]any) {
 			m["Parameters"].(map[string]any)["Retention"] = map[string]any{"Default": 90}
 		}, "Parameters/Retention: a parameter needs a Type"},
+		{"valid rule", func(m map[string]any) {
+			m["Rules"] = map[string]any{"Long": map[string]any{
+				"RuleCondition": map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Retention"}, 90}},
+				"Assertions": []any{map[string]any{"Assert": map[string]any{"Fn::Not": []any{map[string]any{"Fn::EachMemberEquals": []any{map[string]any{"Ref": "Retention"}, ""}}}},
+					"AssertDescription": "x"}},
+			}}
+		}, ""},
+		{"rule naming a resource", func(m map[string]any) {
+			m["Rules"] = map[string]any{"R": map[string]any{"Assertions": []any{map[string]any{"Assert": map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Repo"}, ""}}}}}}
+		}, `Ref "Repo" in a rule: rules can name only parameters`},
+		{"rule naming nothing", func(m map[string]any) {
+			m["Rules"] = map[string]any{"R": map[string]any{"Assertions": []any{map[string]any{"Assert": map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Nope"}, ""}}}}}}
+		}, `Ref "Nope" in a rule`},
+		{"rule without assertions", func(m map[string]any) {
+			m["Rules"] = map[string]any{"R": map[string]any{"RuleCondition": map[string]any{"Fn::Equals": []any{"a", "a"}}}}
+		}, "Rules/R: a rule needs Assertions"},
+		{"assertion without Assert", func(m map[string]any) {
+			m["Rules"] = map[string]any{"R": map[string]any{"Assertions": []any{map[string]any{"AssertDescription": "x"}}}}
+		}, "Rules/R/Assertions/0: an assertion needs an Assert"},
+		{"rule function outside Rules", func(m map[string]any) {
+			props(m, "Repo")["RepositoryName"] = map[string]any{"Fn::ValueOf": []any{"Retention", "Tag"}}
+		}, "Fn::ValueOf is allowed only in Rules"},
 		{"output without value", func(m map[string]any) {
 			m["Outputs"].(map[string]any)["Uri"] = map[string]any{"Description": "x"}
 		}, "an output needs a Value"},
