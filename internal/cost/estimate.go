@@ -112,7 +112,7 @@ var sharedAssumptions = []string{
 	fmt.Sprintf("CloudWatch Logs: %d bytes of logs per request, each month's logs stored for a month", LogBytesPerRequest),
 	fmt.Sprintf("ECR: one %.1f GB image stored", ImageGB),
 	"data transfer out: every response leaves AWS for the internet (requests × response bytes)",
-	"free tiers: only the always-free ones (Lambda, 5 GB of CloudWatch Logs, data transfer out); not the 12-month ones for new accounts (EC2, ALB, API Gateway, ECR)",
+	"free tiers: only the always-free ones (Lambda, 5 GB of CloudWatch Logs, data transfer out); not the 12-month ones for new accounts (EC2, ALB, API Gateway, ECR); a free tier is an account's, but each stage is priced with all of it, so a stack's total counts it once per stage",
 	"not priced: databases, public IPv4 addresses, Route 53, certificates, build minutes, an EC2 instance's EBS root volume",
 }
 
