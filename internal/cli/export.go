@@ -53,7 +53,7 @@ format cannot express is printed as warnings. -o - prints the files as JSON inst
 				warnings += len(f.Warnings)
 			}
 			if warnings > 0 {
-				fmt.Fprintf(g.stderr, "%d warnings (what %s cannot express):\n", warnings, res.Format)
+				fmt.Fprintf(g.stderr, "%s (what %s cannot express):\n", countOf(warnings, "warning"), res.Format)
 				for _, f := range res.Files {
 					for _, w := range f.Warnings {
 						fmt.Fprintf(g.stderr, "  %s: %s\n", f.Name, w)
@@ -94,6 +94,19 @@ func writeExport(dir string, files []client.ExportFile) error {
 			}
 			return err
 		}
+		// WriteFile keeps an existing file's mode: a file an earlier
+		// export (or anyone) left readable must not stay so.
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	return nil
+}
+
+// countOf is "1 warning" or "n warnings".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
