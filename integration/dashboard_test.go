@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,6 +156,30 @@ func TestDashboardInBrowser(t *testing.T) {
 		return "stages:\n  - name: dev\n    env: {VERSION: " + dev + "}\n  - name: prod\n    approval: true\n    env: {VERSION: prod}\n"
 	}
 	s.mustRun(fixtureApp(t, "dash", manifest("v1")), "deploy", "-q") // b1: dev r1, prod awaits b1
+	// Traffic to dev from now to the charts, 1 request a second then 5
+	// (one a 404) in turns of 10 s, so that the 15m chart, whose points
+	// are the 10 s windows, draws a line.
+	stopTraffic := make(chan struct{})
+	trafficDone := make(chan struct{})
+	go func() {
+		defer close(trafficDone)
+		for i := 0; ; i++ {
+			for j := range 1 + 4*(i/10%2) {
+				path := "/ping"
+				if j == 4 {
+					path = "/missing"
+				}
+				s.tryGW("GET", "dev.dash.localhost", path)
+			}
+			select {
+			case <-stopTraffic:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	endTraffic := sync.OnceFunc(func() { close(stopTraffic); <-trafficDone })
+	t.Cleanup(endTraffic)
 	s.mustRun(fixtureApp(t, "dash", manifest("v2")), "deploy", "-q") // b2: dev r2, prod awaits b2
 	if st := status(t, s, "dash"); st.Stages[1].Awaiting != "b2" {
 		t.Fatalf("prod should await b2: %+v", st.Stages[1])
@@ -222,6 +247,26 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("build log:\n%s", log)
 	}
 	shoot(t, ctx, "05-build")
+
+	// The 15m chart's requests line: the 10 s windows of the traffic
+	// so far (at least three of them).
+	eventually(t, 45*time.Second, "the 15m requests chart draws a line", func() error {
+		try, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(try, chromedp.Navigate(s.api+"/ui/stacks/dash/stages/dev/charts?range=15m"), chromedp.WaitVisible(css("svg.chart path.series"))); err != nil {
+			return err
+		}
+		d := value(t, ctx, "the requests path", chromedp.Evaluate[string](`document.querySelector("svg.chart path.series").getAttribute("d")`))
+		if n := strings.Count(d, "L"); n < 2 {
+			return fmt.Errorf("the requests path has %d segments: %s", n, d)
+		}
+		return nil
+	})
+	endTraffic()
+	if unit := value(t, ctx, "chart title", chromedp.Evaluate[string](`document.querySelector("svg.chart .title").textContent`)); !strings.Contains(unit, "per 10 s") {
+		t.Fatalf("the 15m requests chart is titled %q", unit)
+	}
+	shoot(t, ctx, "06-charts-15m")
 
 	// Traffic, then the charts: a path drawn in the requests chart.
 	for i := 0; i < 40; i++ {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -15,7 +16,10 @@ type chartRange struct {
 	StepLabel string // counters are "per <StepLabel>"
 }
 
+// 15m reads the 10 s points themselves: the latest traffic, as a line
+// after half a minute.
 var chartRanges = []chartRange{
+	{Name: "15m", Span: 15 * time.Minute, Step: 10 * time.Second, StepLabel: "10 s"},
 	{Name: "1h", Span: time.Hour, Step: time.Minute, StepLabel: "minute"},
 	{Name: "24h", Span: 24 * time.Hour, Step: 15 * time.Minute, StepLabel: "15 min"},
 	{Name: "7d", Span: 7 * 24 * time.Hour, Step: time.Hour, StepLabel: "hour"},
@@ -91,7 +95,7 @@ func (d *Dashboard) charts(w http.ResponseWriter, r *http.Request, ss *session) 
 		}
 	}
 	if rng == nil {
-		return core.Errorf(core.CodeInvalid, "invalid range %q: use 1h, 24h or 7d", name)
+		return core.Errorf(core.CodeInvalid, "invalid range %q: use %s", name, strings.Join(names, ", "))
 	}
 	to := d.now().Truncate(rng.Step).Add(rng.Step)
 	v := chartsView{Stage: stage, Range: rng.Name, Ranges: names, NoMetrics: d.cfg.Metrics == nil}

@@ -222,12 +222,13 @@ func TestPagesRender(t *testing.T) {
 	c := browser(t)
 	login(t, srv, c)
 	pages := map[string][]string{
-		"/ui/":                                       {"shop", "dev: serving", "gateway, balancer", `<svg class="spark"`},
-		"/ui/stacks/shop":                            {"Approve b1", "Roll back to r1", "never served", "current"},
-		"/ui/stacks/shop/builds":                     {"b2", "succeeded"},
-		"/ui/stacks/shop/builds/b1":                  {"build image", "&lt;step 1/2&gt;"},
-		"/ui/stacks/shop/stages/dev/charts":          {`<svg class="chart"`, "<path class=\"series s0\"", "Latency", "Cold starts", `class="active"`},
-		"/ui/stacks/shop/stages/dev/charts?range=7d": {"per hour"},
+		"/ui/":                                        {"shop", "dev: serving", "gateway, balancer", `<svg class="spark"`},
+		"/ui/stacks/shop":                             {"Approve b1", "Roll back to r1", "never served", "current"},
+		"/ui/stacks/shop/builds":                      {"b2", "succeeded"},
+		"/ui/stacks/shop/builds/b1":                   {"build image", "&lt;step 1/2&gt;"},
+		"/ui/stacks/shop/stages/dev/charts":           {`<svg class="chart"`, "<path class=\"series s0\"", "Latency", "Cold starts", `class="active"`},
+		"/ui/stacks/shop/stages/dev/charts?range=7d":  {"per hour"},
+		"/ui/stacks/shop/stages/dev/charts?range=15m": {"per 10 s", `href="?range=15m" class="active"`},
 		"/ui/stacks/shop/stages/dev/logs?kind=access&since=30m&grep=GET": {"listening on :8000 &lt;b&gt;", `data-kind="access"`, `id="follow"`},
 	}
 	for p, wants := range pages {
