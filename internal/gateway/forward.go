@@ -374,6 +374,9 @@ func (f *forwarder) exchange(uc *upstreamConn, x *exchange, r *http.Request, bod
 		if err != nil {
 			return nil, err
 		}
+		if res.StatusCode < 100 { // "099" parses; WriteHeader would panic on it
+			return nil, errors.New("backend sent an invalid status code " + strconv.Itoa(res.StatusCode))
+		}
 		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
 			uc.lr.n = -1
 			uc.conn.SetReadDeadline(time.Time{})
@@ -488,17 +491,20 @@ func methodWithBody(m string) bool {
 }
 
 // idempotent reports whether a request may be sent again after the
-// backend may have seen it.
+// backend may have seen it: by its method, or by an idempotency key that
+// reaches the backend (one listed in Connection is dropped on the way).
 func idempotent(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
 	}
-	_, ok := r.Header["Idempotency-Key"]
-	if !ok {
-		_, ok = r.Header["X-Idempotency-Key"]
+	conn := r.Header["Connection"]
+	for _, k := range [...]string{"Idempotency-Key", "X-Idempotency-Key"} {
+		if _, ok := r.Header[k]; ok && (len(conn) == 0 || !listedIn(conn, k)) {
+			return true
+		}
 	}
-	return ok
+	return false
 }
 
 // closedBeforeResponse reports whether err, on a connection that has

@@ -432,3 +432,52 @@ func TestForwarderTimeoutWhileReadingBody(t *testing.T) {
 		t.Fatalf("status %d, want 504: %s", resp.StatusCode, b)
 	}
 }
+
+// A status under 100 ("099" parses) is no 1xx: it is answered as an
+// invalid response, not handed to WriteHeader, which panics on it (and
+// the panic would leave the backend connection open), by the forwarder
+// and by ReverseProxy (a body without a length).
+func TestGatewayRejectsStatusBelow100(t *testing.T) {
+	addr := rawBackend(t, "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n")
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev",
+		Backends: []Backend{{ID: "a", Addr: addr}}})
+	for _, raw := range []string{
+		crlf("GET / HTTP/1.1", "Host: "+testHost, "", ""),
+		crlf("POST / HTTP/1.1", "Host: "+testHost, "Transfer-Encoding: chunked", "", "2", "hi", "0", "", ""),
+	} {
+		resp, _ := rawRoundTrip(t, front.Listener.Addr().String(), raw)
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Fatalf("%q: status %d, want 502", raw, resp.StatusCode)
+		}
+	}
+}
+
+// An Idempotency-Key the client lists in Connection is dropped before the
+// backend sees it, so it cannot make the request safe to send again.
+func TestIdempotent(t *testing.T) {
+	for _, c := range []struct {
+		method string
+		header http.Header
+		want   bool
+	}{
+		{"GET", nil, true},
+		{"HEAD", nil, true},
+		{"OPTIONS", nil, true},
+		{"POST", nil, false},
+		{"DELETE", nil, false},
+		{"POST", http.Header{"Idempotency-Key": {"k"}}, true},
+		{"PUT", http.Header{"X-Idempotency-Key": {"k"}}, true},
+		{"POST", http.Header{"Idempotency-Key": {"k"}, "Connection": {"close, idempotency-key"}}, false},
+		{"POST", http.Header{"X-Idempotency-Key": {"k"}, "Connection": {"X-Idempotency-Key"}}, false},
+		{"POST", http.Header{"Idempotency-Key": {"k"}, "Connection": {"keep-alive"}}, true},
+	} {
+		r := httptest.NewRequest(c.method, "/", nil)
+		r.Header = c.header
+		if r.Header == nil {
+			r.Header = http.Header{}
+		}
+		if got := idempotent(r); got != c.want {
+			t.Errorf("%s %v: idempotent = %v, want %v", c.method, c.header, got, c.want)
+		}
+	}
+}

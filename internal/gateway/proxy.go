@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +120,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 // stay). It replaces any X-Request-Id the backend sent with ours and,
 // on a sticky route, pins the client to the backend that answered.
 func (g *Gateway) modifyResponse(res *http.Response) error {
+	if res.StatusCode < 100 { // "099" parses; WriteHeader would panic on it
+		return errors.New("backend sent an invalid status code " + strconv.Itoa(res.StatusCode))
+	}
 	x := exchangeFrom(res.Request.Context())
 	res.Header["X-Request-Id"] = x.requestID
 	if x.sticky {
