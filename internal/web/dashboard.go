@@ -285,6 +285,7 @@ func (d *Dashboard) parseTemplates() error {
 		"took":  took,
 		"path":  url.PathEscape,
 		"money": func(v float64) string { return "$" + formatMoney(v) },
+		"older": olderInstances,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

@@ -347,6 +347,31 @@ func TestHistoryRollbackTargets(t *testing.T) {
 	}
 }
 
+func TestOlderInstances(t *testing.T) {
+	r2 := &core.Release{ID: "r2"}
+	ins := func(rels ...string) []core.Instance {
+		var out []core.Instance
+		for _, r := range rels {
+			out = append(out, core.Instance{Release: r})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		sg   core.StageStatus
+		want int
+	}{
+		{"no release", core.StageStatus{Instances: ins("r1")}, 0},
+		{"all current", core.StageStatus{Release: r2, Instances: ins("r2", "r2")}, 0},
+		{"a rollout", core.StageStatus{Release: r2, Instances: ins("r1", "r2", "r1")}, 2},
+		{"unlabelled", core.StageStatus{Release: r2, Instances: ins("", "r2")}, 0},
+	} {
+		if got := olderInstances(tt.sg); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestSumSeries(t *testing.T) {
 	a := ramp(t0, time.Minute, 1, 2)
 	b := ramp(t0.In(time.FixedZone("X", 3600)), time.Minute, 10, 20, 30)

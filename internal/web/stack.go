@@ -52,6 +52,22 @@ func (d *Dashboard) stack(w http.ResponseWriter, r *http.Request, ss *session) e
 	return d.render(w, r, ss, http.StatusOK, "stack.html", view{Title: name, Stack: name, Refresh: refresh, Data: v})
 }
 
+// olderInstances counts a stage's instances of a release other than its
+// current one: during a rollout or rollback the old ones serve until the
+// new ones are healthy, so "2 of 1" needs saying why.
+func olderInstances(sg core.StageStatus) int {
+	if sg.Release == nil {
+		return 0
+	}
+	n := 0
+	for _, in := range sg.Instances {
+		if in.Release != "" && in.Release != sg.Release.ID {
+			n++
+		}
+	}
+	return n
+}
+
 // history groups releases (newest first) by stage in pipeline order and
 // marks which can be rolled back to: any release that served, other than
 // the current one, whose build's image is still kept (the same rules the
