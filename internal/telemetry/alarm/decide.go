@@ -117,9 +117,12 @@ func Judge(outcomes []Outcome, seen string, prev core.AlarmState, what string) (
 	var out []Decision
 	state := prev
 	for _, o := range todo {
-		d := Decision{core.AlarmOK, fmt.Sprintf("%s %s succeeded", what, o.ID)}
+		// "release r3 to prod", not "release to prod r3".
+		kind, rest, _ := strings.Cut(what, " ")
+		name := strings.TrimSpace(kind + " " + o.ID + " " + rest)
+		d := Decision{core.AlarmOK, name + " succeeded"}
 		if o.Failed {
-			d = Decision{core.AlarmAlarm, fmt.Sprintf("%s %s failed", what, o.ID)}
+			d = Decision{core.AlarmAlarm, name + " failed"}
 			if o.Detail != "" {
 				d.Reason += ": " + firstLine(o.Detail)
 			}

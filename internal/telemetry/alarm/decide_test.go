@@ -128,6 +128,10 @@ func TestJudge(t *testing.T) {
 	if got[0].Reason != "build b4 failed: exit status 7" {
 		t.Fatalf("reason %q", got[0].Reason)
 	}
+	got, _ = Judge([]Outcome{fail("r4")}, "r3", core.AlarmOK, "release to prod")
+	if got[0].Reason != "release r4 to prod failed: exit status 7" {
+		t.Fatalf("reason %q", got[0].Reason)
+	}
 }
 
 func TestOutcomes(t *testing.T) {
