@@ -37,13 +37,14 @@ import (
 // and lets headers and body go out in one write.
 const fastBodyMax = 64 << 10
 
-// checkIdleAfter is how long a pooled connection may sit idle before it
-// is checked, with a non-blocking peek, for having been closed by the
-// backend (apps close idle keep-alive connections after as little as 5 s,
-// Node's default). http.Transport learns this from its read goroutine;
-// the forwarder has none, and sending a request on a closed connection
-// would fail a request that cannot always be retried.
-const checkIdleAfter = time.Second
+// A pooled connection is checked before every reuse, with a
+// non-blocking peek (stillOpen, under a microsecond), for having been
+// closed by the backend (apps close idle keep-alive connections after as
+// little as 5 s, Node's default) and for bytes the backend sent after its
+// last response, which would be read as the next request's response and
+// shift every later response on the connection to the request after.
+// http.Transport learns both from its read goroutine; the forwarder has
+// none.
 
 // forwardable reports whether the forwarder can take r.
 func forwardable(r *http.Request) bool {
@@ -166,7 +167,7 @@ func (f *forwarder) get(ctx context.Context, addr string) (*upstreamConn, error)
 		f.idle[addr] = list[:len(list)-1]
 		f.mu.Unlock()
 		idle := now.Sub(uc.idleAt)
-		if idle < idleConnTimeout && (idle < checkIdleAfter || stillOpen(uc.conn)) {
+		if idle < idleConnTimeout && stillOpen(uc.conn) {
 			uc.reused = true
 			return uc, nil
 		}

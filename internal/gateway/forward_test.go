@@ -57,7 +57,7 @@ func TestForwarderChecksIdleConnections(t *testing.T) {
 	client := newClient(t)
 	for i := range 2 {
 		if i > 0 {
-			time.Sleep(checkIdleAfter + 200*time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // the backend's close arrives
 		}
 		req, _ := http.NewRequest(http.MethodPost, front.URL, strings.NewReader("hello"))
 		req.Host = testHost
@@ -310,7 +310,7 @@ func TestForwarderReplaysWhenWriteFailsOnResetConnection(t *testing.T) {
 	}
 	<-infos
 	close(reset)
-	time.Sleep(100 * time.Millisecond) // the RST arrives; well under checkIdleAfter
+	time.Sleep(100 * time.Millisecond) // the RST arrives
 	resp, body := get(t, client, front.URL, testHost, nil)
 	if resp.StatusCode != http.StatusOK || string(body) != "ok" {
 		t.Fatalf("GET on reset connection: status %d, body %q", resp.StatusCode, body)
@@ -479,5 +479,82 @@ func TestIdempotent(t *testing.T) {
 		if got := idempotent(r); got != c.want {
 			t.Errorf("%s %v: idempotent = %v, want %v", c.method, c.header, got, c.want)
 		}
+	}
+}
+
+// Bytes a backend sends on a connection after its response has been read
+// (a second response, written late) are no answer to the next request:
+// a pooled connection with bytes waiting is not reused, however briefly
+// it idled (it was not peeked at under a second idle), or every later response on it would go to the request after
+// the one it answers, another client's maybe.
+func TestForwarderDropsConnectionWithLateBytes(t *testing.T) {
+	addr, _ := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		for n := 0; ; n++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+			if n == 0 {
+				time.Sleep(20 * time.Millisecond)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+			}
+		}
+	})
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev",
+		Backends: []Backend{{ID: "a", Addr: addr}}})
+	client := newClient(t)
+	if resp, body := get(t, client, front.URL, testHost, nil); resp.StatusCode != http.StatusOK || string(body) != "fresh" {
+		t.Fatalf("first GET: %d %q", resp.StatusCode, body)
+	}
+	time.Sleep(100 * time.Millisecond) // the late bytes arrive
+	if resp, body := get(t, client, front.URL, testHost, nil); resp.StatusCode != http.StatusOK || string(body) != "fresh" {
+		t.Fatalf("second GET got %d %q, the answer to the first", resp.StatusCode, body)
+	}
+}
+
+// A write that fails on a reused connection (reset by the backend after
+// the peek) counts no byte of a response read, whatever the previous
+// response on it read: roundTrip may then send the request again on a
+// new connection.
+func TestForwarderWriteFailureReadsNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	dialed := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		<-dialed
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close() // RST
+	}()
+	f := newForwarder(time.Second, time.Second)
+	uc, err := f.dial(context.Background(), ln.Addr().String())
+	close(dialed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.close()
+	uc.reused, uc.lr.read = true, 120  // the previous response's bytes
+	time.Sleep(100 * time.Millisecond) // the RST arrives
+	x := &exchange{route: &Route{}, requestID: []string{"id"}}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	var werr error
+	for range 3 { // the first write after a RST may still be accepted
+		if _, werr = f.exchange(uc, x, r, nil, false); werr != nil {
+			break
+		}
+	}
+	if werr == nil {
+		t.Fatal("no error on a reset connection")
+	}
+	if uc.lr.read != 0 || !closedBeforeResponse(werr) {
+		t.Fatalf("after %v: read %d, closedBeforeResponse %v; want 0, true", werr, uc.lr.read, closedBeforeResponse(werr))
 	}
 }
