@@ -68,7 +68,6 @@ type forwarder struct {
 
 	mu        sync.Mutex
 	idle      map[string][]*upstreamConn // most recently used last
-	closed    bool
 	nextSweep time.Time // when put next closes the stale connections of every address
 
 	bodies sync.Pool // *[fastBodyMax]byte
@@ -195,17 +194,12 @@ func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error
 // connections, and their file descriptors, for good.
 const sweepEvery = idleConnTimeout / 3
 
-// put returns uc to the pool, or closes it when the pool is full or shut.
+// put returns uc to the pool, or closes it when the pool is full.
 // The oldest idle connections of addr are closed once past the idle
 // timeout, and every sweepEvery those of every address.
 func (f *forwarder) put(uc *upstreamConn) {
 	uc.idleAt = time.Now()
 	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		uc.conn.Close()
-		return
-	}
 	if uc.idleAt.After(f.nextSweep) {
 		f.nextSweep = uc.idleAt.Add(sweepEvery)
 		stale := f.takeStale(uc.idleAt)
@@ -260,7 +254,8 @@ func (f *forwarder) takeStale(now time.Time) []*upstreamConn {
 	return stale
 }
 
-// closeIdle closes every idle connection; with shut, later puts close too.
+// closeIdle closes every idle connection (connections in use are pooled
+// again when their requests end).
 func (f *forwarder) closeIdle() {
 	f.mu.Lock()
 	idle := f.idle
