@@ -68,7 +68,7 @@ type forwarder struct {
 
 	mu        sync.Mutex
 	idle      map[string][]*upstreamConn // most recently used last
-	nextSweep time.Time // when put next closes the stale connections of every address
+	nextSweep time.Time                  // when put next closes the stale connections of every address
 
 	bodies sync.Pool // *[fastBodyMax]byte
 	copies sync.Pool // *[proxyBufferSize]byte
