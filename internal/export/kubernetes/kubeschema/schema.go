@@ -232,21 +232,45 @@ var refFiles sync.Map // path → map[string]any
 // regexps caches compiled patterns.
 var regexps sync.Map // pattern → *regexp.Regexp
 
-// SharedDir finds the Kubernetes schemas of the shared schema directory
-// (../shared/schemas/kubernetes beside the module's root), starting from
-// the working directory, as a test runs in its package's directory.
+// SharedDir finds the Kubernetes schemas the tests validate against:
+// byte-for-byte copies of the official ones (../shared/schemas/kubernetes
+// beside the module's root) kept in this package's testdata/schemas, so
+// that a checkout without the shared directory tests the same way
+// (TestSchemasAreTheShared keeps the copies honest). It starts from the
+// working directory, as a test runs in its package's directory.
 func SharedDir() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "internal", "export", "kubernetes", "kubeschema", "testdata", "schemas")
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("kubernetes schemas: %w", err)
+	}
+	return dir, nil
+}
+
+// OfficialDir is where the official schemas are, when the checkout sits
+// beside the shared directory; ok is false otherwise.
+func OfficialDir() (dir string, ok bool) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", false
+	}
+	dir = filepath.Join(filepath.Dir(root), "shared", "schemas", "kubernetes")
+	_, err = os.Stat(dir)
+	return dir, err == nil
+}
+
+// moduleRoot is the nearest directory above the working one with a go.mod.
+func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			want := filepath.Join(filepath.Dir(dir), "shared", "schemas", "kubernetes")
-			if _, err := os.Stat(want); err != nil {
-				return "", fmt.Errorf("kubernetes schemas: %w", err)
-			}
-			return want, nil
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {

@@ -1,6 +1,7 @@
 package kubeschema
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,5 +174,34 @@ func TestRefs(t *testing.T) {
 	doc = map[string]any{"apiVersion": "ex.com/v1", "kind": "Thing", "spec": map[string]any{"size": 2.0}, "other": 1.0}
 	if p := s.Validate(doc); len(p) > 0 {
 		t.Errorf("valid document has problems: %v", p)
+	}
+}
+
+// TestSchemasAreTheShared: testdata/schemas are byte-for-byte copies of
+// the official schemas in ../shared/schemas/kubernetes (kept in the repo
+// so a checkout without that directory tests the same way).
+func TestSchemasAreTheShared(t *testing.T) {
+	official, ok := OfficialDir()
+	if !ok {
+		t.Skip("no shared schema directory beside the module")
+	}
+	copies, err := SharedDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadDir(official)
+	got, _ := os.ReadDir(copies)
+	if len(want) != len(got) {
+		t.Fatalf("testdata/schemas holds %d files, %s %d", len(got), official, len(want))
+	}
+	for _, e := range want {
+		a, err := os.ReadFile(filepath.Join(official, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(copies, e.Name()))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("testdata/schemas/%s differs from the official one (%v)", e.Name(), err)
+		}
 	}
 }
