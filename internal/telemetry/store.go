@@ -568,20 +568,19 @@ func (s *Store) applyLocked(pts []point, coarse bool) []point {
 			se = &series{kind: p.kind, last: math.MinInt64}
 			s.series[p.key] = se
 		}
-		fs := p.slot
 		if coarse {
 			se.coarse.set(p.slot, coarseChunk, p.v)
-			fs = p.slot * finePerCoarse
 		} else {
 			se.fine.set(p.slot, fineChunk, p.v)
 			se.last = max(se.last, p.slot)
 		}
-		s.extend(scope{p.key.Stack, p.key.Stage, p.key.Instance}, fs)
+		first, last := spanSlots(p.slot, coarse)
+		s.extend(scope{p.key.Stack, p.key.Stage, p.key.Instance}, first, last)
 		if p.key.Instance != "" {
-			s.extend(scope{p.key.Stack, p.key.Stage, ""}, fs)
+			s.extend(scope{p.key.Stack, p.key.Stage, ""}, first, last)
 		}
 		if p.key.Stage != "" {
-			s.extend(scope{p.key.Stack, "", ""}, fs)
+			s.extend(scope{p.key.Stack, "", ""}, first, last)
 		}
 		kept = append(kept, p)
 	}
@@ -593,13 +592,28 @@ func (s *Store) applyLocked(pts []point, coarse bool) []point {
 	return kept
 }
 
-func (s *Store) extend(sc scope, slot int64) {
+// spanSlots are the fine slots a point extends its spans with: its own
+// for a 10 s point; for a 5 min point, at most the period's last slot
+// as first and its first slot as last, so that the period's fine points
+// say where in it the data starts and ends (a stage that first had data
+// mid-period does not read counter zeros from the period's start). A
+// span of 5 min points alone is so inverted within its end periods;
+// coarse reads round both ends down to the right periods, and fine reads
+// find it empty, as it is.
+func spanSlots(slot int64, coarse bool) (first, last int64) {
+	if coarse {
+		return (slot+1)*finePerCoarse - 1, slot * finePerCoarse
+	}
+	return slot, slot
+}
+
+func (s *Store) extend(sc scope, first, last int64) {
 	sp := s.spans[sc]
 	if sp == nil {
-		s.spans[sc] = &span{slot, slot}
+		s.spans[sc] = &span{first, last}
 		return
 	}
-	sp.first, sp.last = min(sp.first, slot), max(sp.last, slot)
+	sp.first, sp.last = min(sp.first, first), max(sp.last, last)
 }
 
 // replay stores one segment file's points (under s.mu), resolving each
@@ -658,24 +672,23 @@ func (r *replay) point(ref uint64, slot int64, v float32) bool {
 	if rr.se == nil {
 		return true
 	}
-	fs := slot
 	if r.coarse {
 		rr.se.coarse.set(slot, coarseChunk, v)
-		fs = slot * finePerCoarse
 	} else {
 		rr.se.fine.set(slot, fineChunk, v)
 		rr.se.last = max(rr.se.last, slot)
 		*r.maxFine = max(*r.maxFine, slot)
 	}
+	first, last := spanSlots(slot, r.coarse)
 	for i, sp := range rr.spans {
 		if sp == nil {
 			if sp = r.s.spans[rr.scopes[i]]; sp == nil {
-				sp = &span{fs, fs}
+				sp = &span{first, last}
 				r.s.spans[rr.scopes[i]] = sp
 			}
 			rr.spans[i] = sp
 		}
-		sp.first, sp.last = min(sp.first, fs), max(sp.last, fs)
+		sp.first, sp.last = min(sp.first, first), max(sp.last, last)
 	}
 	return true
 }

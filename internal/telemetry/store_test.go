@@ -133,6 +133,33 @@ func TestQueryReadsStoredDecimals(t *testing.T) {
 	}
 }
 
+// TestCounterZerosStartWithTheData: a stage that first had data in the
+// middle of a 5 min period reads counter zeros from then on, also after
+// the period's coarse point is made (not from the period's start), and
+// also after a restart replays both tiers.
+func TestCounterZerosStartWithTheData(t *testing.T) {
+	dir := t.TempDir()
+	start := t0.Add(2 * time.Minute)
+	ts := newTestStoreAt(t, dir, 0, start)
+	ts.ObserveRequest(req(200, 1))
+	for ts.now.Before(t0.Add(6 * time.Minute)) {
+		ts.tick()
+	}
+	check := func(ts *testStore, when string) {
+		t.Helper()
+		pts := ts.Query(stageKey(Requests), t0, ts.now, 0)
+		if len(pts) != 1 || !pts[0].T.Equal(start) || pts[0].V != 1 {
+			t.Fatalf("%s: requests from %s: first of %d points %+v, want 1 at %s", when, t0.Format("15:04"), len(pts), pts[:min(len(pts), 1)], start.Format("15:04:05"))
+		}
+		if c := ts.Query(stageKey(Requests), t0, t0.Add(5*time.Minute), 5*time.Minute); len(c) != 1 || c[0].V != 1 {
+			t.Fatalf("%s: the 5 min point: %+v", when, c)
+		}
+	}
+	check(ts, "live")
+	ts.Close()
+	check(newTestStoreAt(t, dir, 0, ts.now), "after a restart")
+}
+
 func TestDownsampling(t *testing.T) {
 	ts := newTestStore(t, "", 0)
 	// 27 windows of fast requests, then 3 of slow ones: the 5 min p50 is
