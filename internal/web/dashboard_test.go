@@ -372,6 +372,24 @@ func TestOlderInstances(t *testing.T) {
 	}
 }
 
+func TestParseSince(t *testing.T) {
+	for in, want := range map[string]time.Time{
+		"15m":                  t0.Add(-15 * time.Minute),
+		"36h":                  t0.Add(-36 * time.Hour),
+		"7d":                   t0.Add(-7 * 24 * time.Hour),
+		"2026-11-01T08:00:00Z": time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseSince(in, t0); err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "1x", "0", "-1h", "0d", "1.5d", "d", "yesterday"} {
+		if got, err := parseSince(bad, t0); err == nil {
+			t.Errorf("parseSince(%q) = %s, want an error", bad, got)
+		}
+	}
+}
+
 func TestSumSeries(t *testing.T) {
 	a := ramp(t0, time.Minute, 1, 2)
 	b := ramp(t0.In(time.FixedZone("X", 3600)), time.Minute, 10, 20, 30)

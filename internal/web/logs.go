@@ -2,8 +2,10 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,12 +42,30 @@ func (d *Dashboard) logQuery(r *http.Request) (LogQuery, string, error) {
 	if since == "" {
 		since = "1h"
 	}
-	dur, err := time.ParseDuration(since)
-	if err != nil || dur <= 0 {
-		return lq, since, core.Errorf(core.CodeInvalid, "since must be a duration like 15m, 1h or 24h, got %q", since)
+	t, err := parseSince(since, d.now())
+	if err != nil {
+		return lq, since, core.Errorf(core.CodeInvalid, "since must be a duration like 15m, 24h or 7d, or an RFC 3339 time like 2026-11-22T08:00:00Z, got %q", since)
 	}
-	lq.Since = d.now().Add(-dur)
+	lq.Since = t
 	return lq, since, nil
+}
+
+// parseSince reads since as slipway logs --since does: a duration back
+// from now (whole days with d, as logs are kept for 90 by default) or
+// an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days > 0 && days <= 100*365 {
+			return now.Add(-time.Duration(days) * 24 * time.Hour), nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid since %q", s)
+	}
+	return t, nil
 }
 
 func (d *Dashboard) logs(w http.ResponseWriter, r *http.Request, ss *session) error {
