@@ -6,32 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/slipwayhq/slipway/internal/api/status"
 	"github.com/slipwayhq/slipway/internal/core"
 )
 
-// statusOf is the one place a domain error code becomes an HTTP status.
-func statusOf(code core.Code) int {
-	switch code {
-	case core.CodeInvalid:
-		return http.StatusBadRequest
-	case core.CodeNotFound:
-		return http.StatusNotFound
-	case core.CodeConflict:
-		return http.StatusConflict
-	case core.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case core.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case core.CodeBuildFailed, core.CodeDeployFailed, core.CodeTimedOut:
-		return http.StatusUnprocessableEntity
-	case core.CodeThrottled:
-		return http.StatusTooManyRequests
-	case core.CodeFunction:
-		return http.StatusBadGateway
-	default:
-		return http.StatusInternalServerError
-	}
-}
+// statusOf maps a domain error code to its HTTP status (package status
+// holds the mapping, which the dashboard shares).
+func statusOf(code core.Code) int { return status.Of(code) }
 
 // ErrorBody is the JSON shape of every API error.
 type ErrorBody struct {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipwayhq/slipway/internal/api/status"
 	"github.com/slipwayhq/slipway/internal/core"
 )
 
@@ -253,21 +254,8 @@ func (d *Dashboard) errorPage(w http.ResponseWriter, r *http.Request, ss *sessio
 	}
 }
 
-// statusOf is the HTTP status of a page's error.
-func statusOf(err error) int {
-	switch core.CodeOf(err) {
-	case core.CodeInvalid:
-		return http.StatusBadRequest
-	case core.CodeNotFound:
-		return http.StatusNotFound
-	case core.CodeConflict:
-		return http.StatusConflict
-	case core.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
+// statusOf is the HTTP status of a page's error, as the API answers it.
+func statusOf(err error) int { return status.OfError(err) }
 
 // flash keeps a message for the next page and sends the browser there.
 func (d *Dashboard) flash(w http.ResponseWriter, r *http.Request, ss *session, to, msg string, ok bool) error {
