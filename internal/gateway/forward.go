@@ -323,8 +323,9 @@ func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseW
 
 // roundTrip sends the request on a connection to x.backend and reads the
 // response's head. A reused connection that turns out closed before any
-// byte of a response came back is replaced by a new one, once, when the
-// request may be sent again (as http.Transport does).
+// byte of a response came back is replaced by the next pooled one, or a
+// new one, when the request may be sent again (as http.Transport does);
+// a failure on a new connection is final.
 func (f *forwarder) roundTrip(ctx context.Context, x *exchange, r *http.Request, body []byte, hasFor bool) (*upstreamConn, *http.Response, error) {
 	for {
 		uc, err := f.get(ctx, x.backend.Addr)
@@ -460,9 +461,19 @@ func writeHeaderLine(bw *bufio.Writer, k, v string) {
 // ones it sets, and the client's API key (for the gateway only).
 func skipRequestHeader(k string) bool {
 	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Host",
+	case "Content-Length", "Host",
 		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id", "X-Api-Key":
+		return true
+	}
+	return hopByHop(k)
+}
+
+// hopByHop reports the hop-by-hop headers of RFC 9110 §7.6.1 (and the
+// Proxy-Connection and Keep-Alive of old clients), in canonical form.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
 	return false
@@ -612,18 +623,17 @@ func flush(w http.ResponseWriter) {
 // its Connection header lists. (ReadResponse has already taken out
 // Transfer-Encoding.)
 func removeHopByHop(h http.Header) {
-	if conn := h["Connection"]; len(conn) > 0 {
-		for _, v := range conn {
-			for part := range strings.SplitSeq(v, ",") {
-				if name := textproto.TrimString(part); name != "" {
-					delete(h, textproto.CanonicalMIMEHeaderKey(name))
-				}
+	for _, v := range h["Connection"] {
+		for part := range strings.SplitSeq(v, ",") {
+			if name := textproto.TrimString(part); name != "" {
+				delete(h, textproto.CanonicalMIMEHeaderKey(name))
 			}
 		}
 	}
-	for _, k := range [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"} {
-		delete(h, k)
+	for k := range h {
+		if hopByHop(k) {
+			delete(h, k)
+		}
 	}
 }
 
@@ -643,8 +653,7 @@ func stillOpen(c net.Conn) bool {
 	open := false
 	var b [1]byte
 	err = raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		_ = n
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		open = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
 		return true // never wait for readiness
 	})
