@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -264,6 +265,14 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Intercepts reports whether HTTPHandler may answer a request for host
+// and path itself (an ACME HTTP-01 challenge, or a redirect to HTTPS)
+// rather than pass it on: a front end that serves some requests without
+// HTTPHandler sends these to it.
+func (m *Manager) Intercepts(host, path string) bool {
+	return strings.HasPrefix(path, "/.well-known/acme-challenge/") || m.HasCert(host)
 }
 
 // httpsURL is where a plain-HTTP request for host and requestURI goes;

@@ -291,11 +291,11 @@ func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseW
 		}
 		if err != nil {
 			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-				g.proxyFailed(x, r, err) // 413
+				g.proxyFailed(r.Context(), x, err) // 413
 			} else if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				// The route's timeout (the failed read canceled the
 				// request's context since): 504, as mid-response.
-				g.proxyFailed(x, r, ctx.Err())
+				g.proxyFailed(r.Context(), x, ctx.Err())
 			} else {
 				x.fail(failure{status: StatusClientClosedRequest}) // the client stopped sending
 			}
@@ -315,7 +315,7 @@ func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseW
 		// failover), as retrier does; the body is whole in memory, so
 		// only the request's method decides whether it may be sent again.
 		if err := g.nextAttempt(ctx, x, r.Method, nil, err); err != nil {
-			g.proxyFailed(x, r, err)
+			g.proxyFailed(r.Context(), x, err)
 			return
 		}
 	}
@@ -532,7 +532,7 @@ func (g *Gateway) respond(x *exchange, w http.ResponseWriter, r *http.Request, u
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// Nothing asked to switch (upgrades do not come here).
 		uc.close()
-		g.proxyFailed(x, r, errors.New("backend switched protocols unasked"))
+		g.proxyFailed(r.Context(), x, errors.New("backend switched protocols unasked"))
 		return
 	}
 	h := w.Header()

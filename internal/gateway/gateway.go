@@ -312,31 +312,7 @@ func (g *Gateway) forward(x *exchange, w http.ResponseWriter, r *http.Request) {
 		err = ErrNoBackend // a misbehaving Upstreams must not make us dial ""
 	}
 	if err != nil {
-		if release != nil {
-			release()
-		}
-		f := classifyAcquire(route, ctx, err)
-		var rej *Reject
-		if errors.As(err, &rej) {
-			for k, v := range rej.Header {
-				w.Header()[k] = v
-			}
-			if ra := rej.retryAfter(); ra != "" {
-				w.Header()["Retry-After"] = []string{ra}
-			}
-		}
-		// A stage without instances is a state, not an incident: it is
-		// in the access log already, and would flood this log under load.
-		level := slog.LevelWarn
-		if f.status == StatusClientClosedRequest || f.code == CodeNoHealthyInstance {
-			level = slog.LevelDebug
-		}
-		if f.status == http.StatusTooManyRequests {
-			level = slog.LevelDebug // throttling is the answer, not an incident
-		}
-		g.log.Log(ctx, level, "no instance for request", "stack", route.Stack, "stage", route.Stage,
-			"request_id", x.requestID[0], "status", f.status, "err", err)
-		x.fail(f)
+		g.acquireFailed(ctx, x, w, route, err, release)
 		return
 	}
 	x.backend, x.release = backend, release
@@ -356,6 +332,37 @@ func (g *Gateway) forward(x *exchange, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, exchangeKey{}, x)))
+}
+
+// acquireFailed answers x, for which Upstreams.Acquire failed with err,
+// through w (x, or a middleware's writer wrapping it), and releases what
+// Acquire may have returned with the error.
+func (g *Gateway) acquireFailed(ctx context.Context, x *exchange, w http.ResponseWriter, route *Route, err error, release func()) {
+	if release != nil {
+		release()
+	}
+	f := classifyAcquire(route, ctx, err)
+	var rej *Reject
+	if errors.As(err, &rej) {
+		for k, v := range rej.Header {
+			w.Header()[k] = v
+		}
+		if ra := rej.retryAfter(); ra != "" {
+			w.Header()["Retry-After"] = []string{ra}
+		}
+	}
+	// A stage without instances is a state, not an incident: it is in
+	// the access log already, and would flood this log under load.
+	level := slog.LevelWarn
+	if f.status == StatusClientClosedRequest || f.code == CodeNoHealthyInstance {
+		level = slog.LevelDebug
+	}
+	if f.status == http.StatusTooManyRequests {
+		level = slog.LevelDebug // throttling is the answer, not an incident
+	}
+	g.log.Log(ctx, level, "no instance for request", "stack", route.Stack, "stage", route.Stage,
+		"request_id", x.requestID[0], "status", f.status, "err", err)
+	x.fail(f)
 }
 
 // report hands the finished request to OnRequest. It runs deferred, so a

@@ -3,10 +3,12 @@ package gateway
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -56,12 +58,44 @@ func newTestGateway(t *testing.T, cfg Config, routes ...Route) (*Gateway, *httpt
 	t.Helper()
 	g := New(cfg)
 	g.Update(NewRouteTable(routes))
-	front := httptest.NewServer(g)
+	return g, serveTestGateway(t, g)
+}
+
+// viaNetHTTP, set by TestSuiteThroughNetHTTP in the process it starts,
+// makes serveTestGateway serve with net/http alone, as the HTTPS
+// listener does, instead of through a Frontend (as the plain listener).
+var viaNetHTTP = os.Getenv("SLIPWAY_TEST_GATEWAY_NETHTTP") == "1"
+
+// serveTestGateway serves g on 127.0.0.1 as the server's plain listener
+// does: a Frontend whose fallback is an http.Server with the gateway's
+// settings. front.Config is that fallback.
+func serveTestGateway(t *testing.T, g *Gateway) *httptest.Server {
+	t.Helper()
+	if viaNetHTTP {
+		front := httptest.NewServer(g)
+		t.Cleanup(func() {
+			front.Close()
+			g.CloseIdleConnections()
+		})
+		return front
+	}
+	front := httptest.NewUnstartedServer(g)
+	front.Config.ReadHeaderTimeout = ReadHeaderTimeout
+	front.Config.MaxHeaderBytes = MaxHeaderBytes
+	front.Config.IdleTimeout = IdleTimeout
+	front.Config.ConnContext = ConnContext
+	front.URL = "http://" + front.Listener.Addr().String()
+	fe := g.NewFrontend(FrontendConfig{Fallback: front.Config})
+	done := make(chan error, 1)
+	go func() { done <- fe.Serve(front.Listener) }()
 	t.Cleanup(func() {
-		front.Close()
+		fe.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Frontend.Serve: %v", err)
+		}
 		g.CloseIdleConnections()
 	})
-	return g, front
+	return front
 }
 
 // newClient is an HTTP client that never uses a proxy from the

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -137,17 +138,18 @@ func (g *Gateway) modifyResponse(res *http.Response) error {
 // proxyError answers a failed round trip with a JSON error. The backend
 // address stays in the log, never in the response.
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	g.proxyFailed(exchangeFrom(r.Context()), r, err)
+	g.proxyFailed(r.Context(), exchangeFrom(r.Context()), err)
 }
 
-// proxyFailed answers x, whose round trip for r failed with err.
-func (g *Gateway) proxyFailed(x *exchange, r *http.Request, err error) {
-	f := classifyProxy(x.route, r.Context(), err)
+// proxyFailed answers x, whose round trip failed with err; ctx is the
+// request's.
+func (g *Gateway) proxyFailed(ctx context.Context, x *exchange, err error) {
+	f := classifyProxy(x.route, ctx, err)
 	level := slog.LevelWarn
 	if f.status == StatusClientClosedRequest {
 		level = slog.LevelDebug
 	}
-	g.log.Log(r.Context(), level, "proxy to instance failed",
+	g.log.Log(ctx, level, "proxy to instance failed",
 		"stack", x.route.Stack, "stage", x.route.Stage, "instance", x.backend.ID,
 		"addr", x.backend.Addr, "request_id", x.requestID[0], "status", f.status, "err", err)
 	x.fail(f)

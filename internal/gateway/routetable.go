@@ -48,6 +48,13 @@ type Route struct {
 	// itself (the gateway endpoint's keys, JWT, CORS and throttles). It
 	// is applied once per route table, not per request.
 	Middleware func(next http.Handler) http.Handler
+	// Admit, when set with Middleware, makes the same checks as
+	// Middleware from a request's head alone, for the Frontend's fast
+	// path: it must answer every request exactly as Middleware would,
+	// and is only set when it can (API keys, usage plans, throttles and
+	// the payload limit can be checked on a head; JWT and CORS are not).
+	// A route with Middleware and no Admit is served by net/http.
+	Admit func(AdmitRequest) Admission
 	// Timeout, when positive, bounds each request's round trip to a
 	// backend; past it the gateway answers 504.
 	Timeout time.Duration
@@ -159,4 +166,23 @@ func normalizeHost(host string) string {
 	}
 	host = strings.TrimSuffix(host, ".")
 	return strings.ToLower(host)
+}
+
+// AdmitRequest is what Route.Admit sees of a request.
+type AdmitRequest struct {
+	Method        string
+	APIKey        string // the X-Api-Key header's value, when HasAPIKey
+	HasAPIKey     bool
+	ContentLength int64
+}
+
+// Admission is Route.Admit's answer: a zero Status lets the request
+// through; any other is the response to send instead, with Header and
+// Body. APIKeyName, when set, is the name of the API key the request
+// used, for the access log.
+type Admission struct {
+	Status     int
+	Header     http.Header
+	Body       []byte
+	APIKeyName string
 }

@@ -301,20 +301,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	handler.Handle("/ui/", dash)
 	handler.Handle("GET /{$}", dash)
 
+	// Plain HTTP goes through the gateway's Frontend: its fast path serves
+	// most requests, and hands the rest, connection and all, to an
+	// http.Server whose listener refuses ambiguous framing (request
+	// smuggling) before net/http sees it. HTTPS/1.1 is checked the same
+	// way; HTTP/2 connections pass as they are.
 	var plain http.Handler = gw
+	var bypass func(host, path string) bool
 	if certMgr != nil {
 		plain = certMgr.HTTPHandler(gw)
+		bypass = certMgr.Intercepts
 	}
+	front := gw.NewFrontend(gateway.FrontendConfig{Bypass: bypass, Fallback: &http.Server{Handler: plain,
+		ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout,
+		ConnContext: gateway.ConnContext, // per-stage idle timeouts
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug)}})
 	servers := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: plain, ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout,
-			ConnContext: gateway.ConnContext}, // per-stage idle timeouts
 		{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
-	// Ambiguous framing (request smuggling) is refused before net/http
-	// sees it, on HTTPS/1.1 too; HTTP/2 connections pass as they are.
-	lGW = gateway.StrictListener(lGW)
-	listeners := []net.Listener{lAPI, lGW, lReg}
+	listeners := []net.Listener{lAPI, lReg}
 	if certMgr != nil {
 		srv, ln := gatewayHTTPS(gw, certMgr.TLSConfig(), lTLS)
 		servers = append(servers, srv)
@@ -331,7 +338,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	rt.reload() // keys, domains and the dressed route table, before traffic
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1)
+	go func() {
+		if err := front.Serve(lGW); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
 	for i, srv := range servers {
 		// Requests (log streams, say) end with the server, not after the
 		// shutdown grace period.
@@ -395,6 +407,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	front.Shutdown(sctx)
 	for _, srv := range servers {
 		srv.Shutdown(sctx)
 	}

@@ -1,0 +1,917 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// fastConn is one client connection served by the fast path (see
+// Frontend): a goroutine reading request heads into buf, and answering
+// each before it reads the next.
+type fastConn struct {
+	f       *Frontend
+	c       net.Conn
+	buf     []byte // requests read and not yet served are buf[r:w]
+	r, w    int
+	scanned int // how much of buf[r:w] was searched for a head's end
+	out     *bufio.Writer
+	resp    fastResponse // the gateway's own answers (errors, refusals)
+	req     fastRequest
+	rhead   responseHead
+	x       exchange
+	peer    string // the client's IP: X-Forwarded-For and the access log
+	hasPeer bool
+	// trustedPeer: the peer is one of Config.TrustedProxies, whose
+	// X-Forwarded-* net/http's path knows how to believe.
+	trustedPeer bool
+	idle        time.Duration // after the current request: its route's IdleTimeout
+	waiting     atomic.Bool   // blocked reading with nothing buffered (Shutdown wakes it)
+	hostKey     []byte        // the last Host, and its string: most connections ask one host
+	watch       *clientWatch  // while a slow backend is awaited
+	host        string
+}
+
+// peerOf works out a connection's client address as forwardedValues and
+// ClientIP do for its requests.
+func peerOf(c net.Conn, g *Gateway) (peer string, ok, trusted bool) {
+	remote := c.RemoteAddr().String()
+	if len(g.trusted) == 0 {
+		host, _, err := net.SplitHostPort(remote)
+		return host, err == nil, false
+	}
+	a, ok := parseHop(remote)
+	if !ok {
+		return "", false, false
+	}
+	return a.String(), true, inPrefixes(a, g.trusted)
+}
+
+// Outcomes of a request.
+const (
+	keepOpen = iota
+	closeConn
+	handOff
+)
+
+func (fc *fastConn) serve() {
+	handed := false
+	defer func() {
+		if !handed {
+			fc.out.Flush()
+			fc.c.Close()
+		}
+		fc.f.forget(fc)
+	}()
+	if fc.trustedPeer {
+		handed = fc.handOff()
+		return
+	}
+	for {
+		n, st := fc.readHead()
+		switch st {
+		case headClosed:
+			return
+		case headTooLarge:
+			fc.out.WriteString("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
+			return
+		case headOther:
+			handed = fc.handOff()
+			return
+		}
+		if !parseHead(fc.buf[fc.r:fc.r+n], &fc.req) {
+			handed = fc.handOff()
+			return
+		}
+		switch fc.serveRequest(n) {
+		case closeConn:
+			return
+		case handOff:
+			handed = fc.handOff()
+			return
+		}
+		if fc.f.closing.Load() {
+			return
+		}
+	}
+}
+
+// handOff gives the connection, with what was read of it and not
+// served, to net/http. It reports whether net/http took it.
+func (fc *fastConn) handOff() bool {
+	if fc.out.Flush() != nil {
+		return false
+	}
+	fc.c.SetReadDeadline(time.Time{})
+	pending := fc.buf[fc.r:fc.w]
+	return fc.f.handOff(&prefixConn{Conn: fc.c, pending: pending})
+}
+
+func (fc *fastConn) wakeIfIdle() {
+	if fc.waiting.Load() {
+		fc.c.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+func (fc *fastConn) idleTimeout() time.Duration {
+	if fc.idle > 0 {
+		return fc.idle
+	}
+	return IdleTimeout
+}
+
+const (
+	headOK = iota
+	headClosed
+	headTooLarge
+	headOther
+)
+
+// readHead reads until buf[r:] starts with a whole request head, and
+// returns its length. The wait for a request's first byte is bounded by
+// the idle timeout, the rest of its head by ReadHeaderTimeout (against
+// slowloris), and its size by MaxHeaderBytes.
+func (fc *fastConn) readHead() (int, int) {
+	headerDeadline := false
+	for {
+		data := fc.buf[fc.r:fc.w]
+		if len(data) > 0 {
+			from := max(fc.scanned-3, 0)
+			if i := bytes.Index(data[from:], crlfcrlf); i >= 0 {
+				fc.scanned = 0
+				return from + i + 4, headOK
+			}
+			if bytes.Contains(data, bareLFs) {
+				return 0, headOther // a head ended by bare line feeds: net/http's
+			}
+			fc.scanned = len(data)
+			if len(data) >= MaxHeaderBytes {
+				return 0, headTooLarge
+			}
+			if fc.out.Buffered() > 0 && fc.out.Flush() != nil {
+				return 0, headClosed
+			}
+			if !headerDeadline {
+				fc.c.SetReadDeadline(time.Now().Add(ReadHeaderTimeout))
+				headerDeadline = true
+			}
+			if fc.w == len(fc.buf) {
+				if fc.r > 0 {
+					fc.w = copy(fc.buf, data)
+					fc.r = 0
+				} else {
+					grown := make([]byte, min(2*len(fc.buf), MaxHeaderBytes+4<<10))
+					copy(grown, data)
+					fc.buf = grown
+				}
+			}
+		} else {
+			fc.r, fc.w, fc.scanned = 0, 0, 0
+			if fc.out.Buffered() > 0 && fc.out.Flush() != nil {
+				return 0, headClosed
+			}
+			fc.c.SetReadDeadline(time.Now().Add(fc.idleTimeout()))
+			fc.waiting.Store(true)
+			if fc.f.closing.Load() {
+				return 0, headClosed
+			}
+		}
+		n, err := fc.c.Read(fc.buf[fc.w:])
+		fc.waiting.Store(false)
+		fc.w += n
+		if n == 0 && err != nil {
+			return 0, headClosed
+		}
+	}
+}
+
+// serveRequest answers the parsed request whose head is the first
+// headLen bytes of buf[r:], unless it hands it (and the connection) to
+// net/http, which it decides before reading anything more.
+func (fc *fastConn) serveRequest(headLen int) int {
+	g := fc.f.g
+	req := &fc.req
+	host := fc.hostString(req.host)
+	path, ok := req.unescapedPath()
+	if !ok {
+		return handOff // net/http answers 400
+	}
+	if fc.f.bypass != nil && fc.f.bypass(host, path) {
+		return handOff
+	}
+	wr := g.wrapped.Load()
+	route, found := wr.table.Lookup(host)
+	if found && !fastRoute(route, path) {
+		return handOff
+	}
+
+	x := &fc.x
+	*x = exchange{w: &fc.resp, start: time.Now(), path: path}
+	fc.setRequestID()
+	fc.idle = 0
+	if found {
+		fc.idle = route.IdleTimeout
+	}
+	defer fc.report()
+
+	var body []byte
+	var pooled *[fastBodyMax]byte
+	if req.contentLength > 0 {
+		var err error
+		body, pooled, err = fc.readBody(headLen, route)
+		if pooled != nil {
+			defer g.fwd.bodies.Put(pooled)
+		}
+		if err != nil {
+			if found && route.Timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				x.route = route
+				g.proxyFailed(context.Background(), x, context.DeadlineExceeded) // 504, as forwardFast
+				fc.writeResp(true)
+			} else {
+				x.status = StatusClientClosedRequest // the client stopped sending
+			}
+			return closeConn
+		}
+	} else {
+		fc.r += headLen
+	}
+	closeAfter := req.close
+
+	if !found {
+		x.fail(failure{http.StatusNotFound, CodeNotFound, notFoundMessage(normalizeHost(host), g.domain)})
+		return fc.writeResp(closeAfter)
+	}
+	x.route = route
+	if route.Admit != nil {
+		a := route.Admit(AdmitRequest{Method: req.method, APIKey: string(req.apiKey), HasAPIKey: req.hasAPIKey, ContentLength: req.contentLength})
+		x.apiKey = a.APIKeyName
+		if a.Status != 0 {
+			for k, v := range a.Header {
+				fc.resp.h[k] = v
+			}
+			x.WriteHeader(a.Status)
+			x.Write(a.Body)
+			return fc.writeResp(closeAfter)
+		}
+	}
+	return fc.forward(body, closeAfter)
+}
+
+// fastRoute reports whether the fast path can serve route's requests
+// for path.
+func fastRoute(r *Route, path string) bool {
+	if r.Upstreams != nil || r.Sticky > 0 || (r.Middleware != nil && r.Admit == nil) {
+		return false
+	}
+	if len(r.Paths) > 0 {
+		if _, ok := r.match(path); ok {
+			return false
+		}
+	}
+	for i := range r.Backends {
+		if r.Backends[i].Serve != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// hostString returns h as a string, reusing the last one's.
+func (fc *fastConn) hostString(h []byte) string {
+	if fc.host == "" || !bytes.Equal(h, fc.hostKey) {
+		fc.host = string(h)
+		fc.hostKey = append(fc.hostKey[:0], h...)
+	}
+	return fc.host
+}
+
+// setRequestID gives the exchange the client's X-Request-Id when it is
+// sane, else a new one.
+func (fc *fastConn) setRequestID() {
+	x := &fc.x
+	if id := fc.req.requestID; len(id) > 0 && saneRequestID(string(id)) {
+		x.id[0] = string(id)
+	} else {
+		x.id[0] = newRequestID()
+	}
+	x.requestID = x.id[:1:1]
+}
+
+// readBody reads the request's body, of at most fastBodyMax bytes,
+// after the head: in buf when it fits, else in a pooled buffer. The
+// route's timeout, or the idle timeout, bounds a client that stalls.
+func (fc *fastConn) readBody(headLen int, route *Route) ([]byte, *[fastBodyMax]byte, error) {
+	n := int(fc.req.contentLength)
+	start := fc.r + headLen
+	have := fc.w - start
+	if have >= n {
+		fc.r = start + n
+		return fc.buf[start : start+n], nil, nil
+	}
+	limit := fc.idleTimeout()
+	if route != nil && route.Timeout > 0 {
+		limit = time.Until(fc.x.start.Add(route.Timeout))
+	}
+	fc.c.SetReadDeadline(time.Now().Add(limit))
+	if start+n <= len(fc.buf) {
+		// The reads may bring the next request's bytes too.
+		m, err := io.ReadAtLeast(fc.c, fc.buf[fc.w:], start+n-fc.w)
+		fc.w += m
+		if err != nil {
+			return nil, nil, err
+		}
+		fc.r = start + n
+		return fc.buf[start : start+n], nil, nil
+	}
+	pooled := fc.f.g.fwd.bodies.Get().(*[fastBodyMax]byte)
+	copy(pooled[:], fc.buf[start:fc.w])
+	if _, err := io.ReadFull(fc.c, pooled[have:n]); err != nil {
+		return nil, pooled, err
+	}
+	fc.r, fc.w = 0, 0
+	return pooled[:n], pooled, nil
+}
+
+// forward sends the request to an instance of its route and relays the
+// response, retrying on other instances as forwardFast does.
+func (fc *fastConn) forward(body []byte, closeAfter bool) int {
+	g := fc.f.g
+	x := &fc.x
+	route := x.route
+	ctx := context.Background()
+	x.upstreams = g.upstreams
+	backend, release, err := x.upstreams.Acquire(ctx, route)
+	if err == nil && backend.Addr == "" {
+		err = ErrNoBackend
+	}
+	if err != nil {
+		g.acquireFailed(ctx, x, x, route, err, release)
+		return fc.writeResp(closeAfter)
+	}
+	x.backend, x.release = backend, release
+	defer x.releaseBackend()
+	x.fwd[1] = fc.host
+	x.fwd[2] = "http"
+	x.fwd[0] = fc.peer
+	for {
+		x.attempts++
+		uc, err := fc.roundTrip(body)
+		if err == nil {
+			return fc.relay(uc, closeAfter)
+		}
+		if errors.Is(err, errClientGone) {
+			x.status = StatusClientClosedRequest
+			return closeConn
+		}
+		if err := g.nextAttempt(ctx, x, fc.req.method, nil, err); err != nil {
+			g.proxyFailed(ctx, x, err)
+			return fc.writeResp(closeAfter)
+		}
+	}
+}
+
+// idempotent is idempotent(r) for the fast path's request (whose
+// Connection header never lists anything but close and keep-alive).
+func (fc *fastConn) idempotent() bool {
+	switch fc.req.method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return fc.req.idempotentKey
+}
+
+// roundTrip sends the request on a connection to x.backend and reads
+// the response's head into rhead, as forwarder.roundTrip does.
+func (fc *fastConn) roundTrip(body []byte) (*upstreamConn, error) {
+	f := fc.f.g.fwd
+	for {
+		uc, err := f.get(context.Background(), fc.x.backend.Addr)
+		if err != nil {
+			return nil, err
+		}
+		err = fc.exchangeHead(uc, body)
+		if err == nil {
+			return uc, nil
+		}
+		uc.conn.Close()
+		if !uc.reused || uc.lr.read > 0 || !closedBeforeResponse(err) || !fc.idempotent() {
+			return nil, err
+		}
+	}
+}
+
+// exchangeHead writes the request on uc and reads the final response's
+// head, passing 1xx informational responses (but 101) to the client.
+// The response-header timeout and the route's timeout bound it.
+func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
+	x := &fc.x
+	f := fc.f.g.fwd
+	var deadline time.Time
+	if f.responseHeaderMax > 0 {
+		deadline = time.Now().Add(f.responseHeaderMax)
+	}
+	if t := x.route.Timeout; t > 0 {
+		if d := x.start.Add(t); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	// Reads first wait watchClientAfter only (see awaitResponse).
+	uc.conn.SetWriteDeadline(deadline)
+	uc.conn.SetReadDeadline(earliest(deadline, time.Now().Add(watchClientAfter)))
+	defer func() {
+		if fc.stopWatch() {
+			uc.conn.Close()
+			err = errClientGone
+		}
+	}()
+	uc.lr.read = 0
+	fc.writeRequest(uc.bw, body)
+	if err := uc.bw.Flush(); err != nil {
+		return err
+	}
+	uc.lr.n = maxResponseHeader
+	for {
+		if err := fc.awaitResponse(uc, deadline); err != nil {
+			return err
+		}
+		if err := fc.rhead.read(uc.br); err != nil {
+			return err
+		}
+		st := fc.rhead.status
+		if st >= 200 || st == http.StatusSwitchingProtocols {
+			uc.lr.n = -1
+			var body time.Time // the body: the route's timeout only
+			if t := x.route.Timeout; t > 0 {
+				body = x.start.Add(t)
+			}
+			uc.conn.SetDeadline(body)
+			return nil
+		}
+		x.informed = true
+		fc.writeResponseHead(true, false)
+		if fc.out.Flush() != nil {
+			return errClientGone
+		}
+	}
+}
+
+var errClientGone = errors.New("client closed the connection")
+
+// watchClientAfter is how long the fast path waits for a response before
+// it watches the client's connection for the client leaving.
+const watchClientAfter = 20 * time.Millisecond
+
+func earliest(deadline, t time.Time) time.Time {
+	if deadline.IsZero() || t.Before(deadline) {
+		return t
+	}
+	return deadline
+}
+
+// awaitResponse waits for the first byte of a response. The fast path
+// has no background read of the client's connection, as net/http has
+// for every request: only a backend slower than watchClientAfter gets
+// the client watched meanwhile (clientWatch), so that a client that
+// leaves ends the round trip (499), as with net/http.
+func (fc *fastConn) awaitResponse(uc *upstreamConn, deadline time.Time) error {
+	for uc.br.Buffered() == 0 {
+		_, err := uc.br.Peek(1)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || fc.watch != nil ||
+			(!deadline.IsZero() && !time.Now().Before(deadline)) {
+			return err
+		}
+		fc.startWatch(uc)
+		uc.conn.SetReadDeadline(deadline)
+	}
+	return nil
+}
+
+// clientWatch is a read of the client's connection while a slow backend
+// is awaited: EOF or an error means the client left.
+type clientWatch struct {
+	done chan struct{}
+	gone atomic.Bool
+	b    [1]byte
+	n    int
+}
+
+func (fc *fastConn) startWatch(uc *upstreamConn) {
+	w := &clientWatch{done: make(chan struct{})}
+	fc.watch = w
+	fc.c.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(w.done)
+		n, err := fc.c.Read(w.b[:])
+		w.n = n
+		if n == 0 && err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			w.gone.Store(true)
+			uc.conn.SetDeadline(aLongTimeAgo)
+		}
+	}()
+}
+
+// stopWatch ends the watch, if any, keeping a byte it read (of a
+// pipelined request), and reports whether the client left.
+func (fc *fastConn) stopWatch() (gone bool) {
+	w := fc.watch
+	if w == nil {
+		return false
+	}
+	fc.watch = nil
+	fc.c.SetReadDeadline(aLongTimeAgo)
+	<-w.done
+	if w.n > 0 {
+		if fc.w == len(fc.buf) {
+			// The request's head still points into the old buffer,
+			// which stays as it is.
+			grown := make([]byte, 2*len(fc.buf))
+			fc.w = copy(grown, fc.buf[fc.r:fc.w])
+			fc.r = 0
+			fc.buf = grown
+		}
+		fc.buf[fc.w] = w.b[0]
+		fc.w++
+	}
+	return w.gone.Load()
+}
+
+// writeRequest writes the request as writeRequest does for net/http's:
+// hop-by-hop headers dropped, the client's X-Forwarded-* and Forwarded
+// replaced by the gateway's, X-Request-Id set, Host kept.
+func (fc *fastConn) writeRequest(bw *bufio.Writer, body []byte) {
+	req, x := &fc.req, &fc.x
+	bw.WriteString(req.method)
+	bw.WriteByte(' ')
+	bw.Write(req.target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.Write(req.host)
+	bw.WriteString("\r\n")
+	for i := range req.n {
+		if h := &req.headers[i]; h.kind == hOther || h.kind == hIdempotent {
+			bw.Write(h.line)
+			bw.WriteString("\r\n")
+		}
+	}
+	if fc.hasPeer {
+		writeHeaderLine(bw, "X-Forwarded-For", x.fwd[0])
+	}
+	writeHeaderLine(bw, "X-Forwarded-Host", x.fwd[1])
+	writeHeaderLine(bw, "X-Forwarded-Proto", x.fwd[2])
+	writeHeaderLine(bw, "X-Request-Id", x.requestID[0])
+	if len(body) > 0 || methodWithBody(req.method) {
+		bw.WriteString("Content-Length: ")
+		var num [20]byte
+		bw.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.Write(body)
+}
+
+// relay sends the response whose head is in rhead, and its body, to the
+// client, and pools uc when the body was read to its end and the
+// backend keeps the connection.
+func (fc *fastConn) relay(uc *upstreamConn, closeAfter bool) int {
+	g, x, h := fc.f.g, &fc.x, &fc.rhead
+	if h.status == http.StatusSwitchingProtocols {
+		uc.conn.Close() // nothing asked to switch (upgrades do not come here)
+		g.proxyFailed(context.Background(), x, errors.New("backend switched protocols unasked"))
+		return fc.writeResp(closeAfter)
+	}
+	closeAfter = closeAfter || fc.f.closing.Load()
+	x.status = h.status
+	fc.writeResponseHead(false, closeAfter)
+	done, clientGone := true, false
+	switch {
+	case fc.req.method == http.MethodHead || h.status == http.StatusNoContent || h.status == http.StatusNotModified:
+	case h.chunked:
+		done, clientGone = fc.copyChunked(uc.br)
+	case h.length >= 0:
+		done, clientGone = fc.copyLength(uc.br, h.length)
+	default:
+		done, clientGone = fc.copyUntilEOF(uc.br)
+		h.close = true
+	}
+	if done && !h.close && uc.br.Buffered() == 0 {
+		uc.conn.SetDeadline(time.Time{})
+		g.fwd.put(uc)
+	} else {
+		uc.conn.Close()
+	}
+	if !done || clientGone {
+		// The backend failed mid-body, or the client left: the response
+		// must not look complete, so the connection ends here.
+		return closeConn
+	}
+	if closeAfter {
+		return closeConn
+	}
+	return keepOpen
+}
+
+// copyLength copies n body bytes. done: all were read; clientGone: a
+// write to the client failed.
+func (fc *fastConn) copyLength(br *bufio.Reader, n int64) (done, clientGone bool) {
+	stream := fc.rhead.stream
+	for n > 0 {
+		if br.Buffered() == 0 && n >= int64(br.Size()) {
+			// Large bodies skip the backend buffer; the client's
+			// buffer writes them through when they exceed it.
+			buf := fc.f.g.fwd.copies.Get().(*[proxyBufferSize]byte)
+			m, err := br.Read(buf[:min(n, proxyBufferSize)])
+			if m > 0 {
+				n -= int64(m)
+				if !fc.send(buf[:m], stream) {
+					fc.f.g.fwd.copies.Put(buf)
+					return false, true
+				}
+			}
+			fc.f.g.fwd.copies.Put(buf)
+			if err != nil && n > 0 {
+				return false, false
+			}
+			continue
+		}
+		p, err := br.Peek(int(min(n, int64(max(br.Buffered(), 1)))))
+		if len(p) > 0 {
+			n -= int64(len(p))
+			ok := fc.send(p, stream)
+			br.Discard(len(p))
+			if !ok {
+				return false, true
+			}
+		}
+		if err != nil && n > 0 {
+			return false, false
+		}
+	}
+	return true, false
+}
+
+// send writes p to the client, flushing when the body streams.
+func (fc *fastConn) send(p []byte, flush bool) bool {
+	if _, err := fc.out.Write(p); err != nil {
+		return false
+	}
+	fc.x.bytes += int64(len(p))
+	return !flush || fc.out.Flush() == nil
+}
+
+// copyChunked relays a chunked body as it is framed, flushing after
+// every chunk (a body without a length streams, as in ReverseProxy),
+// trailers included.
+func (fc *fastConn) copyChunked(br *bufio.Reader) (done, clientGone bool) {
+	var line []byte
+	for {
+		l, err := readLine(br, &line)
+		if err != nil {
+			return false, false
+		}
+		size, ok := chunkSize(l)
+		if !ok {
+			return false, false
+		}
+		if _, err := fc.out.Write(l); err != nil {
+			return false, true
+		}
+		if size == 0 {
+			for { // trailers, to the empty line
+				t, err := readLine(br, &line)
+				if err != nil {
+					return false, false
+				}
+				if _, err := fc.out.Write(t); err != nil {
+					return false, true
+				}
+				if len(t) <= 2 {
+					return true, fc.out.Flush() != nil
+				}
+			}
+		}
+		before := fc.x.bytes
+		if done, gone := fc.copyLength(br, size); !done || gone {
+			return done, gone
+		}
+		fc.x.bytes = before + size // the chunk's data; framing is not counted
+		crlfEnd, err := br.Peek(2)
+		if err != nil || crlfEnd[0] != '\r' || crlfEnd[1] != '\n' {
+			return false, false
+		}
+		br.Discard(2)
+		if !fc.send(crlfBytes, true) {
+			return false, true
+		}
+		fc.x.bytes -= 2
+	}
+}
+
+// copyUntilEOF relays a body delimited by the backend closing the
+// connection, chunked to the client so its connection can stay open.
+func (fc *fastConn) copyUntilEOF(br *bufio.Reader) (done, clientGone bool) {
+	buf := fc.f.g.fwd.copies.Get().(*[proxyBufferSize]byte)
+	defer fc.f.g.fwd.copies.Put(buf)
+	var size [20]byte
+	for {
+		n, err := br.Read(buf[:])
+		if n > 0 {
+			fc.out.Write(strconv.AppendInt(size[:0], int64(n), 16))
+			fc.out.WriteString("\r\n")
+			fc.out.Write(buf[:n])
+			fc.x.bytes += int64(n)
+			if !fc.send(crlfBytes, true) {
+				return false, true
+			}
+			fc.x.bytes -= 2
+		}
+		if err == io.EOF {
+			_, werr := fc.out.WriteString("0\r\n\r\n")
+			return true, werr != nil
+		}
+		if err != nil {
+			return false, false
+		}
+	}
+}
+
+// readLine reads a line, CRLF included, however long (a backend's head
+// is bounded by its headerLimit); long lines are gathered in *scratch.
+func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
+	l, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return l, err
+	}
+	*scratch = append((*scratch)[:0], l...)
+	for err == bufio.ErrBufferFull {
+		l, err = br.ReadSlice('\n')
+		*scratch = append(*scratch, l...)
+	}
+	return *scratch, err
+}
+
+// chunkSize parses a chunk-size line, "1a;ext=v\r\n".
+func chunkSize(l []byte) (int64, bool) {
+	l = bytes.TrimSuffix(l, crlfBytes)
+	if i := bytes.IndexByte(l, ';'); i >= 0 {
+		l = l[:i]
+	}
+	l = trimOWS(l)
+	if len(l) == 0 || len(l) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range l {
+		v := hexValue(c)
+		if v < 0 {
+			return 0, false
+		}
+		n = n<<4 | int64(v)
+	}
+	return n, true
+}
+
+// writeResponseHead writes rhead's status line and headers to the
+// client: hop-by-hop ones dropped, X-Request-Id the gateway's, and the
+// framing the relay will use. informational: a 1xx, without framing.
+func (fc *fastConn) writeResponseHead(informational, closeAfter bool) {
+	h, out := &fc.rhead, fc.out
+	out.Write(statusLine(h.status))
+	for i := range h.n {
+		if l := &h.lines[i]; l.keep && !h.listed(h.name(l)) {
+			out.Write(h.raw[l.start:l.end])
+			out.WriteString("\r\n")
+		}
+	}
+	if !informational {
+		writeHeaderLine(out, "X-Request-Id", fc.x.requestID[0])
+		if !h.hasDate {
+			out.WriteString("Date: ")
+			out.Write(httpDate())
+			out.WriteString("\r\n")
+		}
+		bodiless := h.status == http.StatusNoContent || h.status == http.StatusNotModified
+		switch {
+		case h.chunked && fc.req.method != http.MethodHead && !bodiless,
+			h.length < 0 && !h.chunked && fc.req.method != http.MethodHead && !bodiless:
+			out.WriteString("Transfer-Encoding: chunked\r\n")
+		case h.length >= 0 && h.status != http.StatusNoContent:
+			out.WriteString("Content-Length: ")
+			var num [20]byte
+			out.Write(strconv.AppendInt(num[:0], h.length, 10))
+			out.WriteString("\r\n")
+		}
+		if closeAfter {
+			out.WriteString("Connection: close\r\n")
+		}
+	}
+	out.WriteString("\r\n")
+}
+
+// writeResp writes the gateway's own answer, in resp, to the client.
+func (fc *fastConn) writeResp(closeAfter bool) int {
+	w, out := &fc.resp, fc.out
+	defer w.reset()
+	if fc.x.status == StatusClientClosedRequest {
+		return closeConn
+	}
+	closeAfter = closeAfter || fc.f.closing.Load()
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	out.Write(statusLine(status))
+	for k, vv := range w.h {
+		switch k {
+		case "Content-Length", "Connection", "Transfer-Encoding", "Date":
+			continue
+		}
+		for _, v := range vv {
+			writeHeaderLine(out, k, v)
+		}
+	}
+	out.WriteString("Date: ")
+	out.Write(httpDate())
+	out.WriteString("\r\nContent-Length: ")
+	var num [20]byte
+	out.Write(strconv.AppendInt(num[:0], int64(len(w.body)), 10))
+	out.WriteString("\r\n")
+	if closeAfter {
+		out.WriteString("Connection: close\r\n")
+	}
+	out.WriteString("\r\n")
+	if fc.req.method != http.MethodHead {
+		out.Write(w.body)
+	}
+	if closeAfter {
+		return closeConn
+	}
+	return keepOpen
+}
+
+// report hands the finished request to OnRequest, as Gateway.report.
+func (fc *fastConn) report() {
+	g, x := fc.f.g, &fc.x
+	if g.onRequest == nil {
+		return
+	}
+	info := RequestInfo{
+		RequestID: x.requestID[0],
+		Host:      fc.host,
+		Method:    fc.req.method,
+		Path:      x.path,
+		Status:    x.status,
+		Duration:  time.Since(x.start),
+		BytesOut:  x.bytes,
+		BackendID: x.backend.ID,
+		Attempts:  x.attempts,
+		APIKey:    x.apiKey,
+		ClientIP:  fc.peer,
+	}
+	if x.route != nil {
+		info.Stack, info.Stage = x.route.Stack, x.route.Stage
+	}
+	if info.Status == 0 {
+		info.Status = http.StatusOK
+	}
+	g.onRequest(info)
+}
+
+// fastResponse is the http.ResponseWriter the gateway's own answers
+// (errors, refusals) are written to on the fast path; writeResp sends it.
+type fastResponse struct {
+	h      http.Header
+	status int
+	body   []byte
+}
+
+func (w *fastResponse) Header() http.Header { return w.h }
+
+func (w *fastResponse) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+}
+
+func (w *fastResponse) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+func (w *fastResponse) reset() {
+	clear(w.h)
+	w.status = 0
+	w.body = w.body[:0]
+}
