@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"time"
 )
 
@@ -34,10 +33,12 @@ type fastConn struct {
 	// X-Forwarded-* net/http's path knows how to believe.
 	trustedPeer bool
 	idle        time.Duration // after the current request: its route's IdleTimeout
-	waiting     atomic.Bool   // blocked reading with nothing buffered (Shutdown wakes it)
 	hostKey     []byte        // the last Host, and its string: most connections ask one host
-	watch       *clientWatch  // while a slow backend is awaited
 	host        string
+	pathKey     []byte // the last path, and its unescaped string
+	path        string
+
+	clock phaseClock // what the connection waits for, for the sweeper (fastclock.go)
 }
 
 // peerOf works out a connection's client address as forwardedValues and
@@ -110,16 +111,10 @@ func (fc *fastConn) handOff() bool {
 	if fc.out.Flush() != nil {
 		return false
 	}
-	fc.c.SetReadDeadline(time.Time{})
 	pending := fc.buf[fc.r:fc.w]
 	return fc.f.handOff(&prefixConn{Conn: fc.c, pending: pending})
 }
 
-func (fc *fastConn) wakeIfIdle() {
-	if fc.waiting.Load() {
-		fc.c.SetReadDeadline(aLongTimeAgo)
-	}
-}
 
 func (fc *fastConn) idleTimeout() time.Duration {
 	if fc.idle > 0 {
@@ -140,7 +135,8 @@ const (
 // the idle timeout, the rest of its head by ReadHeaderTimeout (against
 // slowloris), and its size by MaxHeaderBytes.
 func (fc *fastConn) readHead() (int, int) {
-	headerDeadline := false
+	headerPhase := false
+	defer fc.leave()
 	for {
 		data := fc.buf[fc.r:fc.w]
 		if len(data) > 0 {
@@ -159,9 +155,9 @@ func (fc *fastConn) readHead() (int, int) {
 			if fc.out.Buffered() > 0 && fc.out.Flush() != nil {
 				return 0, headClosed
 			}
-			if !headerDeadline {
-				fc.c.SetReadDeadline(time.Now().Add(ReadHeaderTimeout))
-				headerDeadline = true
+			if !headerPhase {
+				fc.enter(phaseHead, ReadHeaderTimeout, nil)
+				headerPhase = true
 			}
 			if fc.w == len(fc.buf) {
 				if fc.r > 0 {
@@ -178,14 +174,12 @@ func (fc *fastConn) readHead() (int, int) {
 			if fc.out.Buffered() > 0 && fc.out.Flush() != nil {
 				return 0, headClosed
 			}
-			fc.c.SetReadDeadline(time.Now().Add(fc.idleTimeout()))
-			fc.waiting.Store(true)
+			fc.enter(phaseIdle, fc.idleTimeout(), nil)
 			if fc.f.closing.Load() {
 				return 0, headClosed
 			}
 		}
 		n, err := fc.c.Read(fc.buf[fc.w:])
-		fc.waiting.Store(false)
 		fc.w += n
 		if n == 0 && err != nil {
 			return 0, headClosed
@@ -200,7 +194,7 @@ func (fc *fastConn) serveRequest(headLen int) int {
 	g := fc.f.g
 	req := &fc.req
 	host := fc.hostString(req.host)
-	path, ok := req.unescapedPath()
+	path, ok := fc.pathString(req)
 	if !ok {
 		return handOff // net/http answers 400
 	}
@@ -293,6 +287,20 @@ func (fc *fastConn) hostString(h []byte) string {
 	return fc.host
 }
 
+// pathString returns the request's unescaped path, reusing the last
+// one's.
+func (fc *fastConn) pathString(req *fastRequest) (string, bool) {
+	if fc.path != "" && bytes.Equal(req.path, fc.pathKey) {
+		return fc.path, true
+	}
+	p, ok := req.unescapedPath()
+	if ok {
+		fc.path = p
+		fc.pathKey = append(fc.pathKey[:0], req.path...)
+	}
+	return p, ok
+}
+
 // setRequestID gives the exchange the client's X-Request-Id when it is
 // sane, else a new one.
 func (fc *fastConn) setRequestID() {
@@ -320,7 +328,8 @@ func (fc *fastConn) readBody(headLen int, route *Route) ([]byte, *[fastBodyMax]b
 	if route != nil && route.Timeout > 0 {
 		limit = time.Until(fc.x.start.Add(route.Timeout))
 	}
-	fc.c.SetReadDeadline(time.Now().Add(limit))
+	fc.enter(phaseBody, limit, nil)
+	defer fc.leave()
 	if start+n <= len(fc.buf) {
 		// The reads may bring the next request's bytes too.
 		m, err := io.ReadAtLeast(fc.c, fc.buf[fc.w:], start+n-fc.w)
@@ -336,7 +345,7 @@ func (fc *fastConn) readBody(headLen int, route *Route) ([]byte, *[fastBodyMax]b
 	if _, err := io.ReadFull(fc.c, pooled[have:n]); err != nil {
 		return nil, pooled, err
 	}
-	fc.r, fc.w = 0, 0
+	fc.r = fc.w // all of it was body; a watch may append after it
 	return pooled[:n], pooled, nil
 }
 
@@ -410,26 +419,29 @@ func (fc *fastConn) roundTrip(body []byte) (*upstreamConn, error) {
 
 // exchangeHead writes the request on uc and reads the final response's
 // head, passing 1xx informational responses (but 101) to the client.
-// The response-header timeout and the route's timeout bound it.
+// The response-header timeout and the route's timeout bound it, through
+// the sweeper, which also watches the client while a backend is slow.
 func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 	x := &fc.x
 	f := fc.f.g.fwd
-	var deadline time.Time
-	if f.responseHeaderMax > 0 {
-		deadline = time.Now().Add(f.responseHeaderMax)
-	}
+	limit := f.responseHeaderMax
 	if t := x.route.Timeout; t > 0 {
-		if d := x.start.Add(t); deadline.IsZero() || d.Before(deadline) {
-			deadline = d
+		if rest := time.Until(x.start.Add(t)); limit <= 0 || rest < limit {
+			limit = max(rest, time.Nanosecond)
 		}
 	}
-	// Reads first wait watchClientAfter only (see awaitResponse).
-	uc.conn.SetWriteDeadline(deadline)
-	uc.conn.SetReadDeadline(earliest(deadline, time.Now().Add(watchClientAfter)))
+	fc.enter(phaseBackend, limit, uc)
 	defer func() {
-		if fc.stopWatch() {
+		timedOut, gone := fc.leave()
+		switch {
+		case gone:
 			uc.conn.Close()
 			err = errClientGone
+		case timedOut && err == nil:
+			// The head came as the sweeper ended the wait: late all
+			// the same, and uc's deadline is spent.
+			uc.conn.Close()
+			err = os.ErrDeadlineExceeded
 		}
 	}()
 	uc.lr.read = 0
@@ -439,20 +451,12 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 	}
 	uc.lr.n = maxResponseHeader
 	for {
-		if err := fc.awaitResponse(uc, deadline); err != nil {
-			return err
-		}
 		if err := fc.rhead.read(uc.br); err != nil {
 			return err
 		}
 		st := fc.rhead.status
 		if st >= 200 || st == http.StatusSwitchingProtocols {
 			uc.lr.n = -1
-			var body time.Time // the body: the route's timeout only
-			if t := x.route.Timeout; t > 0 {
-				body = x.start.Add(t)
-			}
-			uc.conn.SetDeadline(body)
 			return nil
 		}
 		x.informed = true
@@ -464,87 +468,6 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 }
 
 var errClientGone = errors.New("client closed the connection")
-
-// watchClientAfter is how long the fast path waits for a response before
-// it watches the client's connection for the client leaving.
-const watchClientAfter = 20 * time.Millisecond
-
-func earliest(deadline, t time.Time) time.Time {
-	if deadline.IsZero() || t.Before(deadline) {
-		return t
-	}
-	return deadline
-}
-
-// awaitResponse waits for the first byte of a response. The fast path
-// has no background read of the client's connection, as net/http has
-// for every request: only a backend slower than watchClientAfter gets
-// the client watched meanwhile (clientWatch), so that a client that
-// leaves ends the round trip (499), as with net/http.
-func (fc *fastConn) awaitResponse(uc *upstreamConn, deadline time.Time) error {
-	for uc.br.Buffered() == 0 {
-		_, err := uc.br.Peek(1)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) || fc.watch != nil ||
-			(!deadline.IsZero() && !time.Now().Before(deadline)) {
-			return err
-		}
-		fc.startWatch(uc)
-		uc.conn.SetReadDeadline(deadline)
-	}
-	return nil
-}
-
-// clientWatch is a read of the client's connection while a slow backend
-// is awaited: EOF or an error means the client left.
-type clientWatch struct {
-	done chan struct{}
-	gone atomic.Bool
-	b    [1]byte
-	n    int
-}
-
-func (fc *fastConn) startWatch(uc *upstreamConn) {
-	w := &clientWatch{done: make(chan struct{})}
-	fc.watch = w
-	fc.c.SetReadDeadline(time.Time{})
-	go func() {
-		defer close(w.done)
-		n, err := fc.c.Read(w.b[:])
-		w.n = n
-		if n == 0 && err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			w.gone.Store(true)
-			uc.conn.SetDeadline(aLongTimeAgo)
-		}
-	}()
-}
-
-// stopWatch ends the watch, if any, keeping a byte it read (of a
-// pipelined request), and reports whether the client left.
-func (fc *fastConn) stopWatch() (gone bool) {
-	w := fc.watch
-	if w == nil {
-		return false
-	}
-	fc.watch = nil
-	fc.c.SetReadDeadline(aLongTimeAgo)
-	<-w.done
-	if w.n > 0 {
-		if fc.w == len(fc.buf) {
-			// The request's head still points into the old buffer,
-			// which stays as it is.
-			grown := make([]byte, 2*len(fc.buf))
-			fc.w = copy(grown, fc.buf[fc.r:fc.w])
-			fc.r = 0
-			fc.buf = grown
-		}
-		fc.buf[fc.w] = w.b[0]
-		fc.w++
-	}
-	return w.gone.Load()
-}
 
 // writeRequest writes the request as writeRequest does for net/http's:
 // hop-by-hop headers dropped, the client's X-Forwarded-* and Forwarded
@@ -592,6 +515,11 @@ func (fc *fastConn) relay(uc *upstreamConn, closeAfter bool) int {
 	closeAfter = closeAfter || fc.f.closing.Load()
 	x.status = h.status
 	fc.writeResponseHead(false, closeAfter)
+	if t := x.route.Timeout; t > 0 {
+		// The route's timeout bounds the body too: a response cut by it
+		// is aborted, as on net/http's path.
+		fc.enter(phaseRelay, max(time.Until(x.start.Add(t)), time.Nanosecond), uc)
+	}
 	done, clientGone := true, false
 	switch {
 	case fc.req.method == http.MethodHead || h.status == http.StatusNoContent || h.status == http.StatusNotModified:
@@ -603,8 +531,12 @@ func (fc *fastConn) relay(uc *upstreamConn, closeAfter bool) int {
 		done, clientGone = fc.copyUntilEOF(uc.br)
 		h.close = true
 	}
+	if x.route.Timeout > 0 {
+		if timedOut, _ := fc.leave(); timedOut {
+			done = false // uc's deadline is spent
+		}
+	}
 	if done && !h.close && uc.br.Buffered() == 0 {
-		uc.conn.SetDeadline(time.Time{})
 		g.fwd.put(uc)
 	} else {
 		uc.conn.Close()

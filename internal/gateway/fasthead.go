@@ -54,10 +54,10 @@ type fastRequest struct {
 }
 
 var (
-	crlfBytes     = []byte("\r\n")
-	crlfcrlf = []byte("\r\n\r\n")
-	bareLFs  = []byte("\n\n")
-	http11   = []byte("HTTP/1.1")
+	crlfBytes = []byte("\r\n")
+	crlfcrlf  = []byte("\r\n\r\n")
+	bareLFs   = []byte("\n\n")
+	http11    = []byte("HTTP/1.1")
 )
 
 // parseHead parses head, a request line and header lines each ending

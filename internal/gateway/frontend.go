@@ -46,6 +46,7 @@ type Frontend struct {
 	closing atomic.Bool
 	wg      sync.WaitGroup
 	served  chan struct{} // closed when Serve's fallback server returned
+	ticks   atomic.Int64  // the sweeper's clock (fastclock.go)
 }
 
 // FrontendConfig configures a Frontend.
@@ -91,6 +92,7 @@ func (f *Frontend) Serve(ln net.Listener) error {
 		fallbackErr <- f.fallback.Serve(StrictListener(f.handoff))
 		close(f.served)
 	}()
+	go f.sweep()
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
