@@ -206,40 +206,95 @@ func (s *Stage) Wrap(next http.Handler) http.Handler {
 	return h
 }
 
+// HeadOnly reports whether the stage's checks need only a request's
+// method, API key and Content-Length, so that Admit makes all of them:
+// true unless the stage has CORS or a JWT authorizer.
+func (s *Stage) HeadOnly() bool {
+	return s.jwt == nil && s.cors == nil
+}
+
+// Admit makes Wrap's checks on a request known by its head alone, for a
+// HeadOnly stage: it returns a zero status to let the request through,
+// or the response to send instead. keyName is the name of the API key
+// the request used, when it sent a known one.
+func (s *Stage) Admit(ctx context.Context, apiKey string, contentLength int64) (status int, header http.Header, body []byte, keyName string) {
+	if s.broken != "" {
+		status, body := refusal(http.StatusInternalServerError, "Internal server error")
+		return status, answerHeader(body, ""), body, ""
+	}
+	keyName, status, body, retryAfter := s.check(ctx, apiKey, contentLength)
+	if status == 0 {
+		return 0, nil, nil, keyName
+	}
+	return status, answerHeader(body, retryAfter), body, keyName
+}
+
 // admit checks the API key, the payload limit and the throttles, then
 // passes the request on.
 func (s *Stage) admit(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	keyID, plan := "", ""
-	if v := r.Header.Get(HeaderAPIKey); v != "" {
-		k, ok := (*s.m.keys.Load())[core.HashAPIKey(v)]
-		if !ok || k.Stack != s.stack || k.Stage != s.stage {
-			message(w, http.StatusForbidden, "Forbidden")
-			return
+	keyName, status, body, retryAfter := s.check(r.Context(), r.Header.Get(HeaderAPIKey), r.ContentLength)
+	if keyName != "" && s.m.cfg.OnKey != nil {
+		s.m.cfg.OnKey(w, keyName)
+	}
+	if status != 0 {
+		for k, v := range answerHeader(body, retryAfter) {
+			w.Header()[k] = v
 		}
-		keyID, plan = k.Stack+"/"+k.ID, k.Plan
-		if s.m.cfg.OnKey != nil {
-			s.m.cfg.OnKey(w, k.Name)
-		}
-	} else if s.spec.APIKeys == "required" {
-		message(w, http.StatusForbidden, "Forbidden")
+		w.WriteHeader(status)
+		w.Write(body)
 		return
 	}
-	if s.spec.MaxBody > 0 {
-		if r.ContentLength > s.spec.MaxBody {
-			message(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, s.spec.MaxBody)
-		}
-	}
-	if d := s.limiter.Allow(r.Context(), keyID, plan); !d.OK {
-		limit.WriteDecision(w, d)
-		return
+	if s.spec.MaxBody > 0 && r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.spec.MaxBody)
 	}
 	// The key never reaches the app.
 	r.Header.Del(HeaderAPIKey)
 	next.ServeHTTP(w, r)
+}
+
+// check makes the checks of admit: the API key (403), the payload limit
+// (413) and the throttles (429). It returns the name of the known key
+// the request sent, if any, and a zero status to pass the request on,
+// or the refusal's status, body and Retry-After value.
+func (s *Stage) check(ctx context.Context, apiKey string, contentLength int64) (keyName string, status int, body []byte, retryAfter string) {
+	keyID, plan := "", ""
+	if apiKey != "" {
+		k, ok := (*s.m.keys.Load())[core.HashAPIKey(apiKey)]
+		if !ok || k.Stack != s.stack || k.Stage != s.stage {
+			status, body = refusal(http.StatusForbidden, "Forbidden")
+			return "", status, body, ""
+		}
+		keyID, plan, keyName = k.Stack+"/"+k.ID, k.Plan, k.Name
+	} else if s.spec.APIKeys == "required" {
+		status, body = refusal(http.StatusForbidden, "Forbidden")
+		return "", status, body, ""
+	}
+	if s.spec.MaxBody > 0 && contentLength > s.spec.MaxBody {
+		status, body = refusal(http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return keyName, status, body, ""
+	}
+	if d := s.limiter.Allow(ctx, keyID, plan); !d.OK {
+		body, retryAfter = limit.Answer(d)
+		return keyName, http.StatusTooManyRequests, body, retryAfter
+	}
+	return keyName, 0, nil, ""
+}
+
+// refusal is API Gateway's answer with msg: {"message": "..."}.
+func refusal(status int, msg string) (int, []byte) {
+	return status, []byte(`{"message":` + strconv.Quote(msg) + "}")
+}
+
+// answerHeader is the header of a refusal with body.
+func answerHeader(body []byte, retryAfter string) http.Header {
+	h := http.Header{
+		"Content-Type":   {"application/json"},
+		"Content-Length": {strconv.Itoa(len(body))},
+	}
+	if retryAfter != "" {
+		h["Retry-After"] = []string{retryAfter}
+	}
+	return h
 }
 
 // message writes API Gateway's error body, {"message": "..."}.

@@ -115,7 +115,6 @@ func (fc *fastConn) handOff() bool {
 	return fc.f.handOff(&prefixConn{Conn: fc.c, pending: pending})
 }
 
-
 func (fc *fastConn) idleTimeout() time.Duration {
 	if fc.idle > 0 {
 		return fc.idle
@@ -245,7 +244,7 @@ func (fc *fastConn) serveRequest(headLen int) int {
 	}
 	x.route = route
 	if route.Admit != nil {
-		a := route.Admit(AdmitRequest{Method: req.method, APIKey: string(req.apiKey), HasAPIKey: req.hasAPIKey, ContentLength: req.contentLength})
+		a := route.Admit(AdmitRequest{APIKey: string(req.apiKey), ContentLength: req.contentLength})
 		x.apiKey = a.APIKeyName
 		if a.Status != 0 {
 			for k, v := range a.Header {

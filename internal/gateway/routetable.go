@@ -170,9 +170,7 @@ func normalizeHost(host string) string {
 
 // AdmitRequest is what Route.Admit sees of a request.
 type AdmitRequest struct {
-	Method        string
-	APIKey        string // the X-Api-Key header's value, when HasAPIKey
-	HasAPIKey     bool
+	APIKey        string // the X-Api-Key header's value ("" without one)
 	ContentLength int64
 }
 

@@ -129,7 +129,16 @@ func (rt *routing) publish() {
 			r.IdleTimeout = ep.Balancer.IdleTimeout.D()
 		default:
 			keep[id] = true
-			r.Middleware = rt.endpoints.Stage(r.Stack, r.Stage, ep.Gateway).Wrap
+			st := rt.endpoints.Stage(r.Stack, r.Stage, ep.Gateway)
+			r.Middleware = st.Wrap
+			if st.HeadOnly() {
+				// The gateway's fast path checks such stages from a
+				// request's head, without net/http.
+				r.Admit = func(a gateway.AdmitRequest) gateway.Admission {
+					status, h, body, name := st.Admit(context.Background(), a.APIKey, a.ContentLength)
+					return gateway.Admission{Status: status, Header: h, Body: body, APIKeyName: name}
+				}
+			}
 			r.Timeout = ep.Gateway.Timeout.D()
 		}
 	}

@@ -20,16 +20,23 @@ func WriteDecision(w http.ResponseWriter, d Decision) {
 	if d.OK {
 		return
 	}
-	body := bodyTooManyRequests
-	if d.Reason == ReasonQuota {
-		body = bodyLimitExceeded
-	}
+	body, retryAfter := Answer(d)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Retry-After", strconv.FormatInt(retrySeconds(d.RetryAfter), 10))
+	h.Set("Retry-After", retryAfter)
 	w.WriteHeader(http.StatusTooManyRequests)
 	_, _ = w.Write(body)
+}
+
+// Answer is the body and the Retry-After value of WriteDecision's 429
+// for a refused request.
+func Answer(d Decision) (body []byte, retryAfter string) {
+	body = bodyTooManyRequests
+	if d.Reason == ReasonQuota {
+		body = bodyLimitExceeded
+	}
+	return body, strconv.FormatInt(retrySeconds(d.RetryAfter), 10)
 }
 
 // retrySeconds rounds d up to whole seconds, at least 1: "Retry-After: 0"
