@@ -81,10 +81,9 @@ func (fc *fastConn) serve() {
 		switch st {
 		case headClosed:
 			return
-		case headTooLarge:
-			fc.out.WriteString("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
-			return
-		case headOther:
+		case headOther, headTooLarge:
+			// net/http answers a head over the limit (431, closing
+			// the connection gently) as it did before the fast path.
 			handed = fc.handOff()
 			return
 		}
@@ -155,7 +154,7 @@ func (fc *fastConn) readHead() (int, int) {
 				return 0, headClosed
 			}
 			if !headerPhase {
-				fc.enter(phaseHead, ReadHeaderTimeout, nil)
+				fc.enter(phaseHead, fc.f.headerTimeout, nil)
 				headerPhase = true
 			}
 			if fc.w == len(fc.buf) {

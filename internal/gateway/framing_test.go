@@ -203,9 +203,16 @@ func TestStrictConnStopsLookingAtUpgrades(t *testing.T) {
 	}
 }
 
-// strictGateway serves g over a StrictListener with the recommended
-// server settings, as the server package does.
+// strictGateway serves g as the server package does: through a
+// Frontend, whose fallback's listener is strict (or over a StrictListener
+// alone, when the suite runs through net/http).
 func strictGateway(t *testing.T, g *Gateway) *httptest.Server {
+	return serveTestGateway(t, g)
+}
+
+// strictNetHTTP serves g over a StrictListener with the recommended
+// server settings, as the server package serves HTTPS/1.1.
+func strictNetHTTP(t *testing.T, g *Gateway) *httptest.Server {
 	t.Helper()
 	front := httptest.NewUnstartedServer(g)
 	front.Listener = StrictListener(front.Listener)

@@ -47,6 +47,8 @@ type Frontend struct {
 	wg      sync.WaitGroup
 	served  chan struct{} // closed when Serve's fallback server returned
 	ticks   atomic.Int64  // the sweeper's clock (fastclock.go)
+
+	headerTimeout time.Duration // ReadHeaderTimeout; shorter in tests
 }
 
 // FrontendConfig configures a Frontend.
@@ -68,7 +70,8 @@ func (g *Gateway) NewFrontend(cfg FrontendConfig) *Frontend {
 		cfg.Fallback = &http.Server{Handler: g, ReadHeaderTimeout: ReadHeaderTimeout,
 			MaxHeaderBytes: MaxHeaderBytes, IdleTimeout: IdleTimeout, ConnContext: ConnContext}
 	}
-	return &Frontend{g: g, fallback: cfg.Fallback, bypass: cfg.Bypass, conns: map[*fastConn]struct{}{}}
+	return &Frontend{g: g, fallback: cfg.Fallback, bypass: cfg.Bypass, conns: map[*fastConn]struct{}{},
+		headerTimeout: ReadHeaderTimeout}
 }
 
 // Serve accepts connections on ln until Shutdown or Close, and returns

@@ -72,12 +72,7 @@ var viaNetHTTP = os.Getenv("SLIPWAY_TEST_GATEWAY_NETHTTP") == "1"
 func serveTestGateway(t *testing.T, g *Gateway) *httptest.Server {
 	t.Helper()
 	if viaNetHTTP {
-		front := httptest.NewServer(g)
-		t.Cleanup(func() {
-			front.Close()
-			g.CloseIdleConnections()
-		})
-		return front
+		return strictNetHTTP(t, g)
 	}
 	front := httptest.NewUnstartedServer(g)
 	front.Config.ReadHeaderTimeout = ReadHeaderTimeout
