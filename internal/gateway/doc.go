@@ -1,9 +1,26 @@
 // Package gateway is Slipway's data plane: it routes app traffic by Host
-// (<stage>.<stack>.<domain>) to a backend instance. Most requests (no
-// upgrade, no body or a small one of known length) go through its own
-// HTTP/1.1 forwarder, which writes the request and reads the response on
-// a pooled backend connection from the serving goroutine (forward.go);
-// the rest through one shared, tuned httputil.ReverseProxy.
+// (<stage>.<stack>.<domain>) to a backend instance.
+//
+// On plain HTTP, a Frontend serves the listener with its own HTTP/1.1
+// server loop (frontend.go, fastconn.go): the fast path reads a request
+// head into the connection's buffer, parses a strict subset of HTTP/1.1
+// in place (fasthead.go), and relays the backend's response as it was
+// framed, with no http.Request, header map or per-request goroutine. It
+// takes the requests that make up nearly all traffic, on container
+// routes without sticky sessions or a matching path route, and with no
+// middleware or one that can decide from the head (Route.Admit: API keys,
+// usage plans, throttles). At the first request it does not take, the
+// connection, with the bytes read and not served, goes to an http.Server
+// whose handler is the Gateway, and stays there. One sweeper per
+// Frontend keeps the fast path's timeouts (fastclock.go).
+//
+// As an http.Handler (HTTPS, HTTP/2, and the connections handed over),
+// the Gateway forwards most requests (no upgrade, no body or a small one
+// of known length) with its own HTTP/1.1 client, which writes the
+// request and reads the response on a pooled backend connection from the
+// serving goroutine (forward.go); the rest through one shared, tuned
+// httputil.ReverseProxy. Both paths share the pool of backend
+// connections, the balancer, retries and the access-log hook.
 //
 // It owns the route table (an immutable snapshot swapped atomically, so
 // serving never takes a lock), the choice of a backend through the
@@ -36,8 +53,8 @@
 //
 // It must not know how instances are started, scaled or woken: whoever
 // builds route tables (the container controller) and whoever implements
-// Upstreams (the serverless activator) own that. It must not start
-// listeners either; the server mounts Gateway as an http.Handler (and may
-// wrap its listeners with StrictListener and StrictTLSListener). It
-// imports only the standard library.
+// Upstreams (the serverless activator) own that. It must not open
+// listeners either; the server serves its plain listener with a Frontend
+// and mounts the Gateway as an http.Handler on HTTPS (and may wrap those
+// listeners with StrictTLSListener). It imports only the standard library.
 package gateway
