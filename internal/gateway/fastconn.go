@@ -600,11 +600,16 @@ func (fc *fastConn) send(p []byte, flush bool) bool {
 
 // copyChunked relays a chunked body as it is framed, flushing after
 // every chunk (a body without a length streams, as in ReverseProxy),
-// trailers included.
+// trailers included. Since its lines reach the client as they came, they
+// must be read as net/http's chunked reader reads them, or refused (the
+// response is then cut): a line a client or a proxy in front could end
+// elsewhere (a bare LF, a stray CR) or a trailer section ended by
+// anything but an empty line would let it take the next response's
+// bytes for this one's.
 func (fc *fastConn) copyChunked(br *bufio.Reader) (done, clientGone bool) {
 	var line []byte
 	for {
-		l, err := readLine(br, &line)
+		l, err := readLine(br, &line, maxChunkLine)
 		if err != nil {
 			return false, false
 		}
@@ -617,14 +622,17 @@ func (fc *fastConn) copyChunked(br *bufio.Reader) (done, clientGone bool) {
 		}
 		if size == 0 {
 			for { // trailers, to the empty line
-				t, err := readLine(br, &line)
-				if err != nil {
+				t, err := readLine(br, &line, maxResponseHeader)
+				if err != nil || !crlfLine(t) {
+					return false, false
+				}
+				if len(t) > 2 && !trailerLine(t[:len(t)-2]) {
 					return false, false
 				}
 				if _, err := fc.out.Write(t); err != nil {
 					return false, true
 				}
-				if len(t) <= 2 {
+				if len(t) == 2 {
 					return true, fc.out.Flush() != nil
 				}
 			}
@@ -644,6 +652,23 @@ func (fc *fastConn) copyChunked(br *bufio.Reader) (done, clientGone bool) {
 		}
 		fc.x.bytes -= 2
 	}
+}
+
+// maxChunkLine bounds a chunk-size line, extensions included, as
+// net/http's chunked reader does.
+const maxChunkLine = 4 << 10
+
+// crlfLine reports whether l, a line read up to its LF, ends in CRLF
+// and has no other CR.
+func crlfLine(l []byte) bool {
+	n := len(l)
+	return n >= 2 && l[n-2] == '\r' && bytes.IndexByte(l[:n-2], '\r') < 0
+}
+
+// trailerLine reports whether l, without its CRLF, is a field line.
+func trailerLine(l []byte) bool {
+	colon := bytes.IndexByte(l, ':')
+	return colon > 0 && isToken(l[:colon]) && fieldValue(trimOWS(l[colon+1:]))
 }
 
 // copyUntilEOF relays a body delimited by the backend closing the
@@ -674,28 +699,44 @@ func (fc *fastConn) copyUntilEOF(br *bufio.Reader) (done, clientGone bool) {
 	}
 }
 
-// readLine reads a line, CRLF included, however long (a backend's head
-// is bounded by its headerLimit); long lines are gathered in *scratch.
-func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
+// readLine reads a line, CRLF included, of at most max bytes (a
+// backend's head is bounded by its headerLimit too); long lines are
+// gathered in *scratch.
+func readLine(br *bufio.Reader, scratch *[]byte, max int) ([]byte, error) {
 	l, err := br.ReadSlice('\n')
 	if err != bufio.ErrBufferFull {
 		return l, err
 	}
 	*scratch = append((*scratch)[:0], l...)
 	for err == bufio.ErrBufferFull {
+		if len(*scratch) > max {
+			return nil, errLineTooLong
+		}
 		l, err = br.ReadSlice('\n')
 		*scratch = append(*scratch, l...)
+	}
+	if len(*scratch) > max {
+		return nil, errLineTooLong
 	}
 	return *scratch, err
 }
 
-// chunkSize parses a chunk-size line, "1a;ext=v\r\n".
+var errLineTooLong = errors.New("backend sent a line over the limit")
+
+// chunkSize parses a chunk-size line, "1a;ext=v\r\n", as net/http's
+// chunked reader does: it ends in CRLF, with no other CR; whitespace may
+// end it, none may start it.
 func chunkSize(l []byte) (int64, bool) {
-	l = bytes.TrimSuffix(l, crlfBytes)
+	if !crlfLine(l) {
+		return 0, false
+	}
+	l = l[:len(l)-2]
+	for len(l) > 0 && (l[len(l)-1] == ' ' || l[len(l)-1] == '\t') {
+		l = l[:len(l)-1]
+	}
 	if i := bytes.IndexByte(l, ';'); i >= 0 {
 		l = l[:i]
 	}
-	l = trimOWS(l)
 	if len(l) == 0 || len(l) > 15 {
 		return 0, false
 	}

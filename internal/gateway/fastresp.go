@@ -65,7 +65,7 @@ const (
 func (h *responseHead) read(br *bufio.Reader) error {
 	h.status, h.length, h.chunked, h.close, h.stream, h.hasDate = 0, -1, false, false, false, false
 	h.raw, h.lines, h.conn, h.n = h.raw[:0], h.lines[:0], h.conn[:0], 0
-	l, err := readLine(br, &h.scratch)
+	l, err := readLine(br, &h.scratch, maxResponseHeader)
 	if err != nil {
 		if err == io.EOF && len(l) > 0 {
 			err = io.ErrUnexpectedEOF
@@ -96,7 +96,7 @@ func (h *responseHead) read(br *bufio.Reader) error {
 	}
 	keepAlive, hadLength := false, false
 	for {
-		l, err := readLine(br, &h.scratch)
+		l, err := readLine(br, &h.scratch, maxResponseHeader)
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A chunked response framed in a way net/http's chunked reader refuses
+// (a chunk or trailer line ended by a bare LF, a stray CR, leading
+// whitespace or a chunk line over 4 KiB; a trailer section ended by a
+// line that is no empty line, or a malformed trailer line) must not be relayed as a complete
+// response on a connection that stays open: the fast path relays chunk
+// lines and trailers as the backend sent them, so a client or a proxy in
+// front that reads them differently would take the bytes of the next
+// response for this one's. The net/http path aborts such a response;
+// the connection must end there on the fast path too.
+func TestChunkedResponseWithAmbiguousFramingEndsConnection(t *testing.T) {
+	for name, body := range map[string]string{
+		"bare LF chunk line":     "5;x\nhello\r\n0\r\n\r\n",
+		"bare LF last chunk":     "5\r\nhello\r\n0\n\r\n",
+		"CR in chunk extension":  "5;a\rb\r\nhello\r\n0\r\n\r\n",
+		"leading space in size":  " 5\r\nhello\r\n0\r\n\r\n",
+		"long chunk extension":   "5;" + strings.Repeat("e", 8<<10) + "\r\nhello\r\n0\r\n\r\n",
+		"trailer ended by A LF":  "5\r\nhello\r\n0\r\nA\n\r\n",
+		"malformed trailer line": "5\r\nhello\r\n0\r\nno colon here\r\n\r\n",
+		"bare LF trailer line":   "5\r\nhello\r\n0\r\nX-A: a\n\r\n",
+		"trailer with bare CR":   "5\r\nhello\r\n0\r\nX-A: a\rb\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr, _ := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := http.ReadRequest(br); err == nil {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+body)
+				}
+			})
+			_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "a", Addr: addr}}})
+			c, err := net.Dial("tcp", front.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+testHost+"\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil {
+				if len(got) > 300 {
+					got = got[:300]
+				}
+				t.Fatalf("the connection stayed open after %q: %v", got, err)
+			}
+		})
+	}
+}
+
+// Valid chunked framing, extensions, whitespace at a chunk line's end and
+// trailers still relay whole, on a connection that stays open.
+func TestChunkedResponseValidFramingKeepsConnection(t *testing.T) {
+	addr, _ := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum, X-B\r\n\r\n"+
+				"3;a=b\r\nabc\r\n2\t\r\nde\r\n0;last\r\nX-Sum: 5\r\nX-B: b\r\n\r\n")
+		}
+	})
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "a", Addr: addr}}})
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+testHost+"\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != "abcde" || resp.Trailer.Get("X-Sum") != "5" || resp.Trailer.Get("X-B") != "b" || resp.Close {
+			t.Fatalf("request %d: %q %v, trailers %v, close %v", i, body, err, resp.Trailer, resp.Close)
+		}
+	}
+}
