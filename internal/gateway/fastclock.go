@@ -171,8 +171,14 @@ func (fc *fastConn) stopWatch(w *clientWatch) (gone bool) {
 	if w.n > 0 {
 		if fc.w == len(fc.buf) {
 			// The request's head may still point into the old buffer,
-			// which stays as it is.
-			grown := make([]byte, 2*len(fc.buf))
+			// which stays as it is. The new one need not be larger: the
+			// served bytes before r stay behind (r is past the request's
+			// head here).
+			size := len(fc.buf)
+			if fc.r == 0 {
+				size *= 2
+			}
+			grown := make([]byte, size)
 			fc.w = copy(grown, fc.buf[fc.r:fc.w])
 			fc.r = 0
 			fc.buf = grown

@@ -88,3 +88,31 @@ func TestChunkedResponseValidFramingKeepsConnection(t *testing.T) {
 		}
 	}
 }
+
+// A byte the client watch read is kept after the bytes read before it.
+// When the buffer is full, the bytes not served yet move to a new buffer
+// (the request's head may still point into the old one): of the same
+// size, since the served ones are left behind. Doubling it instead let a
+// client that pipelines while its backend is slow grow the buffer
+// without bound, one doubling per request.
+func TestStopWatchKeepsBufferSize(t *testing.T) {
+	c, peer := net.Pipe()
+	defer c.Close()
+	defer peer.Close()
+	fc := &fastConn{c: c, buf: make([]byte, 4<<10)}
+	for i := range 6 {
+		fc.w = len(fc.buf)
+		fc.r = fc.w - 5
+		copy(fc.buf[fc.r:], "abcde")
+		w := &clientWatch{done: make(chan struct{}), n: 1}
+		w.b[0] = byte('0' + i%10)
+		close(w.done)
+		fc.stopWatch(w)
+		if got, want := string(fc.buf[fc.r:fc.w]), "abcde"+string(w.b[:]); got != want {
+			t.Fatalf("round %d: pending %q, want %q", i, got, want)
+		}
+	}
+	if len(fc.buf) != 4<<10 {
+		t.Fatalf("buffer grew to %d bytes", len(fc.buf))
+	}
+}
