@@ -322,6 +322,13 @@ func (fc *fastConn) readBody(headLen int, route *Route) ([]byte, *[fastBodyMax]b
 		fc.r = start + n
 		return fc.buf[start : start+n], nil, nil
 	}
+	// The answers to pipelined requests before this one must not wait
+	// for the rest of its body.
+	if fc.out.Buffered() > 0 {
+		if err := fc.out.Flush(); err != nil {
+			return nil, nil, err
+		}
+	}
 	limit := fc.idleTimeout()
 	if route != nil && route.Timeout > 0 {
 		limit = time.Until(fc.x.start.Add(route.Timeout))
@@ -365,6 +372,12 @@ func (fc *fastConn) forward(body []byte, closeAfter bool) int {
 	}
 	x.backend, x.release = backend, release
 	defer x.releaseBackend()
+	// The answers to pipelined requests before this one must not wait
+	// for its backend.
+	if fc.out.Buffered() > 0 && fc.out.Flush() != nil {
+		x.status = StatusClientClosedRequest
+		return closeConn
+	}
 	x.fwd[1] = fc.host
 	x.fwd[2] = "http"
 	x.fwd[0] = fc.peer

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +116,56 @@ func TestStopWatchKeepsBufferSize(t *testing.T) {
 	}
 	if len(fc.buf) != 4<<10 {
 		t.Fatalf("buffer grew to %d bytes", len(fc.buf))
+	}
+}
+
+// Pipelined requests: the answer to the first reaches the client while
+// the second waits on its backend, as net/http flushes each response.
+// The fast path kept it in the connection's write buffer until it next
+// had to read from the client, that is after the second was answered.
+func TestPipelinedResponseNotHeldBehindSlowBackend(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	t.Cleanup(backend.Close)
+	t.Cleanup(func() { close(release) })
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := "Host: " + testHost + "\r\n"
+	io.WriteString(c, "GET /fast HTTP/1.1\r\n"+h+"\r\nGET /slow HTTP/1.1\r\n"+h+"\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got := readResponses(t, bufio.NewReader(c), 1); got[0] != "200 /fast" {
+		t.Fatalf("first response %q", got[0])
+	}
+}
+
+// Nor while the second request's body is still on its way.
+func TestPipelinedResponseNotHeldBehindSlowBody(t *testing.T) {
+	backend, _ := markedBackend(t, "a")
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := "Host: " + testHost + "\r\n"
+	big := strings.Repeat("x", 8<<10) // more than the connection's buffer holds
+	io.WriteString(c, "GET /1 HTTP/1.1\r\n"+h+"\r\nPOST /2 HTTP/1.1\r\n"+h+"Content-Length: "+strconv.Itoa(len(big)+1)+"\r\n\r\n"+big)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if got := readResponses(t, br, 1); got[0] != "200 a GET /1 " {
+		t.Fatalf("first response %q", got[0])
+	}
+	io.WriteString(c, "!")
+	if got := readResponses(t, br, 1); got[0] != "200 a POST /2 "+big+"!" {
+		t.Fatalf("second response of %d bytes", len(got[0]))
 	}
 }
