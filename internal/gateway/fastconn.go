@@ -143,8 +143,10 @@ func (fc *fastConn) readHead() (int, int) {
 				fc.scanned = 0
 				return from + i + 4, headOK
 			}
-			if bytes.Contains(data, bareLFs) {
-				return 0, headOther // a head ended by bare line feeds: net/http's
+			if bareLF(data) {
+				// Lines ended by bare line feeds: net/http's, which ends
+				// the head at the first empty line, "\n" or "\r\n".
+				return 0, headOther
 			}
 			fc.scanned = len(data)
 			if len(data) >= MaxHeaderBytes {
@@ -181,6 +183,20 @@ func (fc *fastConn) readHead() (int, int) {
 		fc.w += n
 		if n == 0 && err != nil {
 			return 0, headClosed
+		}
+	}
+}
+
+// bareLF reports whether b has a LF without a CR before it.
+func bareLF(b []byte) bool {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return true
 		}
 	}
 }

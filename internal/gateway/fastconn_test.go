@@ -169,3 +169,45 @@ func TestPipelinedResponseNotHeldBehindSlowBody(t *testing.T) {
 		t.Fatalf("second response of %d bytes", len(got[0]))
 	}
 }
+
+// A head whose lines end in bare LFs, but for the empty line that ends
+// it, is net/http's to read (it ends at the first empty line, "\n" or
+// "\r\n"): the fast path, which looked only for CRLFCRLF, waited for one
+// until the header timeout and closed the connection unanswered.
+func TestHeadWithBareLFLinesIsAnswered(t *testing.T) {
+	backend, _ := markedBackend(t, "a")
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	for name, head := range map[string]string{
+		"all lines":   "GET /x HTTP/1.1\nHost: " + testHost + "\n\r\n",
+		"last header": "GET /x HTTP/1.1\r\nHost: " + testHost + "\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, body := rawRoundTripWithin(t, front.Listener.Addr().String(), head, 5*time.Second)
+			if resp.StatusCode != http.StatusOK || string(body) != "a GET /x " {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// rawRoundTripWithin is rawRoundTrip with a deadline of d.
+func rawRoundTripWithin(t *testing.T, addr, raw string, d time.Duration) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(d))
+	io.WriteString(conn, raw)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}

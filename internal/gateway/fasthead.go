@@ -56,7 +56,6 @@ type fastRequest struct {
 var (
 	crlfBytes = []byte("\r\n")
 	crlfcrlf  = []byte("\r\n\r\n")
-	bareLFs   = []byte("\n\n")
 	http11    = []byte("HTTP/1.1")
 )
 
