@@ -211,3 +211,15 @@ func rawRoundTripWithin(t *testing.T, addr, raw string, d time.Duration) (*http.
 	}
 	return resp, body
 }
+
+// Of two X-Request-Id headers the first is the request's id, as
+// net/http's path takes it (Header["X-Request-Id"][0]).
+func TestFirstRequestIDWins(t *testing.T) {
+	backend, _ := markedBackend(t, "a")
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	resp, _ := rawRoundTripWithin(t, front.Listener.Addr().String(),
+		"GET / HTTP/1.1\r\nHost: "+testHost+"\r\nX-Request-Id: first-id\r\nx-request-id: second-id\r\n\r\n", 5*time.Second)
+	if got := resp.Header.Values("X-Request-Id"); len(got) != 1 || got[0] != "first-id" {
+		t.Fatalf("X-Request-Id %q, want first-id", got)
+	}
+}

@@ -120,7 +120,9 @@ func parseHead(head []byte, req *fastRequest) bool {
 				return false
 			}
 		case hRequestID:
-			req.requestID = value
+			if req.requestID == nil { // the first, as net/http's path takes
+				req.requestID = value // never nil: a slice of head
+			}
 		case hAPIKey:
 			if req.hasAPIKey {
 				return false // which one? net/http's path takes the first
