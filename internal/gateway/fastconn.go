@@ -39,6 +39,7 @@ type fastConn struct {
 	path        string
 
 	clock phaseClock // what the connection waits for, for the sweeper (fastclock.go)
+	num   [20]byte   // formats lengths: a local array would escape to the heap
 }
 
 // peerOf works out a connection's client address as forwardedValues and
@@ -347,7 +348,7 @@ func (fc *fastConn) readBody(headLen int, route *Route) ([]byte, *[fastBodyMax]b
 	}
 	limit := fc.idleTimeout()
 	if route != nil && route.Timeout > 0 {
-		limit = time.Until(fc.x.start.Add(route.Timeout))
+		limit = max(time.Until(fc.x.start.Add(route.Timeout)), time.Nanosecond)
 	}
 	fc.enter(phaseBody, limit, nil)
 	defer fc.leave()
@@ -521,8 +522,7 @@ func (fc *fastConn) writeRequest(bw *bufio.Writer, body []byte) {
 	writeHeaderLine(bw, "X-Request-Id", x.requestID[0])
 	if len(body) > 0 || methodWithBody(req.method) {
 		bw.WriteString("Content-Length: ")
-		var num [20]byte
-		bw.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
+		bw.Write(strconv.AppendInt(fc.num[:0], int64(len(body)), 10))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
@@ -705,11 +705,10 @@ func trailerLine(l []byte) bool {
 func (fc *fastConn) copyUntilEOF(br *bufio.Reader) (done, clientGone bool) {
 	buf := fc.f.g.fwd.copies.Get().(*[proxyBufferSize]byte)
 	defer fc.f.g.fwd.copies.Put(buf)
-	var size [20]byte
 	for {
 		n, err := br.Read(buf[:])
 		if n > 0 {
-			fc.out.Write(strconv.AppendInt(size[:0], int64(n), 16))
+			fc.out.Write(strconv.AppendInt(fc.num[:0], int64(n), 16))
 			fc.out.WriteString("\r\n")
 			fc.out.Write(buf[:n])
 			fc.x.bytes += int64(n)
@@ -806,8 +805,7 @@ func (fc *fastConn) writeResponseHead(informational, closeAfter bool) {
 			out.WriteString("Transfer-Encoding: chunked\r\n")
 		case h.length >= 0 && h.status != http.StatusNoContent:
 			out.WriteString("Content-Length: ")
-			var num [20]byte
-			out.Write(strconv.AppendInt(num[:0], h.length, 10))
+			out.Write(strconv.AppendInt(fc.num[:0], h.length, 10))
 			out.WriteString("\r\n")
 		}
 		if closeAfter {
@@ -842,8 +840,7 @@ func (fc *fastConn) writeResp(closeAfter bool) int {
 	out.WriteString("Date: ")
 	out.Write(httpDate())
 	out.WriteString("\r\nContent-Length: ")
-	var num [20]byte
-	out.Write(strconv.AppendInt(num[:0], int64(len(w.body)), 10))
+	out.Write(strconv.AppendInt(fc.num[:0], int64(len(w.body)), 10))
 	out.WriteString("\r\n")
 	if closeAfter {
 		out.WriteString("Connection: close\r\n")

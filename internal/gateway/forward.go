@@ -38,7 +38,7 @@ import (
 const fastBodyMax = 64 << 10
 
 // A pooled connection is checked before every reuse, with a
-// non-blocking peek (stillOpen, under a microsecond), for having been
+// non-blocking peek (peeker, under a microsecond), for having been
 // closed by the backend (apps close idle keep-alive connections after as
 // little as 5 s, Node's default) and for bytes the backend sent after its
 // last response, which would be read as the next request's response and
@@ -96,6 +96,8 @@ type upstreamConn struct {
 	reused   bool
 	canceled atomic.Bool // the request's context ended while it was in use
 	stop     func() bool // unregisters the cancel hook of the request in flight
+	// stillOpen peeks at the connection before a reuse (see peeker).
+	stillOpen func() bool
 }
 
 // watch makes the end of ctx interrupt whatever uc is blocked in, until
@@ -166,7 +168,7 @@ func (f *forwarder) get(ctx context.Context, addr string) (*upstreamConn, error)
 		f.idle[addr] = list[:len(list)-1]
 		f.mu.Unlock()
 		idle := now.Sub(uc.idleAt)
-		if idle < idleConnTimeout && stillOpen(uc.conn) {
+		if idle < idleConnTimeout && uc.stillOpen() {
 			uc.reused = true
 			return uc, nil
 		}
@@ -180,7 +182,7 @@ func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error
 	if err != nil {
 		return nil, err
 	}
-	uc := &upstreamConn{conn: c, addr: addr}
+	uc := &upstreamConn{conn: c, addr: addr, stillOpen: peeker(c)}
 	uc.lr.c = c
 	uc.lr.n = -1
 	uc.br = bufio.NewReaderSize(&uc.lr, 4<<10)
@@ -441,8 +443,7 @@ func writeRequest(bw *bufio.Writer, x *exchange, r *http.Request, body []byte, h
 	writeHeaderLine(bw, "X-Request-Id", x.requestID[0])
 	if len(body) > 0 || methodWithBody(r.Method) {
 		bw.WriteString("Content-Length: ")
-		var num [20]byte
-		bw.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
+		bw.WriteString(strconv.Itoa(len(body)))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")
@@ -637,25 +638,29 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
-// stillOpen peeks at an idle connection without blocking: a connection
-// the backend closed reads EOF (or an error), one that is open and quiet
-// would block. Bytes waiting on an idle connection are a protocol error;
-// it is not reused then either.
-func stillOpen(c net.Conn) bool {
+// peeker returns the check of c that get makes before reusing it: a
+// peek without blocking. A connection the backend closed reads EOF (or
+// an error), one that is open and quiet would block. Bytes waiting on an
+// idle connection are a protocol error; it is not reused then either.
+// The check allocates here, once per connection, not per reuse.
+func peeker(c net.Conn) func() bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return true
+		return func() bool { return true }
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return func() bool { return false }
 	}
-	open := false
+	var open bool
 	var b [1]byte
-	err = raw.Read(func(fd uintptr) bool {
+	peek := func(fd uintptr) bool {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		open = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
 		return true // never wait for readiness
-	})
-	return err == nil && open
+	}
+	return func() bool {
+		open = false
+		return raw.Read(peek) == nil && open
+	}
 }

@@ -110,10 +110,11 @@ func (f *Frontend) Serve(ln net.Listener) error {
 				time.Sleep(delay)
 				continue
 			}
+			// Serving ends: connections finish their requests, then
+			// the sweeper stops.
+			f.closing.Store(true)
 			f.handoff.Close()
-			if ferr := <-fallbackErr; ferr != nil && !errors.Is(ferr, http.ErrServerClosed) {
-				return ferr
-			}
+			<-fallbackErr // its listener closed: not the error to report
 			return err
 		}
 		delay = 0
