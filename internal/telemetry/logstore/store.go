@@ -160,9 +160,6 @@ func (s *Store) all() []*stream {
 // stream returns k's stream, made on first use. Only writers are
 // refused once the store is closed: reads still work.
 func (s *Store) stream(k Key, write bool) (*stream, error) {
-	if err := k.validate(); err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if write && s.closed {
@@ -170,6 +167,11 @@ func (s *Store) stream(k Key, write bool) (*stream, error) {
 	}
 	st := s.streams[k]
 	if st == nil {
+		// Only valid keys get a stream: a key found is valid, and the
+		// check is made once per key, not per entry.
+		if err := k.validate(); err != nil {
+			return nil, err
+		}
 		st = &stream{key: k, dir: k.dir(s.cfg.Dir), subs: map[*sub]struct{}{}}
 		s.streams[k] = st
 	}
