@@ -39,7 +39,6 @@ type fastConn struct {
 	path        string
 
 	clock phaseClock // what the connection waits for, for the sweeper (fastclock.go)
-	num   [20]byte   // formats lengths: a local array would escape to the heap
 }
 
 // peerOf works out a connection's client address as forwardedValues and
@@ -514,19 +513,7 @@ func (fc *fastConn) writeRequest(bw *bufio.Writer, body []byte) {
 			bw.WriteString("\r\n")
 		}
 	}
-	if fc.hasPeer {
-		writeHeaderLine(bw, "X-Forwarded-For", x.fwd[0])
-	}
-	writeHeaderLine(bw, "X-Forwarded-Host", x.fwd[1])
-	writeHeaderLine(bw, "X-Forwarded-Proto", x.fwd[2])
-	writeHeaderLine(bw, "X-Request-Id", x.requestID[0])
-	if len(body) > 0 || methodWithBody(req.method) {
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(fc.num[:0], int64(len(body)), 10))
-		bw.WriteString("\r\n")
-	}
-	bw.WriteString("\r\n")
-	bw.Write(body)
+	writeRequestTail(bw, x, fc.hasPeer, req.method, body)
 }
 
 // relay sends the response whose head is in rhead, and its body, to the
@@ -708,7 +695,7 @@ func (fc *fastConn) copyUntilEOF(br *bufio.Reader) (done, clientGone bool) {
 	for {
 		n, err := br.Read(buf[:])
 		if n > 0 {
-			fc.out.Write(strconv.AppendInt(fc.num[:0], int64(n), 16))
+			fc.out.Write(strconv.AppendInt(fc.x.num[:0], int64(n), 16))
 			fc.out.WriteString("\r\n")
 			fc.out.Write(buf[:n])
 			fc.x.bytes += int64(n)
@@ -805,7 +792,7 @@ func (fc *fastConn) writeResponseHead(informational, closeAfter bool) {
 			out.WriteString("Transfer-Encoding: chunked\r\n")
 		case h.length >= 0 && h.status != http.StatusNoContent:
 			out.WriteString("Content-Length: ")
-			out.Write(strconv.AppendInt(fc.num[:0], h.length, 10))
+			out.Write(strconv.AppendInt(fc.x.num[:0], h.length, 10))
 			out.WriteString("\r\n")
 		}
 		if closeAfter {
@@ -840,7 +827,7 @@ func (fc *fastConn) writeResp(closeAfter bool) int {
 	out.WriteString("Date: ")
 	out.Write(httpDate())
 	out.WriteString("\r\nContent-Length: ")
-	out.Write(strconv.AppendInt(fc.num[:0], int64(len(w.body)), 10))
+	out.Write(strconv.AppendInt(fc.x.num[:0], int64(len(w.body)), 10))
 	out.WriteString("\r\n")
 	if closeAfter {
 		out.WriteString("Connection: close\r\n")
@@ -857,30 +844,9 @@ func (fc *fastConn) writeResp(closeAfter bool) int {
 
 // report hands the finished request to OnRequest, as Gateway.report.
 func (fc *fastConn) report() {
-	g, x := fc.f.g, &fc.x
-	if g.onRequest == nil {
-		return
+	if g := fc.f.g; g.onRequest != nil {
+		g.onRequest(fc.x.info(fc.host, fc.req.method, fc.peer))
 	}
-	info := RequestInfo{
-		RequestID: x.requestID[0],
-		Host:      fc.host,
-		Method:    fc.req.method,
-		Path:      x.path,
-		Status:    x.status,
-		Duration:  time.Since(x.start),
-		BytesOut:  x.bytes,
-		BackendID: x.backend.ID,
-		Attempts:  x.attempts,
-		APIKey:    x.apiKey,
-		ClientIP:  fc.peer,
-	}
-	if x.route != nil {
-		info.Stack, info.Stage = x.route.Stack, x.route.Stage
-	}
-	if info.Status == 0 {
-		info.Status = http.StatusOK
-	}
-	g.onRequest(info)
 }
 
 // fastResponse is the http.ResponseWriter the gateway's own answers

@@ -435,15 +435,22 @@ func writeRequest(bw *bufio.Writer, x *exchange, r *http.Request, body []byte, h
 	if te := r.Header["Te"]; len(te) > 0 && listedIn(te, "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
+	writeRequestTail(bw, x, hasFor, r.Method, body)
+}
+
+// writeRequestTail ends a request both request writers (writeRequest,
+// and the fast path's) write: the gateway's X-Forwarded-* and
+// X-Request-Id, the body's length, the empty line and the body.
+func writeRequestTail(bw *bufio.Writer, x *exchange, hasFor bool, method string, body []byte) {
 	if hasFor {
 		writeHeaderLine(bw, "X-Forwarded-For", x.fwd[0])
 	}
 	writeHeaderLine(bw, "X-Forwarded-Host", x.fwd[1])
 	writeHeaderLine(bw, "X-Forwarded-Proto", x.fwd[2])
 	writeHeaderLine(bw, "X-Request-Id", x.requestID[0])
-	if len(body) > 0 || methodWithBody(r.Method) {
+	if len(body) > 0 || methodWithBody(method) {
 		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.Itoa(len(body)))
+		bw.Write(strconv.AppendInt(x.num[:0], int64(len(body)), 10))
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("\r\n")

@@ -369,10 +369,15 @@ func (g *Gateway) acquireFailed(ctx context.Context, x *exchange, w http.Respons
 // response aborted mid-body (ReverseProxy panics with ErrAbortHandler) is
 // still reported, with the status that had been sent.
 func (g *Gateway) report(x *exchange, r *http.Request) {
+	g.onRequest(x.info(r.Host, r.Method, ClientIP(r, g.trusted)))
+}
+
+// info describes x, finished, for OnRequest.
+func (x *exchange) info(host, method, clientIP string) RequestInfo {
 	info := RequestInfo{
 		RequestID: x.requestID[0],
-		Host:      r.Host,
-		Method:    r.Method,
+		Host:      host,
+		Method:    method,
 		Path:      x.path,
 		Status:    x.status,
 		Duration:  time.Since(x.start),
@@ -382,15 +387,15 @@ func (g *Gateway) report(x *exchange, r *http.Request) {
 		ColdStart: x.cold,
 		Init:      x.init,
 		APIKey:    x.apiKey,
-		ClientIP:  ClientIP(r, g.trusted),
+		ClientIP:  clientIP,
 	}
 	if x.route != nil {
 		info.Stack, info.Stage = x.route.Stack, x.route.Stage
 	}
 	if info.Status == 0 {
-		info.Status = http.StatusOK // handler wrote nothing: net/http sends 200
+		info.Status = http.StatusOK // a handler wrote nothing: net/http sends 200
 	}
-	g.onRequest(info)
+	return info
 }
 
 // exchange is the per-request state: it wraps the ResponseWriter to count
@@ -426,6 +431,7 @@ type exchange struct {
 	// costs no allocation of its own.
 	id  [1]string
 	fwd [3]string
+	num [20]byte // formats lengths: a local array would escape to the heap
 }
 
 type exchangeKey struct{}
