@@ -32,6 +32,10 @@ func TestLogStore(t *testing.T) {
 	}
 	first := status(t, s, "lg").Stages[0].Instances[0]
 	say("msg=marker-one&stream=stderr")
+	// Docker reads stdout and stderr apart and stamps each line as it
+	// reads it, so lines on the two streams only keep their order when
+	// they are not written within the same moment.
+	waitRuntime(t, s, app, "marker-one")
 	say("msg=marker-out")
 	waitRuntime(t, s, app, "marker-out")
 	lines := runtimeLines(t, s, app)
