@@ -772,7 +772,7 @@ func chunkSize(l []byte) (int64, bool) {
 func (fc *fastConn) writeResponseHead(informational, closeAfter bool) {
 	h, out := &fc.rhead, fc.out
 	out.Write(statusLine(h.status))
-	for i := range h.n {
+	for i := range h.lines {
 		if l := &h.lines[i]; l.keep && !h.listed(h.name(l)) {
 			out.Write(h.raw[l.start:l.end])
 			out.WriteString("\r\n")

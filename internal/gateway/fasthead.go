@@ -200,78 +200,49 @@ func (req *fastRequest) unescapedPath() (string, bool) {
 	return p, err == nil
 }
 
-// headerKind classifies a header name, in any case.
-func headerKind(name []byte) uint8 {
-	switch len(name) {
-	case 2:
-		if asciiEqualFold(name, "te") {
-			return hHandOff
-		}
-	case 4:
-		if asciiEqualFold(name, "host") {
-			return hHost
-		}
-	case 6:
-		if asciiEqualFold(name, "expect") {
-			return hHandOff
-		}
-	case 7:
-		if asciiEqualFold(name, "upgrade") || asciiEqualFold(name, "trailer") {
-			return hHandOff
-		}
-	case 9:
-		if asciiEqualFold(name, "forwarded") {
-			return hDrop
-		}
-		if asciiEqualFold(name, "x-api-key") {
-			return hAPIKey
-		}
-	case 10:
-		if asciiEqualFold(name, "connection") {
-			return hConnection
-		}
-		if asciiEqualFold(name, "keep-alive") {
-			return hDrop
-		}
-	case 12:
-		if asciiEqualFold(name, "x-request-id") {
-			return hRequestID
-		}
-	case 14:
-		if asciiEqualFold(name, "content-length") {
-			return hLength
-		}
-	case 15:
-		if asciiEqualFold(name, "x-forwarded-for") {
-			return hDrop
-		}
-		if asciiEqualFold(name, "idempotency-key") {
-			return hIdempotent
-		}
-	case 16:
-		if asciiEqualFold(name, "x-forwarded-host") || asciiEqualFold(name, "proxy-connection") {
-			return hDrop
-		}
-	case 17:
-		if asciiEqualFold(name, "x-forwarded-proto") {
-			return hDrop
-		}
-		if asciiEqualFold(name, "x-idempotency-key") {
-			return hIdempotent
-		}
-		if asciiEqualFold(name, "transfer-encoding") {
-			return hHandOff
-		}
-	case 18:
-		if asciiEqualFold(name, "proxy-authenticate") {
-			return hDrop
-		}
-	case 19:
-		if asciiEqualFold(name, "proxy-authorization") {
-			return hDrop
+// requestKinds are the request headers the fast path tells apart.
+var requestKinds = newKindTable(hOther, map[string]uint8{
+	"host": hHost, "content-length": hLength, "connection": hConnection,
+	"te": hHandOff, "expect": hHandOff, "upgrade": hHandOff, "trailer": hHandOff, "transfer-encoding": hHandOff,
+	"forwarded": hDrop, "keep-alive": hDrop, "x-forwarded-for": hDrop, "x-forwarded-host": hDrop,
+	"x-forwarded-proto": hDrop, "proxy-connection": hDrop, "proxy-authenticate": hDrop, "proxy-authorization": hDrop,
+	"x-request-id": hRequestID, "x-api-key": hAPIKey,
+	"idempotency-key": hIdempotent, "x-idempotency-key": hIdempotent,
+})
+
+// headerKind classifies a request header name, in any case.
+func headerKind(name []byte) uint8 { return requestKinds.kind(name) }
+
+// kindTable classifies header names in any case: the names it knows,
+// in lower case, by length, so a lookup compares a name with the few
+// of its length only.
+type kindTable struct {
+	byLen [20][]kindEntry
+	other uint8
+}
+
+type kindEntry struct {
+	name string
+	kind uint8
+}
+
+func newKindTable(other uint8, kinds map[string]uint8) *kindTable {
+	t := &kindTable{other: other}
+	for name, kind := range kinds {
+		t.byLen[len(name)] = append(t.byLen[len(name)], kindEntry{name, kind})
+	}
+	return t
+}
+
+func (t *kindTable) kind(name []byte) uint8 {
+	if len(name) < len(t.byLen) {
+		for _, e := range t.byLen[len(name)] {
+			if asciiEqualFold(name, e.name) {
+				return e.kind
+			}
 		}
 	}
-	return hOther
+	return t.other
 }
 
 // asciiEqualFold compares b with lower, which is in lower case.

@@ -156,3 +156,18 @@ func TestHeaderKindAnyCase(t *testing.T) {
 		}
 	}
 }
+
+func TestResponseKindsAnyCase(t *testing.T) {
+	for name, kind := range map[string]uint8{
+		"content-length": rLength, "transfer-encoding": rTransferEncoding, "connection": rConnection,
+		"te": rDrop, "upgrade": rDrop, "keep-alive": rDrop, "proxy-connection": rDrop, "proxy-authenticate": rDrop,
+		"proxy-authorization": rDrop, "x-request-id": rDrop, "trailer": rTrailer, "date": rDate, "content-type": rContentType,
+		"set-cookie": rOther, "content-encoding": rOther, "x-request-ids": rOther,
+	} {
+		for _, n := range []string{name, strings.ToUpper(name), http.CanonicalHeaderKey(name)} {
+			if got := responseKinds.kind([]byte(n)); got != kind {
+				t.Errorf("responseKinds.kind(%q) = %d, want %d", n, got, kind)
+			}
+		}
+	}
+}

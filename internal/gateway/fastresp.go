@@ -23,9 +23,8 @@ type responseHead struct {
 	hasDate bool
 	raw     []byte     // the header lines, back to back, without CRLF
 	lines   []respLine // in raw
-	n       int
-	conn    [][2]int // names Connection lists, in raw
-	scratch []byte   // readLine's, for long lines
+	conn    [][2]int   // names Connection lists, in raw
+	scratch []byte     // readLine's, for long lines
 }
 
 type respLine struct {
@@ -64,7 +63,7 @@ const (
 // from br.
 func (h *responseHead) read(br *bufio.Reader) error {
 	h.status, h.length, h.chunked, h.close, h.stream, h.hasDate = 0, -1, false, false, false, false
-	h.raw, h.lines, h.conn, h.n = h.raw[:0], h.lines[:0], h.conn[:0], 0
+	h.raw, h.lines, h.conn = h.raw[:0], h.lines[:0], h.conn[:0]
 	l, err := readLine(br, &h.scratch, maxResponseHeader)
 	if err != nil {
 		if err == io.EOF && len(l) > 0 {
@@ -118,7 +117,7 @@ func (h *responseHead) read(br *bufio.Reader) error {
 		start := len(h.raw)
 		h.raw = append(h.raw, l...)
 		line := respLine{start: start, end: len(h.raw), nameEnd: start + colon, keep: true}
-		switch respHeaderKind(l[:colon]) {
+		switch responseKinds.kind(l[:colon]) {
 		case rLength:
 			n, ok := parseLength(value)
 			if !ok || (hadLength && n != h.length) {
@@ -167,7 +166,6 @@ func (h *responseHead) read(br *bufio.Reader) error {
 			h.stream = len(value) >= 17 && asciiEqualFold(value[:17], "text/event-stream")
 		}
 		h.lines = append(h.lines, line)
-		h.n++
 	}
 	if h.chunked {
 		if hadLength {
@@ -187,61 +185,13 @@ func (h *responseHead) read(br *bufio.Reader) error {
 	return nil
 }
 
-// respHeaderKind classifies a response header name, in any case.
-func respHeaderKind(name []byte) uint8 {
-	switch len(name) {
-	case 2:
-		if asciiEqualFold(name, "te") {
-			return rDrop
-		}
-	case 4:
-		if asciiEqualFold(name, "date") {
-			return rDate
-		}
-	case 7:
-		if asciiEqualFold(name, "upgrade") {
-			return rDrop
-		}
-		if asciiEqualFold(name, "trailer") {
-			return rTrailer
-		}
-	case 10:
-		if asciiEqualFold(name, "connection") {
-			return rConnection
-		}
-		if asciiEqualFold(name, "keep-alive") {
-			return rDrop
-		}
-	case 12:
-		if asciiEqualFold(name, "content-type") {
-			return rContentType
-		}
-		if asciiEqualFold(name, "x-request-id") {
-			return rDrop
-		}
-	case 14:
-		if asciiEqualFold(name, "content-length") {
-			return rLength
-		}
-	case 16:
-		if asciiEqualFold(name, "proxy-connection") {
-			return rDrop
-		}
-	case 17:
-		if asciiEqualFold(name, "transfer-encoding") {
-			return rTransferEncoding
-		}
-	case 18:
-		if asciiEqualFold(name, "proxy-authenticate") {
-			return rDrop
-		}
-	case 19:
-		if asciiEqualFold(name, "proxy-authorization") {
-			return rDrop
-		}
-	}
-	return rOther
-}
+// responseKinds are the response headers the relay tells apart.
+var responseKinds = newKindTable(rOther, map[string]uint8{
+	"content-length": rLength, "transfer-encoding": rTransferEncoding, "connection": rConnection,
+	"te": rDrop, "upgrade": rDrop, "keep-alive": rDrop, "proxy-connection": rDrop,
+	"proxy-authenticate": rDrop, "proxy-authorization": rDrop, "x-request-id": rDrop,
+	"trailer": rTrailer, "date": rDate, "content-type": rContentType,
+})
 
 func trimEOL(l []byte) []byte {
 	l = bytes.TrimSuffix(l, []byte("\n"))

@@ -45,8 +45,7 @@ type Frontend struct {
 	conns   map[*fastConn]struct{}
 	closing atomic.Bool
 	wg      sync.WaitGroup
-	served  chan struct{} // closed when Serve's fallback server returned
-	ticks   atomic.Int64  // the sweeper's clock (fastclock.go)
+	ticks   atomic.Int64 // the sweeper's clock (fastclock.go)
 
 	headerTimeout time.Duration // ReadHeaderTimeout; shorter in tests
 }
@@ -84,7 +83,6 @@ func (f *Frontend) Serve(ln net.Listener) error {
 	}
 	f.ln = ln
 	f.handoff = &handoffListener{addr: ln.Addr(), ch: make(chan net.Conn), done: make(chan struct{})}
-	f.served = make(chan struct{})
 	f.mu.Unlock()
 	if f.closing.Load() {
 		ln.Close()
@@ -93,7 +91,6 @@ func (f *Frontend) Serve(ln net.Listener) error {
 	fallbackErr := make(chan error, 1)
 	go func() {
 		fallbackErr <- f.fallback.Serve(StrictListener(f.handoff))
-		close(f.served)
 	}()
 	go f.sweep()
 	var delay time.Duration
