@@ -438,7 +438,7 @@ func (fc *fastConn) roundTrip(body []byte) (*upstreamConn, error) {
 			return uc, nil
 		}
 		uc.conn.Close()
-		if !uc.reused || uc.lr.read > 0 || !closedBeforeResponse(err) || !fc.idempotent() {
+		if !uc.closedWhileIdle(err) || !fc.idempotent() {
 			return nil, err
 		}
 	}

@@ -343,10 +343,19 @@ func (f *forwarder) roundTrip(ctx context.Context, x *exchange, r *http.Request,
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		if !uc.reused || uc.lr.read > 0 || !closedBeforeResponse(err) || !idempotent(r) {
+		if !uc.closedWhileIdle(err) || !idempotent(r) {
 			return nil, nil, err
 		}
 	}
+}
+
+// closedWhileIdle reports whether err, which ended a round trip on uc,
+// means the backend had closed uc while it was pooled: it was reused, and
+// closed or reset before a byte of a response came back. A request that
+// may be sent again is then sent on another connection, as
+// http.Transport does.
+func (uc *upstreamConn) closedWhileIdle(err error) bool {
+	return uc.reused && uc.lr.read == 0 && closedBeforeResponse(err)
 }
 
 // exchange writes the request on uc and reads the response's head,
