@@ -94,10 +94,17 @@ func diffDomains(have, want map[string]struct{}) (add, remove []string) {
 
 // hostOnly returns the lower-cased host of a Host header or SNI value,
 // without port, brackets or trailing dot.
+// It runs for every plain-HTTP request the gateway's fast path serves
+// (Manager.Intercepts), so it cuts the port itself: net.SplitHostPort
+// allocates an error for every host without one.
 func hostOnly(hostport string) string {
 	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
+	if strings.HasPrefix(host, "[") {
+		if i := strings.LastIndexByte(host, ']'); i > 0 {
+			host = host[:i+1] // "[::1]:8080" → "[::1]"
+		}
+	} else if i := strings.IndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i+1:], ':') < 0 {
+		host = host[:i] // "a.example.com:8080"; a bare IPv6 address keeps its colons
 	}
 	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
 	return strings.ToLower(host)

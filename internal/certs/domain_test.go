@@ -93,11 +93,18 @@ func TestHostOnly(t *testing.T) {
 		"api.example.com.:80":  "api.example.com",
 		"[::1]:443":            "::1",
 		"127.0.0.1:80":         "127.0.0.1",
+		"[::1]":                "::1",
+		"::1":                  "::1",
+		"api.example.com:":     "api.example.com",
 		"":                     "",
 	}
 	for in, want := range tests {
 		if got := hostOnly(in); got != want {
 			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
 		}
+	}
+	// The gateway's fast path asks it for every plain-HTTP request.
+	if n := testing.AllocsPerRun(100, func() { hostOnly("api.example.com") }); n != 0 {
+		t.Errorf("hostOnly allocates %v times per call", n)
 	}
 }
