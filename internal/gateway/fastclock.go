@@ -17,7 +17,8 @@ import (
 // (phaseClock), and the sweeper, every sweepTick, ends the waits past
 // their limit by setting a deadline in the past, which fails the blocked
 // read or write with os.ErrDeadlineExceeded, as a deadline would have.
-// Timeouts fire up to a tick late.
+// A timeout fires up to two ticks late (a wait begins up to a tick after
+// the tick it is counted from), never early.
 //
 // The sweeper also starts the client watch: net/http reads every
 // connection in the background while its request is served, to notice a
