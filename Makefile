@@ -30,8 +30,8 @@ test: ## run every test, including the ones on the real Docker daemon
 test-short: ## the fast inner loop: unit tests only, no Docker
 	$(GO) test -short ./...
 
-bench: build ## measure deploy time and gateway throughput/latency against the instance directly
-	$(GO) run ./bench -bin $(BIN)
+bench: build ## measure deploy time and gateway throughput/latency against the instance directly (BENCH_FLAGS="-only proxies" for issue 6's table alone)
+	$(GO) run ./bench -bin $(BIN) $(BENCH_FLAGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -36,6 +36,7 @@ var (
 	duration = flag.Duration("duration", 10*time.Second, "length of each load run")
 	conns    = flag.Int("c", 64, "concurrent connections")
 	rounds   = flag.Int("rounds", 3, "interleaved load rounds per target")
+	only     = flag.String("only", "", "run one part only: proxies (the issue 6 comparison); empty: everything")
 )
 
 func main() {
@@ -65,6 +66,20 @@ func (b *bench) run() error {
 	b.ns = "bench" + randHex(3)
 	if _, err := b.start(); err != nil {
 		return err
+	}
+	switch *only {
+	case "":
+	case "proxies":
+		if err := b.writeFixture(); err != nil {
+			return err
+		}
+		if err := b.proxyScenarios(); err != nil {
+			return err
+		}
+		b.print()
+		return nil
+	default:
+		return fmt.Errorf("-only %q: allowed is proxies, or nothing for every part", *only)
 	}
 	if _, err := b.cli(b.dir, "init", "hello"); err != nil {
 		return err
@@ -164,10 +179,9 @@ func (b *bench) run() error {
 	return nil
 }
 
-// containerScenarios measures issue 3's figures on the fixture app: a
-// rollout of a 2-instance stage under load, and the time from the start
-// of an overload to a new instance serving.
-func (b *bench) containerScenarios() error {
+// writeFixture copies the fixture app's sources to <dir>/fixture, where
+// the scenarios deploy it from.
+func (b *bench) writeFixture() error {
 	dir := filepath.Join(b.dir, "fixture")
 	os.MkdirAll(dir, 0o755)
 	src := filepath.Join("integration", "testdata", "fixture")
@@ -178,6 +192,17 @@ func (b *bench) containerScenarios() error {
 		}
 		os.WriteFile(filepath.Join(dir, to), data, 0o644)
 	}
+	return nil
+}
+
+// containerScenarios measures issue 3's figures on the fixture app: a
+// rollout of a 2-instance stage under load, and the time from the start
+// of an overload to a new instance serving.
+func (b *bench) containerScenarios() error {
+	if err := b.writeFixture(); err != nil {
+		return err
+	}
+	dir := filepath.Join(b.dir, "fixture")
 	manifest := "name: fx\nstages:\n  - name: dev\n    scale: {min: 2, max: 3, cpu_target: 50, scale_out_cooldown: 5s, scale_in_cooldown: 2s, drain: 2s, health: {interval: 1s, timeout: 500ms}}\n"
 	os.WriteFile(filepath.Join(dir, "slipway.yml"), []byte(manifest), 0o644)
 	if _, err := b.cli(dir, "deploy", "-q"); err != nil {
