@@ -583,6 +583,7 @@ func (b *bench) instanceAddr() (string, error) {
 type load struct {
 	rps, p50, p99 float64
 	errors        int
+	cpuPerReq     time.Duration // the proxy's CPU per request, where measured
 }
 
 func runLoad(tool, url, host string) (load, error) {
@@ -708,7 +709,8 @@ func medianLoad(ls []load) load {
 		errs += l.errors
 	}
 	return load{rps: pick(func(l load) float64 { return l.rps }), p50: pick(func(l load) float64 { return l.p50 }),
-		p99: pick(func(l load) float64 { return l.p99 }), errors: errs}
+		p99: pick(func(l load) float64 { return l.p99 }), errors: errs,
+		cpuPerReq: time.Duration(pick(func(l load) float64 { return float64(l.cpuPerReq) }))}
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -752,6 +754,28 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// groupCPU is the CPU time used so far by the processes of process
+// group pgid (nginx's master and workers).
+func groupCPU(pgid int) time.Duration {
+	var total time.Duration
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+		if g, _ := strconv.Atoi(f[2]); g == pgid {
+			total += procCPU(pid)
+		}
+	}
+	return total
 }
 
 func numCPU() int {

@@ -54,6 +54,7 @@ stages:
 	type target struct {
 		name, url, host string
 		headers         []string
+		cpu             func() time.Duration // the proxy's CPU time so far
 	}
 	targets := []target{{name: "direct", url: "http://" + addr + "/ping"}}
 	var stops []func()
@@ -62,38 +63,54 @@ stages:
 			stop()
 		}
 	}()
-	if port, stop, err := b.startNginx(addr); err != nil {
+	if port, pid, stop, err := b.startNginx(addr); err != nil {
 		b.row("  nginx skipped: "+err.Error(), "", "", "")
 	} else {
 		stops = append(stops, stop)
-		targets = append(targets, target{name: "nginx", url: "http://127.0.0.1:" + port + "/ping"})
+		targets = append(targets, target{name: "nginx", url: "http://127.0.0.1:" + port + "/ping",
+			cpu: func() time.Duration { return groupCPU(pid) }})
 	}
-	if port, stop, err := b.startHAProxy(addr); err != nil {
+	if port, pid, stop, err := b.startHAProxy(addr); err != nil {
 		b.row("  haproxy skipped: "+err.Error(), "", "", "")
 	} else {
 		stops = append(stops, stop)
-		targets = append(targets, target{name: "haproxy", url: "http://127.0.0.1:" + port + "/ping"})
+		targets = append(targets, target{name: "haproxy", url: "http://127.0.0.1:" + port + "/ping",
+			cpu: func() time.Duration { return procCPU(pid) }})
 	}
+	srvCPU := func() time.Duration { return procCPU(b.srv.Process.Pid) }
 	targets = append(targets,
-		target{name: "slipway balancer", url: "http://" + b.gw + "/ping", host: "lb.px.localhost"},
-		target{name: "slipway gateway (key + plan)", url: "http://" + b.gw + "/ping", host: "gw.px.localhost", headers: []string{"x-api-key: " + key}})
+		target{name: "slipway balancer", url: "http://" + b.gw + "/ping", host: "lb.px.localhost", cpu: srvCPU},
+		target{name: "slipway gateway (key + plan)", url: "http://" + b.gw + "/ping", host: "gw.px.localhost", headers: []string{"x-api-key: " + key}, cpu: srvCPU})
 	results := map[string][]load{}
 	for range *rounds {
 		for _, t := range targets {
+			var cpu0 time.Duration
+			if t.cpu != nil {
+				cpu0 = t.cpu()
+			}
 			l, err := runWrk(t.url, t.host, t.headers...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			if t.cpu != nil && l.rps > 0 {
+				l.cpuPerReq = time.Duration(float64(t.cpu()-cpu0) / (l.rps * duration.Seconds()))
 			}
 			results[t.name] = append(results[t.name], l)
 		}
 	}
 	direct, nginx := medianLoad(results["direct"]), medianLoad(results["nginx"])
-	b.row(fmt.Sprintf("proxies: wrk -t2 -c%d, %s × %d rounds, median", *conns, *duration, *rounds), "req/s (× direct)", "p99", "× nginx req/s, p99")
+	b.row(fmt.Sprintf("proxies: wrk -t2 -c%d, %s × %d rounds, median", *conns, *duration, *rounds), "req/s (× direct)", "p99", "× nginx req/s, p99; proxy CPU/req")
 	for _, t := range targets {
 		l := medianLoad(results[t.name])
 		vsNginx := ""
 		if nginx.rps > 0 && t.name != "nginx" && t.name != "direct" {
 			vsNginx = fmt.Sprintf("%.2f, %.2f", l.rps/nginx.rps, l.p99/nginx.p99)
+		}
+		if t.cpu != nil {
+			if vsNginx != "" {
+				vsNginx += "; "
+			}
+			vsNginx += fmt.Sprintf("%.1f µs", float64(l.cpuPerReq.Nanoseconds())/1000)
 		}
 		errs := ""
 		if l.errors > 0 {
@@ -140,10 +157,12 @@ func freePort() string {
 
 // startNginx runs nginx as a reverse proxy to backend with the
 // settings of perf-baselines.md (keepalive upstream).
-func (b *bench) startNginx(backend string) (string, func(), error) {
+// It returns nginx's port, the process group of its master and workers,
+// and how to stop it.
+func (b *bench) startNginx(backend string) (string, int, func(), error) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
-		return "", nil, fmt.Errorf("nginx is not installed (apt-get install nginx)")
+		return "", 0, nil, fmt.Errorf("nginx is not installed (apt-get install nginx)")
 	}
 	dir := filepath.Join(b.dir, "nginx")
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
@@ -167,21 +186,21 @@ http {
 	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); cmd.Wait() }
 	if err := waitPort(port); err != nil {
 		stop()
-		return "", nil, fmt.Errorf("nginx did not start: %v", err)
+		return "", 0, nil, fmt.Errorf("nginx did not start: %v", err)
 	}
-	return port, stop, nil
+	return port, cmd.Process.Pid, stop, nil
 }
 
 // startHAProxy runs haproxy as perf-baselines.md did.
-func (b *bench) startHAProxy(backend string) (string, func(), error) {
+func (b *bench) startHAProxy(backend string) (string, int, func(), error) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
-		return "", nil, fmt.Errorf("haproxy is not installed (apt-get install haproxy)")
+		return "", 0, nil, fmt.Errorf("haproxy is not installed (apt-get install haproxy)")
 	}
 	dir := filepath.Join(b.dir, "haproxy")
 	os.MkdirAll(dir, 0o755)
@@ -205,14 +224,14 @@ backend be
 	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(conf), 0o644)
 	cmd := exec.Command(bin, "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }
 	if err := waitPort(port); err != nil {
 		stop()
-		return "", nil, fmt.Errorf("haproxy did not start: %v", err)
+		return "", 0, nil, fmt.Errorf("haproxy did not start: %v", err)
 	}
-	return port, stop, nil
+	return port, cmd.Process.Pid, stop, nil
 }
 
 func waitPort(port string) error {
