@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -51,11 +52,31 @@ type phaseClock struct {
 	uc       *upstreamConn
 	timedOut bool // the sweeper ended the wait: a deadline in the past is set
 	watch    *clientWatch
+	// A wait for the next request begun by a waitReader, which does not
+	// hear of bytes that came before it began: the sweeper peeks once,
+	// after unheardPeek, and pokes the wait (a deadline in the past)
+	// when something is there.
+	unheardWait bool
+	poke        bool
 }
+
+// unheardPeek is how long a waitReader's wait for a client's next
+// request lasts before the sweeper peeks at its connection.
+const unheardPeek = 2 * sweepTick
 
 // enter notes that the connection now waits for phase, at most limit
 // (0: no limit), on uc for the backend phases.
 func (fc *fastConn) enter(phase int, limit time.Duration, uc *upstreamConn) {
+	fc.enterWait(phase, limit, uc, false)
+}
+
+// enterUnheard is enter for a wait that a waitReader may begin
+// (unheard), which the sweeper peeks at after unheardPeek.
+func (fc *fastConn) enterUnheard(phase int, limit time.Duration, unheard bool) {
+	fc.enterWait(phase, limit, nil, unheard)
+}
+
+func (fc *fastConn) enterWait(phase int, limit time.Duration, uc *upstreamConn, unheard bool) {
 	var ticks int64
 	if limit > 0 {
 		ticks = int64((limit + sweepTick - 1) / sweepTick)
@@ -63,7 +84,21 @@ func (fc *fastConn) enter(phase int, limit time.Duration, uc *upstreamConn) {
 	c := &fc.clock
 	c.mu.Lock()
 	c.phase, c.since, c.limit, c.uc = phase, fc.f.ticks.Load(), ticks, uc
+	c.unheardWait = unheard
 	c.mu.Unlock()
+}
+
+// poked reports whether the sweeper ended the wait because bytes had
+// come unheard of; the wait goes on, and conn's deadline is cleared.
+func (c *phaseClock) poked(conn net.Conn) bool {
+	c.mu.Lock()
+	p := c.poke
+	c.poke = false
+	c.mu.Unlock()
+	if p {
+		conn.SetReadDeadline(time.Time{})
+	}
+	return p
 }
 
 // leave ends the wait. It reports whether the sweeper timed it out, and
@@ -74,10 +109,11 @@ func (fc *fastConn) leave() (timedOut, gone bool) {
 	c := &fc.clock
 	c.mu.Lock()
 	phase := c.phase
-	timedOut, w := c.timedOut, c.watch
+	timedOut, w, poke := c.timedOut, c.watch, c.poke
 	c.phase, c.uc, c.timedOut, c.watch = phaseNone, nil, false, nil
+	c.unheardWait, c.poke = false, false
 	c.mu.Unlock()
-	if timedOut && (phase == phaseIdle || phase == phaseHead || phase == phaseBody) {
+	if poke || timedOut && (phase == phaseIdle || phase == phaseHead || phase == phaseBody) {
 		fc.c.SetReadDeadline(time.Time{})
 	}
 	if w != nil {
@@ -91,10 +127,18 @@ func (fc *fastConn) check(now int64) {
 	c := &fc.clock
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.phase == phaseNone || c.timedOut {
+	if c.phase == phaseNone || c.timedOut || c.poke {
 		return
 	}
 	age := now - c.since
+	if c.unheardWait && age >= int64(unheardPeek/sweepTick) {
+		c.unheardWait = false
+		if fc.cr.pending() {
+			c.poke = true
+			fc.c.SetReadDeadline(aLongTimeAgo)
+			return
+		}
+	}
 	if c.phase == phaseBackend && c.watch == nil && age >= int64(watchAfter/sweepTick) {
 		c.watch = fc.startWatch(c.uc)
 	}

@@ -23,6 +23,8 @@ type fastConn struct {
 	r, w    int
 	scanned int // how much of buf[r:w] was searched for a head's end
 	out     *bufio.Writer
+	flush   func() error // out.Flush, made once
+	cr      *waitReader  // nil: c is not a polled socket
 	resp    fastResponse // the gateway's own answers (errors, refusals)
 	req     fastRequest
 	rhead   responseHead
@@ -133,7 +135,7 @@ const (
 // the idle timeout, the rest of its head by ReadHeaderTimeout (against
 // slowloris), and its size by MaxHeaderBytes.
 func (fc *fastConn) readHead() (int, int) {
-	headerPhase := false
+	headerPhase, waitFirst := false, false
 	defer fc.leave()
 	for {
 		data := fc.buf[fc.r:fc.w]
@@ -171,17 +173,32 @@ func (fc *fastConn) readHead() (int, int) {
 			}
 		} else {
 			fc.r, fc.w, fc.scanned = 0, 0, 0
-			if fc.out.Buffered() > 0 && fc.out.Flush() != nil {
+			// Nothing of the next request was read: the answers go
+			// out as the read begins (see waitReader).
+			waitFirst = fc.cr != nil && fc.out.Buffered() > 0
+			if !waitFirst && fc.out.Buffered() > 0 && fc.out.Flush() != nil {
 				return 0, headClosed
 			}
-			fc.enter(phaseIdle, fc.idleTimeout(), nil)
+			fc.enterUnheard(phaseIdle, fc.idleTimeout(), waitFirst)
 			if fc.f.closing.Load() {
 				return 0, headClosed
 			}
 		}
-		n, err := fc.c.Read(fc.buf[fc.w:])
+		var n int
+		var err error
+		if waitFirst {
+			waitFirst = false
+			n, err = fc.cr.read(fc.buf[fc.w:], fc.flush, false)
+		} else {
+			n, err = fc.c.Read(fc.buf[fc.w:])
+		}
 		fc.w += n
 		if n == 0 && err != nil {
+			if fc.clock.poked(fc.c) {
+				// Bytes came unheard of (or the poke came as a read
+				// ended): a plain read takes them.
+				continue
+			}
 			return 0, headClosed
 		}
 	}
@@ -429,7 +446,7 @@ func (fc *fastConn) idempotent() bool {
 func (fc *fastConn) roundTrip(body []byte) (*upstreamConn, error) {
 	f := fc.f.g.fwd
 	for {
-		uc, err := f.get(context.Background(), fc.x.backend.Addr)
+		uc, err := f.get(context.Background(), fc.x.backend.Addr, true)
 		if err != nil {
 			return nil, err
 		}
@@ -438,6 +455,9 @@ func (fc *fastConn) roundTrip(body []byte) (*upstreamConn, error) {
 			return uc, nil
 		}
 		uc.conn.Close()
+		if errors.Is(err, errStaleConn) {
+			continue // nothing was sent on it
+		}
 		if !uc.closedWhileIdle(err) || !fc.idempotent() {
 			return nil, err
 		}
@@ -473,7 +493,12 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 	}()
 	uc.lr.read = 0
 	fc.writeRequest(uc.bw, body)
-	if err := uc.bw.Flush(); err != nil {
+	if uc.lr.wr != nil && uc.br.Buffered() == 0 {
+		// The first read of the response sends the request (after a
+		// peek at a reused connection), then waits for the response.
+		uc.lr.send, uc.lr.peek = uc.flush, uc.reused
+		defer func() { uc.lr.send = nil }()
+	} else if err := uc.bw.Flush(); err != nil {
 		return err
 	}
 	uc.lr.n = maxResponseHeader

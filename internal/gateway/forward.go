@@ -91,6 +91,7 @@ type upstreamConn struct {
 	lr       headerLimit
 	br       *bufio.Reader
 	bw       *bufio.Writer
+	flush    func() error // bw.Flush, made once
 	addr     string
 	idleAt   time.Time
 	reused   bool
@@ -134,6 +135,13 @@ type headerLimit struct {
 	c    net.Conn
 	n    int64 // bytes left; < 0: no limit
 	read int64 // bytes read since the request was sent
+
+	// The fast path's exchange hands its request's write to the first
+	// Read after it, which sends it and waits before reading (see
+	// waitReader), peeking first at a reused connection.
+	wr   *waitReader // nil: c is not a polled socket
+	send func() error
+	peek bool
 }
 
 var errResponseHeaderTooBig = errors.New("backend sent response headers over the limit")
@@ -145,7 +153,15 @@ func (l *headerLimit) Read(p []byte) (int, error) {
 	if l.n > 0 && int64(len(p)) > l.n {
 		p = p[:l.n]
 	}
-	n, err := l.c.Read(p)
+	var n int
+	var err error
+	if l.send != nil {
+		send := l.send
+		l.send = nil
+		n, err = l.wr.read(p, send, l.peek)
+	} else {
+		n, err = l.c.Read(p)
+	}
 	l.read += int64(n)
 	if l.n > 0 {
 		l.n -= int64(n)
@@ -154,7 +170,9 @@ func (l *headerLimit) Read(p []byte) (int, error) {
 }
 
 // get returns an idle connection to addr that still looks open, or dials.
-func (f *forwarder) get(ctx context.Context, addr string) (*upstreamConn, error) {
+// peekLater: a reused connection is not peeked at here, because the
+// caller's exchange peeks (see headerLimit.wr) and handles errStaleConn.
+func (f *forwarder) get(ctx context.Context, addr string, peekLater bool) (*upstreamConn, error) {
 	now := time.Now()
 	for {
 		f.mu.Lock()
@@ -168,7 +186,7 @@ func (f *forwarder) get(ctx context.Context, addr string) (*upstreamConn, error)
 		f.idle[addr] = list[:len(list)-1]
 		f.mu.Unlock()
 		idle := now.Sub(uc.idleAt)
-		if idle < idleConnTimeout && uc.stillOpen() {
+		if idle < idleConnTimeout && ((peekLater && uc.lr.wr != nil) || uc.stillOpen()) {
 			uc.reused = true
 			return uc, nil
 		}
@@ -185,8 +203,10 @@ func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error
 	uc := &upstreamConn{conn: c, addr: addr, stillOpen: peeker(c)}
 	uc.lr.c = c
 	uc.lr.n = -1
+	uc.lr.wr = newWaitReader(c)
 	uc.br = bufio.NewReaderSize(&uc.lr, 4<<10)
 	uc.bw = bufio.NewWriterSize(c, 4<<10)
+	uc.flush = uc.bw.Flush
 	return uc, nil
 }
 
@@ -330,7 +350,7 @@ func (g *Gateway) forwardFast(ctx context.Context, x *exchange, w http.ResponseW
 // a failure on a new connection is final.
 func (f *forwarder) roundTrip(ctx context.Context, x *exchange, r *http.Request, body []byte, hasFor bool) (*upstreamConn, *http.Response, error) {
 	for {
-		uc, err := f.get(ctx, x.backend.Addr)
+		uc, err := f.get(ctx, x.backend.Addr, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -669,10 +689,8 @@ func peeker(c net.Conn) func() bool {
 		return func() bool { return false }
 	}
 	var open bool
-	var b [1]byte
 	peek := func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		open = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		open = idleOpen(fd)
 		return true // never wait for readiness
 	}
 	return func() bool {

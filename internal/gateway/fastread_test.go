@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return client, server
+}
+
+// A waitReader sends, then reads what the peer answers to it.
+func TestWaitReaderSendsThenReads(t *testing.T) {
+	a, b := tcpPair(t)
+	go func() {
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(b, buf); err == nil && string(buf) == "ping" {
+			b.Write([]byte("pong"))
+		}
+	}()
+	w := newWaitReader(a)
+	if w == nil {
+		t.Fatal("no waitReader for a TCP connection")
+	}
+	a.SetDeadline(time.Now().Add(5 * time.Second))
+	p := make([]byte, 16)
+	n, err := w.read(p, func() error { _, err := a.Write([]byte("ping")); return err }, false)
+	if err != nil || string(p[:n]) != "pong" {
+		t.Fatalf("read %q, err %v; want pong, nil", p[:n], err)
+	}
+	b.Close()
+	called := false
+	n, err = w.read(p, func() error { called = true; return nil }, false)
+	if n != 0 || !called || err != io.EOF {
+		t.Fatalf("after the peer closed: n %d, send called %v, err %v; want 0, true, EOF", n, called, err)
+	}
+}
+
+// With peek, bytes that came on the connection before the read began,
+// or its close, are found before anything is sent.
+func TestWaitReaderPeekFindsStaleConnection(t *testing.T) {
+	for name, spoil := range map[string]func(net.Conn){
+		"unasked bytes": func(c net.Conn) { c.Write([]byte("HTTP/1.1 200 OK\r\n")) },
+		"closed":        func(c net.Conn) { c.Close() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b := tcpPair(t)
+			spoil(b)
+			time.Sleep(50 * time.Millisecond) // it arrives
+			w := newWaitReader(a)
+			called := false
+			_, err := w.read(make([]byte, 16), func() error { called = true; return nil }, true)
+			if !errors.Is(err, errStaleConn) || called {
+				t.Fatalf("err %v, send called %v; want errStaleConn, false", err, called)
+			}
+		})
+	}
+}
+
+// A read whose deadline had passed never sends.
+func TestWaitReaderDeadlinePassedSendsNothing(t *testing.T) {
+	a, _ := tcpPair(t)
+	a.SetReadDeadline(aLongTimeAgo)
+	w := newWaitReader(a)
+	called := false
+	_, err := w.read(make([]byte, 16), func() error { called = true; return nil }, false)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || called {
+		t.Fatalf("err %v, send called %v; want a deadline error, false", err, called)
+	}
+}
+
+// A client that pipelines its next request while the previous one is at
+// its backend: the bytes come after the fast path's last read of the
+// client and before its waitReader begins, which does not hear of them.
+// The sweeper's peek must find them and have them served, well within
+// the idle timeout the connection would otherwise wait for.
+func TestPipelinedRequestUnheardIsServed(t *testing.T) {
+	frontOnly(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/a" {
+			time.Sleep(5 * time.Millisecond) // under watchAfter: no watch reads the client
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	t.Cleanup(backend.Close)
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	for i := range 5 {
+		c, err := net.Dial("tcp", front.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := "Host: " + testHost + "\r\n"
+		io.WriteString(c, "GET /a HTTP/1.1\r\n"+h+"\r\n")
+		time.Sleep(time.Millisecond) // read alone, before /b comes
+		io.WriteString(c, "GET /b HTTP/1.1\r\n"+h+"\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second)) // the idle timeout is 60 s
+		got := readResponses(t, bufio.NewReader(c), 2)
+		if got[0] != "200 /a" || got[1] != "200 /b" {
+			t.Fatalf("try %d: responses %q", i, got)
+		}
+		c.Close()
+	}
+}
+
+// Likewise a client that half-closes right after its request: its EOF
+// comes unheard of, and the connection must end once the response is
+// sent, not at the idle timeout.
+func TestHalfCloseUnheardEndsConnection(t *testing.T) {
+	frontOnly(t)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(5 * time.Millisecond)
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(backend.Close)
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+testHost+"\r\n\r\n")
+	time.Sleep(time.Millisecond)
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if got := readResponses(t, br, 1); got[0] != "200 ok" {
+		t.Fatalf("response %q", got[0])
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after the response: %v, want EOF (the gateway closing)", err)
+	}
+}
