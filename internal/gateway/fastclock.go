@@ -54,10 +54,11 @@ type phaseClock struct {
 	watch    *clientWatch
 	// A wait for the next request begun by a waitReader, which does not
 	// hear of bytes that came before it began: the sweeper peeks once,
-	// after unheardPeek, and pokes the wait (a deadline in the past)
-	// when something is there.
-	unheardWait bool
-	poke        bool
+	// unheardPeek after it began (unheardSince), and pokes the wait (a
+	// deadline in the past) when something is there.
+	unheardWait  bool
+	unheardSince int64
+	poke         bool
 }
 
 // unheardPeek is how long a waitReader's wait for a client's next
@@ -67,16 +68,6 @@ const unheardPeek = 2 * sweepTick
 // enter notes that the connection now waits for phase, at most limit
 // (0: no limit), on uc for the backend phases.
 func (fc *fastConn) enter(phase int, limit time.Duration, uc *upstreamConn) {
-	fc.enterWait(phase, limit, uc, false)
-}
-
-// enterUnheard is enter for a wait that a waitReader may begin
-// (unheard), which the sweeper peeks at after unheardPeek.
-func (fc *fastConn) enterUnheard(phase int, limit time.Duration, unheard bool) {
-	fc.enterWait(phase, limit, nil, unheard)
-}
-
-func (fc *fastConn) enterWait(phase int, limit time.Duration, uc *upstreamConn, unheard bool) {
 	var ticks int64
 	if limit > 0 {
 		ticks = int64((limit + sweepTick - 1) / sweepTick)
@@ -84,7 +75,20 @@ func (fc *fastConn) enterWait(phase int, limit time.Duration, uc *upstreamConn, 
 	c := &fc.clock
 	c.mu.Lock()
 	c.phase, c.since, c.limit, c.uc = phase, fc.f.ticks.Load(), ticks, uc
-	c.unheardWait = unheard
+	c.unheardWait = false
+	c.mu.Unlock()
+}
+
+// unheard notes that a waitReader's wait for the next request has begun,
+// which the sweeper peeks at after unheardPeek. It is called from within
+// that read (see sendAnswers), after the poller's readiness was reset:
+// a peek made before the reset, had the serving goroutine been held up
+// between enter and the read, would miss bytes coming in between, which
+// the wait does not hear of either.
+func (fc *fastConn) unheard() {
+	c := &fc.clock
+	c.mu.Lock()
+	c.unheardWait, c.unheardSince = true, fc.f.ticks.Load()
 	c.mu.Unlock()
 }
 
@@ -131,7 +135,7 @@ func (fc *fastConn) check(now int64) {
 		return
 	}
 	age := now - c.since
-	if c.unheardWait && age >= int64(unheardPeek/sweepTick) {
+	if c.unheardWait && now-c.unheardSince >= int64(unheardPeek/sweepTick) {
 		c.unheardWait = false
 		if fc.cr.pending() {
 			c.poke = true

@@ -23,7 +23,7 @@ type fastConn struct {
 	r, w    int
 	scanned int // how much of buf[r:w] was searched for a head's end
 	out     *bufio.Writer
-	flush   func() error // out.Flush, made once
+	flush   func() error // sendAnswers, made once
 	cr      *waitReader  // nil: c is not a polled socket
 	resp    fastResponse // the gateway's own answers (errors, refusals)
 	req     fastRequest
@@ -179,7 +179,7 @@ func (fc *fastConn) readHead() (int, int) {
 			if !waitFirst && fc.out.Buffered() > 0 && fc.out.Flush() != nil {
 				return 0, headClosed
 			}
-			fc.enterUnheard(phaseIdle, fc.idleTimeout(), waitFirst)
+			fc.enter(phaseIdle, fc.idleTimeout(), nil)
 			if fc.f.closing.Load() {
 				return 0, headClosed
 			}
@@ -202,6 +202,14 @@ func (fc *fastConn) readHead() (int, int) {
 			return 0, headClosed
 		}
 	}
+}
+
+// sendAnswers is readHead's send for its waitReader: within the read,
+// once the wait has begun, it lets the sweeper peek (see unheard), then
+// flushes the answers.
+func (fc *fastConn) sendAnswers() error {
+	fc.unheard()
+	return fc.out.Flush()
 }
 
 // bareLF reports whether b has a LF without a CR before it.

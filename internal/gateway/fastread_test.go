@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -157,4 +158,89 @@ func TestHalfCloseUnheardEndsConnection(t *testing.T) {
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("after the response: %v, want EOF (the gateway closing)", err)
 	}
+}
+
+// The sweeper's peek at a wait for the next request must come after the
+// wait began (after the waitReader's read reset the poller's readiness),
+// not merely after readHead noted the wait: bytes that come between an
+// early peek and that reset are heard of by neither. Here the serving
+// goroutine is held between the two (as a busy machine may hold it for
+// a tick or more) by a read of the connection that keeps its read lock,
+// and the sweeper (driven by hand) peeks meanwhile; the client's next
+// request comes after that peek and before the wait begins.
+func TestUnheardPeekAfterTheWaitBegan(t *testing.T) {
+	client, server := tcpPair(t)
+	f := &Frontend{g: New(Config{}), headerTimeout: ReadHeaderTimeout}
+	fc := newFastConn(f, server)
+	if fc.cr == nil {
+		t.Fatal("no waitReader for a TCP connection")
+	}
+	const answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	fc.out.WriteString(answer) // the previous request's answer, to be sent as the wait begins
+
+	// Hold the connection's read lock.
+	raw, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	go raw.Read(func(uintptr) bool {
+		close(holding)
+		<-release
+		return true
+	})
+	<-holding
+
+	type result struct{ n, st int }
+	done := make(chan result, 1)
+	go func() {
+		n, st := fc.readHead()
+		done <- result{n, st}
+	}()
+	// readHead notes its wait, then blocks on the read lock.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		fc.clock.mu.Lock()
+		phase := fc.clock.phase
+		fc.clock.mu.Unlock()
+		if phase == phaseIdle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readHead never began its wait")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	// Two ticks pass: the sweeper looks at the connection.
+	for range 2 {
+		fc.check(f.ticks.Add(1))
+	}
+	// The client's next request arrives, then the goroutine goes on.
+	const next = "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+	if _, err := io.WriteString(client, next); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // it arrives
+	close(release)
+
+	// The sweeper goes on ticking, as it does every 10 ms.
+	for range 50 {
+		select {
+		case r := <-done:
+			if r.st != headOK || r.n != len(next) {
+				t.Fatalf("readHead: %d bytes, outcome %d; want %d, headOK", r.n, r.st, len(next))
+			}
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got := make([]byte, len(answer))
+			if _, err := io.ReadFull(client, got); err != nil || string(got) != answer {
+				t.Fatalf("client read %q, %v; want the answer", got, err)
+			}
+			return
+		case <-time.After(sweepTick):
+			fc.check(f.ticks.Add(1))
+		}
+	}
+	server.Close() // ends readHead
+	<-done
+	t.Fatal("the request that came before the wait began was never heard of (it would wait for the idle timeout)")
 }
