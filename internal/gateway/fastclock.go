@@ -93,13 +93,15 @@ func (fc *fastConn) unheard() {
 }
 
 // poked reports whether the sweeper ended the wait because bytes had
-// come unheard of; the wait goes on, and conn's deadline is cleared.
+// come unheard of; the wait goes on, and conn's deadline is cleared,
+// under c.mu: once poke is false the sweeper may time the wait out (or
+// Shutdown wake it), and its deadline in the past must stay.
 func (c *phaseClock) poked(conn net.Conn) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	p := c.poke
 	c.poke = false
-	c.mu.Unlock()
-	if p {
+	if p && !c.timedOut {
 		conn.SetReadDeadline(time.Time{})
 	}
 	return p
