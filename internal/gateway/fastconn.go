@@ -500,10 +500,20 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 		}
 	}()
 	uc.lr.read = 0
+	// The first read of the response may send the request (after a peek
+	// at a reused connection), then wait for the response, when nothing
+	// of the request goes out before: a request too large for bw is
+	// written in part or whole as it is written, and its response could
+	// come before that read began, unheard of, or be taken by the peek
+	// for bytes sent unasked (and the request sent again). Such a
+	// request is written after the peek get left to this exchange, and
+	// its response read plainly.
+	wait := uc.lr.wr != nil && uc.br.Buffered() == 0 && fc.requestFits(uc.bw, body)
+	if !wait && uc.lr.wr != nil && uc.reused && !uc.stillOpen() {
+		return errStaleConn
+	}
 	fc.writeRequest(uc.bw, body)
-	if uc.lr.wr != nil && uc.br.Buffered() == 0 {
-		// The first read of the response sends the request (after a
-		// peek at a reused connection), then waits for the response.
+	if wait {
 		uc.lr.send, uc.lr.peek = uc.flush, uc.reused
 		defer func() { uc.lr.send = nil }()
 	} else if err := uc.bw.Flush(); err != nil {
@@ -528,6 +538,22 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 }
 
 var errClientGone = errors.New("client closed the connection")
+
+// requestFits reports whether the request writeRequest writes, with
+// body, surely fits in bw's free space, so that none of it reaches the
+// connection before bw is flushed. Its request line and Host line are
+// framed as the client's were, its other header lines are some of the
+// client's, and writeRequestTail adds its lines and the body: 256 bytes
+// are more than the framing and names of all of them.
+func (fc *fastConn) requestFits(bw *bufio.Writer, body []byte) bool {
+	req, x := &fc.req, &fc.x
+	n := 256 + len(req.method) + len(req.target) + len(req.host) + len(body) +
+		len(x.fwd[0]) + len(x.fwd[1]) + len(x.fwd[2]) + len(x.requestID[0])
+	for i := range req.n {
+		n += len(req.headers[i].line) + 2
+	}
+	return n <= bw.Available()
+}
 
 // writeRequest writes the request as writeRequest does for net/http's:
 // hop-by-hop headers dropped, the client's X-Forwarded-* and Forwarded

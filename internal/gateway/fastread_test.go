@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -245,4 +248,128 @@ func TestUnheardPeekAfterTheWaitBegan(t *testing.T) {
 	server.Close() // ends readHead
 	<-done
 	t.Fatal("the request that came before the wait began was never heard of (it would wait for the idle timeout)")
+}
+
+// A request too large for the pooled connection's write buffer goes out
+// in part or whole as it is written, before the read that would send
+// its rest and wait begins, so its response may come before that read:
+// it must still be read as the response (not taken for bytes the backend
+// sent unasked while the connection was idle, which would send the
+// request again on another connection, and a POST must never be). The
+// serving goroutine is held before that read by a read of the pooled
+// connection that keeps its read lock, as a busy machine may hold it
+// (it may also be held before it sends anything, as good).
+func TestLargeRequestAnsweredBeforeTheWaitIsNotSentTwice(t *testing.T) {
+	frontOnly(t)
+	var posts atomic.Int32
+	answered := make(chan struct{}, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		io.WriteString(w, "ok")
+		if r.Method == http.MethodPost {
+			w.(http.Flusher).Flush()
+			answered <- struct{}{}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	g, front := newTestGateway(t, Config{}, route(testHost, backend))
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	h := "Host: " + testHost + "\r\n"
+	io.WriteString(c, "GET / HTTP/1.1\r\n"+h+"\r\n")
+	if got := readResponses(t, br, 1); got[0] != "200 ok" {
+		t.Fatalf("first response %q", got[0])
+	}
+	// Its connection to the backend is pooled: hold its read lock.
+	var uc *upstreamConn
+	for deadline := time.Now().Add(5 * time.Second); uc == nil; {
+		g.fwd.mu.Lock()
+		if l := g.fwd.idle[addrOf(backend)]; len(l) == 1 {
+			uc = l[0]
+		}
+		g.fwd.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was not pooled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	raw, err := uc.conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	go raw.Read(func(uintptr) bool {
+		close(holding)
+		<-release
+		return true
+	})
+	<-holding
+	body := strings.Repeat("x", 8000) // over the 4 KiB write buffer
+	io.WriteString(c, "POST /p HTTP/1.1\r\n"+h+"Content-Length: 8000\r\n\r\n"+body)
+	select {
+	case <-answered:
+		time.Sleep(20 * time.Millisecond) // the response arrives
+	case <-time.After(200 * time.Millisecond):
+		// Held before anything of it was sent (a peek first): as
+		// good, once released.
+	}
+	close(release)
+	if got := readResponses(t, br, 1); got[0] != "200 ok" {
+		t.Fatalf("POST's response %q", got[0])
+	}
+	if n := posts.Load(); n != 1 {
+		t.Fatalf("the backend got the POST %d times", n)
+	}
+}
+
+// countingWriter counts the bytes written to it.
+type countingWriter struct{ n int }
+
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// requestFits is a bound: a request it says fits is not written to the
+// connection, in whole or part, before its buffer is flushed. And a
+// plain request does fit.
+func TestRequestFitsBoundsWriteRequest(t *testing.T) {
+	fitted := 0
+	for _, extra := range []int{0, 1, 7, 100, 1000, 3000, 3900, 4000} {
+		for bodyLen := 0; bodyLen <= 4200; bodyLen += 37 {
+			head := "POST /p?q=1 HTTP/1.1\r\nHost: " + testHost + "\r\nAccept: */*\r\n" +
+				"X-Long: " + strings.Repeat("v", extra) + "\r\n" +
+				"Content-Length: " + strconv.Itoa(bodyLen) + "\r\nConnection: keep-alive\r\n" +
+				"X-Forwarded-For: 10.0.0.1\r\nX-Request-Id: abc\r\n\r\n"
+			fc := &fastConn{hasPeer: true}
+			if !parseHead([]byte(head), &fc.req) {
+				t.Fatalf("head not parsed: %q", head)
+			}
+			fc.x.fwd = [3]string{"192.168.100.200", testHost, "http"}
+			fc.x.id[0] = newRequestID()
+			fc.x.requestID = fc.x.id[:1:1]
+			body := []byte(strings.Repeat("b", bodyLen))
+			var cw countingWriter
+			bw := bufio.NewWriterSize(&cw, 4<<10)
+			fits := fc.requestFits(bw, body)
+			fc.writeRequest(bw, body)
+			if fits && cw.n > 0 {
+				t.Fatalf("extra %d, body %d: fits, but %d bytes were written before the flush", extra, bodyLen, cw.n)
+			}
+			if fits {
+				fitted++
+			}
+			if extra == 0 && bodyLen == 0 && !fits {
+				t.Fatal("a plain request does not fit")
+			}
+		}
+	}
+	if fitted == 0 {
+		t.Fatal("nothing fitted")
+	}
 }
