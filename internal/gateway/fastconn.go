@@ -507,14 +507,15 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 	// come before that read began, unheard of, or be taken by the peek
 	// for bytes sent unasked (and the request sent again). Such a
 	// request is written after the peek get left to this exchange, and
-	// its response read plainly.
-	wait := uc.lr.wr != nil && uc.br.Buffered() == 0 && fc.requestFits(uc.bw, body)
+	// its response read plainly. So is a new connection's first: a
+	// backend that speaks first would not be heard of.
+	wait := uc.lr.wr != nil && uc.reused && uc.br.Buffered() == 0 && fc.requestFits(uc.bw, body)
 	if !wait && uc.lr.wr != nil && uc.reused && !uc.stillOpen() {
 		return errStaleConn
 	}
 	fc.writeRequest(uc.bw, body)
 	if wait {
-		uc.lr.send, uc.lr.peek = uc.flush, uc.reused
+		uc.lr.send = uc.flush
 		defer func() { uc.lr.send = nil }()
 	} else if err := uc.bw.Flush(); err != nil {
 		return err

@@ -373,3 +373,25 @@ func TestRequestFitsBoundsWriteRequest(t *testing.T) {
 		t.Fatal("nothing fitted")
 	}
 }
+
+// A backend that speaks first on a new connection, then says nothing,
+// gets a 502 at once: its greeting is a malformed response. Were it to
+// come before a waitReader began, it would not be heard of, and the
+// request would wait for the response-header timeout; so the first
+// request on a connection is read plainly. (Here the greeting comes
+// after the gateway's read began, which the test cannot change: the
+// gateway goes from connecting to reading in microseconds.)
+func TestBackendSpeakingFirstIsHeard(t *testing.T) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	addr, _ := scriptedBackend(t, func(c net.Conn, br *bufio.Reader) {
+		io.WriteString(c, "HELLO\r\n")
+		<-done
+	})
+	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev",
+		Backends: []Backend{{ID: "a", Addr: addr}}})
+	resp, _ := rawRoundTripWithin(t, front.Listener.Addr().String(), "GET / HTTP/1.1\r\nHost: "+testHost+"\r\n\r\n", 5*time.Second)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+}

@@ -138,10 +138,9 @@ type headerLimit struct {
 
 	// The fast path's exchange hands its request's write to the first
 	// Read after it, which sends it and waits before reading (see
-	// waitReader), peeking first at a reused connection.
+	// waitReader), peeking first: it is a reused connection.
 	wr   *waitReader // nil: c is not a polled socket
 	send func() error
-	peek bool
 }
 
 var errResponseHeaderTooBig = errors.New("backend sent response headers over the limit")
@@ -158,7 +157,7 @@ func (l *headerLimit) Read(p []byte) (int, error) {
 	if l.send != nil {
 		send := l.send
 		l.send = nil
-		n, err = l.wr.read(p, send, l.peek)
+		n, err = l.wr.read(p, send, true)
 	} else {
 		n, err = l.c.Read(p)
 	}
