@@ -169,6 +169,15 @@ func (b *bench) run() error {
 	if err := b.serverlessScenarios(); err != nil {
 		return err
 	}
+	// The proxies are compared on a server that runs only what they
+	// measure: the earlier scenarios' instances, whose stats it collects
+	// and whose stages it autoscales, would cost it CPU nginx and haproxy
+	// do not pay.
+	for _, stack := range []string{"fx", "fxs"} {
+		if _, err := b.cli(b.dir, "rm", stack); err != nil {
+			return err
+		}
+	}
 	if err := b.proxyScenarios(); err != nil {
 		return err
 	}
