@@ -183,18 +183,7 @@ func TestUnheardPeekAfterTheWaitBegan(t *testing.T) {
 	const answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 	fc.out.WriteString(answer) // the previous request's answer, to be sent as the wait begins
 
-	// Hold the connection's read lock.
-	raw, err := server.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	holding, release := make(chan struct{}), make(chan struct{})
-	go raw.Read(func(uintptr) bool {
-		close(holding)
-		<-release
-		return true
-	})
-	<-holding
+	release := holdReadLock(t, server)
 
 	type result struct{ n, st int }
 	done := make(chan result, 1)
@@ -301,17 +290,7 @@ func TestLargeRequestAnsweredBeforeTheWaitIsNotSentTwice(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	raw, err := uc.conn.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	holding, release := make(chan struct{}), make(chan struct{})
-	go raw.Read(func(uintptr) bool {
-		close(holding)
-		<-release
-		return true
-	})
-	<-holding
+	release := holdReadLock(t, uc.conn)
 	body := strings.Repeat("x", 8000) // over the 4 KiB write buffer
 	io.WriteString(c, "POST /p HTTP/1.1\r\n"+h+"Content-Length: 8000\r\n\r\n"+body)
 	select {
@@ -394,4 +373,23 @@ func TestBackendSpeakingFirstIsHeard(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("status %d, want 502", resp.StatusCode)
 	}
+}
+
+// holdReadLock holds c's read lock, as a read of c in progress does,
+// until release is closed: a read the code under test begins on c waits
+// before it resets the poller's readiness.
+func holdReadLock(t *testing.T, c net.Conn) (release chan struct{}) {
+	t.Helper()
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	go raw.Read(func(uintptr) bool {
+		close(holding)
+		<-release
+		return true
+	})
+	<-holding
+	return release
 }
