@@ -23,9 +23,11 @@ import (
 // before it reads. Anything that arrives after that start is heard of.
 // What arrived before it is not, so a waitReader serves only where
 // nothing can be owed then:
-//   - a backend's response, when send writes its request. Before the
-//     write it peeks, as get does before a reuse, so a connection the
-//     backend closed, or bytes it sent unasked, are found as before.
+//   - a backend's response on a reused connection, when send writes its
+//     whole request (one that fits in the write buffer; exchangeHead
+//     says why). Before the write it peeks, as get does before a reuse,
+//     so a connection the backend closed, or bytes it sent unasked,
+//     are found as before.
 //   - a client's next request, when send writes the previous response
 //     and nothing unread was left after the last request. A client
 //     that pipelines may have sent more since that last read, which is
