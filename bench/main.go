@@ -754,12 +754,24 @@ func randHex(n int) string {
 
 // procCPU is a process's user+system CPU time from /proc/<pid>/stat.
 func procCPU(pid int) time.Duration {
+	return statCPU(statFields(pid))
+}
+
+// statFields are the fields of /proc/<pid>/stat after the command name
+// (which may hold spaces), or nil.
+func statFields(pid int) []string {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+}
+
+// statCPU is the user and system time in stat fields f.
+func statCPU(f []string) time.Duration {
+	if len(f) < 13 {
 		return 0
 	}
-	// Fields after the command name (which may hold spaces) start after ')'.
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
@@ -775,13 +787,10 @@ func groupCPU(pgid int) time.Duration {
 		if err != nil {
 			continue
 		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-		if g, _ := strconv.Atoi(f[2]); g == pgid {
-			total += procCPU(pid)
+		if f := statFields(pid); len(f) > 2 {
+			if g, _ := strconv.Atoi(f[2]); g == pgid {
+				total += statCPU(f)
+			}
 		}
 	}
 	return total
