@@ -40,11 +40,7 @@ func TestChunkedResponseWithAmbiguousFramingEndsConnection(t *testing.T) {
 				}
 			})
 			_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "a", Addr: addr}}})
-			c, err := net.Dial("tcp", front.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := dialFront(t, front)
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+testHost+"\r\n\r\n")
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			got, err := io.ReadAll(c)
@@ -71,11 +67,7 @@ func TestChunkedResponseValidFramingKeepsConnection(t *testing.T) {
 		}
 	})
 	_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "a", Addr: addr}}})
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	for i := range 2 {
@@ -134,11 +126,7 @@ func TestPipelinedResponseNotHeldBehindSlowBackend(t *testing.T) {
 	t.Cleanup(backend.Close)
 	t.Cleanup(func() { close(release) })
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	h := "Host: " + testHost + "\r\n"
 	io.WriteString(c, "GET /fast HTTP/1.1\r\n"+h+"\r\nGET /slow HTTP/1.1\r\n"+h+"\r\n")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -151,11 +139,7 @@ func TestPipelinedResponseNotHeldBehindSlowBackend(t *testing.T) {
 func TestPipelinedResponseNotHeldBehindSlowBody(t *testing.T) {
 	backend, _ := markedBackend(t, "a")
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	h := "Host: " + testHost + "\r\n"
 	big := strings.Repeat("x", 8<<10) // more than the connection's buffer holds
 	io.WriteString(c, "GET /1 HTTP/1.1\r\n"+h+"\r\nPOST /2 HTTP/1.1\r\n"+h+"Content-Length: "+strconv.Itoa(len(big)+1)+"\r\n\r\n"+big)
@@ -188,28 +172,6 @@ func TestHeadWithBareLFLinesIsAnswered(t *testing.T) {
 			}
 		})
 	}
-}
-
-// rawRoundTripWithin is rawRoundTrip with a deadline of d.
-func rawRoundTripWithin(t *testing.T, addr, raw string, d time.Duration) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(d))
-	io.WriteString(conn, raw)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
 }
 
 // Of two X-Request-Id headers the first is the request's id, as

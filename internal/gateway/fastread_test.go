@@ -119,10 +119,7 @@ func TestPipelinedRequestUnheardIsServed(t *testing.T) {
 	t.Cleanup(backend.Close)
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
 	for i := range 5 {
-		c, err := net.Dial("tcp", front.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dialFront(t, front)
 		h := "Host: " + testHost + "\r\n"
 		io.WriteString(c, "GET /a HTTP/1.1\r\n"+h+"\r\n")
 		time.Sleep(time.Millisecond) // read alone, before /b comes
@@ -147,11 +144,7 @@ func TestHalfCloseUnheardEndsConnection(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+testHost+"\r\n\r\n")
 	time.Sleep(time.Millisecond)
 	c.(*net.TCPConn).CloseWrite()
@@ -265,11 +258,7 @@ func TestLargeRequestAnsweredBeforeTheWaitIsNotSentTwice(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	g, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	h := "Host: " + testHost + "\r\n"

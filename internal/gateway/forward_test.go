@@ -113,11 +113,7 @@ func TestForwarderForwardsEarlyHints(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
@@ -398,11 +394,7 @@ func TestForwarderTimeoutWhileReadingBody(t *testing.T) {
 	rt := route(testHost, backend)
 	rt.Timeout = 200 * time.Millisecond
 	_, front := newTestGateway(t, Config{}, rt)
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: 100\r\n\r\nonly ten b", testHost)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)

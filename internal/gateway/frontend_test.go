@@ -84,11 +84,7 @@ func readResponses(t *testing.T, br *bufio.Reader, n int) []string {
 func TestFrontendPipelinesAndHandsOver(t *testing.T) {
 	backend, _ := markedBackend(t, "a")
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	h := "Host: " + testHost + "\r\n"
 	io.WriteString(c, "GET /1 HTTP/1.1\r\n"+h+"\r\n"+
@@ -113,11 +109,7 @@ func TestFrontendPipelinesAndHandsOver(t *testing.T) {
 func TestFrontendReadsBodiesInPieces(t *testing.T) {
 	backend, _ := markedBackend(t, "a")
 	_, front := newTestGateway(t, Config{}, route(testHost, backend))
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
 	for _, size := range []int{10, 3000, 20000, fastBodyMax} {
@@ -168,11 +160,7 @@ func TestFrontendRelaysFramings(t *testing.T) {
 				}
 			})
 			_, front := newTestGateway(t, Config{}, Route{Host: testHost, Stack: "hello", Stage: "dev", Backends: []Backend{{ID: "a", Addr: addr}}})
-			c, err := net.Dial("tcp", front.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := dialFront(t, front)
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			br := bufio.NewReader(c)
 			for i := range 2 { // the client's connection stays usable
@@ -236,11 +224,7 @@ func TestFrontendTimeouts(t *testing.T) {
 	rt := route(testHost, backend)
 	rt.IdleTimeout = 150 * time.Millisecond
 	_, front := newTestGateway(t, Config{}, rt)
-	c, err := net.Dial("tcp", front.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialFront(t, front)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
 	br := bufio.NewReader(c)

@@ -137,12 +137,18 @@ func decodeSeen(t *testing.T, body []byte) seen {
 // headers net/http's client would not let us send.
 func rawRoundTrip(t *testing.T, addr, raw string) (*http.Response, []byte) {
 	t.Helper()
+	return rawRoundTripWithin(t, addr, raw, 10*time.Second)
+}
+
+// rawRoundTripWithin is rawRoundTrip with a deadline of d.
+func rawRoundTripWithin(t *testing.T, addr, raw string, d time.Duration) (*http.Response, []byte) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(d))
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +162,18 @@ func rawRoundTrip(t *testing.T, addr, raw string) (*http.Response, []byte) {
 		t.Fatal(err)
 	}
 	return resp, body
+}
+
+// dialFront opens a connection to a test gateway, closed when the test
+// ends.
+func dialFront(t *testing.T, front *httptest.Server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // rawBackend answers every request on every connection with the exact
