@@ -23,7 +23,7 @@ type fastConn struct {
 	r, w    int
 	scanned int // how much of buf[r:w] was searched for a head's end
 	out     *bufio.Writer
-	flush   func() error // sendAnswers, made once
+	answers func() error // sendAnswers, made once
 	cr      *waitReader  // nil: c is not a polled socket
 	resp    fastResponse // the gateway's own answers (errors, refusals)
 	req     fastRequest
@@ -188,7 +188,7 @@ func (fc *fastConn) readHead() (int, int) {
 		var err error
 		if waitFirst {
 			waitFirst = false
-			n, err = fc.cr.read(fc.buf[fc.w:], fc.flush, false)
+			n, err = fc.cr.read(fc.buf[fc.w:], fc.answers, false)
 		} else {
 			n, err = fc.c.Read(fc.buf[fc.w:])
 		}
@@ -509,8 +509,9 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 	// request is written after the peek get left to this exchange, and
 	// its response read plainly. So is a new connection's first: a
 	// backend that speaks first would not be heard of.
-	wait := uc.lr.wr != nil && uc.reused && uc.br.Buffered() == 0 && fc.requestFits(uc.bw, body)
-	if !wait && uc.lr.wr != nil && uc.reused && !uc.stillOpen() {
+	peekHere := uc.reused && uc.lr.wr != nil // get left the peek to this exchange
+	wait := peekHere && uc.br.Buffered() == 0 && fc.requestFits(uc.bw, body)
+	if peekHere && !wait && !uc.stillOpen() {
 		return errStaleConn
 	}
 	fc.writeRequest(uc.bw, body)

@@ -253,7 +253,7 @@ func (c *prefixConn) CloseWrite() error {
 func newFastConn(f *Frontend, c net.Conn) *fastConn {
 	fc := &fastConn{f: f, c: c, buf: make([]byte, 4<<10)}
 	fc.out = bufio.NewWriterSize(c, 4<<10)
-	fc.flush = fc.sendAnswers
+	fc.answers = fc.sendAnswers
 	fc.cr = newWaitReader(c)
 	fc.resp.h = make(http.Header, 8)
 	fc.peer, fc.hasPeer, fc.trustedPeer = peerOf(c, f.g)
