@@ -35,6 +35,7 @@ type fastConn struct {
 	// X-Forwarded-* net/http's path knows how to believe.
 	trustedPeer bool
 	idle        time.Duration // after the current request: its route's IdleTimeout
+	wb          writeBound    // how long a write to the client may block (writestall.go)
 	hostKey     []byte        // the last Host, and its string: most connections ask one host
 	host        string
 	pathKey     []byte // the last path, and its unescaped string

@@ -82,6 +82,7 @@ type strictConn struct {
 	err     error  // to return after out and then
 	scratch []byte
 	idle    atomic.Int64 // a time.Duration: the connection's idle timeout, 0 for the server's; see idle.go
+	wb      writeBound   // how long a write may block (writestall.go)
 }
 
 func (c *strictConn) Read(p []byte) (int, error) {

@@ -219,6 +219,7 @@ func strictNetHTTP(t *testing.T, g *Gateway) *httptest.Server {
 	front.Config.ReadHeaderTimeout = ReadHeaderTimeout
 	front.Config.MaxHeaderBytes = MaxHeaderBytes
 	front.Config.IdleTimeout = IdleTimeout
+	front.Config.ConnContext = ConnContext
 	front.Start()
 	t.Cleanup(func() {
 		front.Close()

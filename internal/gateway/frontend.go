@@ -252,7 +252,7 @@ func (c *prefixConn) CloseWrite() error {
 // newFastConn sets up the state of one client connection.
 func newFastConn(f *Frontend, c net.Conn) *fastConn {
 	fc := &fastConn{f: f, c: c, buf: make([]byte, 4<<10)}
-	fc.out = bufio.NewWriterSize(c, 4<<10)
+	fc.out = bufio.NewWriterSize((*clientOut)(fc), 4<<10)
 	fc.answers = fc.sendAnswers
 	fc.cr = newWaitReader(c)
 	fc.resp.h = make(http.Header, 8)

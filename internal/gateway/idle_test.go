@@ -12,13 +12,19 @@ import (
 	"time"
 )
 
-// deadlineConn records the read deadlines set on it.
+// deadlineConn records the deadlines set on it.
 type deadlineConn struct {
-	net.Conn // nil: only SetReadDeadline is used
-	got      time.Time
+	net.Conn // nil: only the deadlines are used
+	got      time.Time   // the last read deadline
+	writes   []time.Time // the write deadlines
 }
 
 func (c *deadlineConn) SetReadDeadline(t time.Time) error { c.got = t; return nil }
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.writes = append(c.writes, t)
+	return nil
+}
 
 // TestStrictConnIdleDeadline: only the server's idle deadline (further
 // away than ReadHeaderTimeout + 1s) is replaced, and only on a

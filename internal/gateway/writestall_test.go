@@ -1,0 +1,205 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// streamingBackend answers with an endless body and reports, on the
+// channel it returns, the error that ended its writes: the gateway
+// closed its connection.
+func streamingBackend(t *testing.T) (*httptest.Server, <-chan error) {
+	ended := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 32<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				ended <- err
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, ended
+}
+
+// dialSmallBuffer dials the gateway with a small receive buffer, so that
+// a client that does not read stalls the gateway's writes soon.
+func dialSmallBuffer(t *testing.T, front *httptest.Server) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		})
+	}}
+	c, err := d.Dial("tcp", front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A client that stops reading its response has its connection closed
+// after the route's idle timeout (and at most half as long again), and
+// the backend's connection goes with it, as an ALB's idle timeout would
+// close both.
+func TestClientThatStopsReadingIsCut(t *testing.T) {
+	backend, ended := streamingBackend(t)
+	rt := route(testHost, backend)
+	rt.IdleTimeout = 200 * time.Millisecond
+	_, front := newTestGateway(t, Config{}, rt)
+	c := dialSmallBuffer(t, front)
+	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
+	select {
+	case err := <-ended:
+		t.Logf("backend's write ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway still writes to a client that has read nothing for 10s")
+	}
+	// What the socket buffers held is still there; then the connection ends.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		t.Fatalf("client's connection still open after reading %d bytes", n)
+	}
+}
+
+// The bound is on each write, not on the response: a client that reads
+// slowly but steadily gets the whole body, though it takes many idle
+// timeouts.
+func TestSlowReaderGetsWholeBody(t *testing.T) {
+	const size = 1 << 20
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		chunk := make([]byte, 32<<10)
+		for range size / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	rt := route(testHost, backend)
+	rt.IdleTimeout = 300 * time.Millisecond
+	_, front := newTestGateway(t, Config{}, rt)
+	c := dialSmallBuffer(t, front)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
+	br := bufio.NewReaderSize(c, 4<<10)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	buf := make([]byte, 16<<10)
+	var got int
+	for {
+		n, err := res.Body.Read(buf)
+		got += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d of %d bytes in %v: %v", got, size, time.Since(start), err)
+		}
+		time.Sleep(10 * time.Millisecond) // about 1.6 MB/s at most
+	}
+	if got != size {
+		t.Fatalf("got %d bytes, want %d", got, size)
+	}
+	if took := time.Since(start); took < 3*rt.IdleTimeout {
+		t.Fatalf("read in %v: too fast to show that a response may outlast the idle timeout", took)
+	}
+}
+
+// writeBound sets a deadline at the first write and again only when
+// less than the idle timeout is left of it; a deadline its user sets
+// stays until cleared, and clearing it leaves the bound's.
+func TestWriteBoundSetsDeadlineLazily(t *testing.T) {
+	const d = 100 * time.Millisecond
+	var b writeBound
+	c := &deadlineConn{}
+	b.before(c, d)
+	if len(c.writes) != 1 || time.Until(c.writes[0]) < d || time.Until(c.writes[0]) > d+d/2 {
+		t.Fatalf("first write: deadlines %v, want one about %v away", c.writes, d+d/2)
+	}
+	b.before(c, d)
+	if len(c.writes) != 1 {
+		t.Fatalf("second write at once: deadlines %v, want still one", c.writes)
+	}
+	time.Sleep(d/2 + 10*time.Millisecond)
+	b.before(c, d)
+	if len(c.writes) != 2 {
+		t.Fatalf("write with less than %v left: deadlines %v, want a second", d, c.writes)
+	}
+
+	past := time.Unix(1, 0)
+	b.setWriteDeadline(c, past)
+	b.before(c, d)
+	if len(c.writes) != 3 || !c.writes[2].Equal(past) {
+		t.Fatalf("after the user's deadline: %v, want it last and kept", c.writes)
+	}
+	b.setWriteDeadline(c, time.Time{})
+	if len(c.writes) != 4 || !c.writes[3].IsZero() {
+		t.Fatalf("user's deadline cleared: %v, want it cleared on the connection", c.writes)
+	}
+	b.before(c, d)
+	if len(c.writes) != 5 || c.writes[4].IsZero() {
+		t.Fatalf("write after the clear: %v, want the bound set again", c.writes)
+	}
+	b.setWriteDeadline(c, time.Time{}) // net/http after every request
+	if len(c.writes) != 5 {
+		t.Fatalf("clearing with no user's deadline: %v, want the bound's kept", c.writes)
+	}
+}
+
+// A WebSocket client that stops reading while its backend keeps sending
+// is cut off the same way, with the backend's connection.
+func TestWebsocketClientThatStopsReadingIsCut(t *testing.T) {
+	ended := make(chan error, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			ended <- err
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			wsAccept(r.Header.Get("Sec-Websocket-Key")))
+		msg := make([]byte, 32<<10)
+		for {
+			if err := wsWrite(brw, wsBinary, msg, false); err != nil {
+				ended <- err
+				return
+			}
+			if err := brw.Flush(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}))
+	t.Cleanup(backend.Close)
+	rt := route(testHost, backend)
+	rt.IdleTimeout = 200 * time.Millisecond
+	_, front := newTestGateway(t, Config{}, rt)
+	c := dialSmallBuffer(t, front)
+	fmt.Fprint(c, crlf("GET /feed HTTP/1.1", "Host: "+testHost, "Connection: Upgrade", "Upgrade: websocket",
+		"Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "", ""))
+	select {
+	case err := <-ended:
+		t.Logf("backend's write ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway still relays to a WebSocket client that has read nothing for 10s")
+	}
+}
