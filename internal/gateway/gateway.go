@@ -231,6 +231,9 @@ func (g *Gateway) CloseIdleConnections() {
 // retrier), release.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now(), path: r.URL.Path}
+	if r.ProtoMajor == 2 {
+		x.stream = http.NewResponseController(w)
+	}
 	x.setRequestID(r.Header)
 	if g.onRequest != nil {
 		defer g.report(x, r)
@@ -423,6 +426,12 @@ type exchange struct {
 	sticky      bool
 	stickyToken string
 
+	// stream is the HTTP/2 stream's controller, whose write deadline wb
+	// sets as a connection's (writestall.go); nil on HTTP/1.x, where
+	// the connection itself is bounded.
+	stream *http.ResponseController
+	wb     writeBound
+
 	tried []Backend  // backends failed by earlier attempts; allocated on retry only
 	body  replayBody // the outbound body's wrapper, when the request has a body
 
@@ -457,6 +466,13 @@ func (x *exchange) WriteHeader(code int) {
 func (x *exchange) Write(p []byte) (int, error) {
 	if x.status == 0 {
 		x.status = http.StatusOK
+	}
+	if x.stream != nil {
+		d := IdleTimeout
+		if x.route != nil && x.route.IdleTimeout > 0 {
+			d = x.route.IdleTimeout
+		}
+		x.wb.before(x.stream, d)
 	}
 	n, err := x.w.Write(p)
 	x.bytes += int64(n)

@@ -14,7 +14,7 @@ import (
 
 // deadlineConn records the deadlines set on it.
 type deadlineConn struct {
-	net.Conn // nil: only the deadlines are used
+	net.Conn             // nil: only the deadlines are used
 	got      time.Time   // the last read deadline
 	writes   []time.Time // the write deadlines
 }
@@ -148,7 +148,7 @@ func strictFront(t *testing.T, h http.Handler, overTLS bool) (addr string, dial 
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
-		IdleTimeout: IdleTimeout, ConnContext: ConnContext}
+		IdleTimeout: IdleTimeout, ConnContext: ConnContext, HTTP2: HTTP2Config()}
 	var cert tls.Certificate
 	if overTLS {
 		cert, roots = selfSigned(t)

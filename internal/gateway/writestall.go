@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -26,9 +26,11 @@ import (
 // once per half idle timeout rather than for every write.
 //
 // It covers HTTP/1.x connections, the fast path's and net/http's, plain
-// and TLS, and the WebSockets upgraded on them. HTTP/2 connections are
-// left as net/http serves them: a client there stalls a stream through
-// flow control, which no write deadline bounds.
+// and TLS, and the WebSockets upgraded on them. An HTTP/2 client stalls
+// a stream through flow control rather than its connection, so on
+// HTTP/2 the bound is the stream's write deadline (exchange.Write), and
+// a connection that takes no bytes for IdleTimeout is closed by the
+// server's HTTP2.WriteByteTimeout (HTTP2Config).
 
 // writeBound is a connection's lazily set write deadline.
 type writeBound struct {
@@ -40,9 +42,15 @@ type writeBound struct {
 
 var boundEpoch = time.Now()
 
+// writeDeadliner is what a writeBound bounds: a connection, or an
+// HTTP/2 stream's http.ResponseController.
+type writeDeadliner interface {
+	SetWriteDeadline(time.Time) error
+}
+
 // before is called before each write on c: it sets the write deadline
 // when less than d is left of the one set.
-func (b *writeBound) before(c net.Conn, d time.Duration) {
+func (b *writeBound) before(c writeDeadliner, d time.Duration) {
 	if b.held.Load() {
 		return
 	}
@@ -58,7 +66,7 @@ func (b *writeBound) before(c net.Conn, d time.Duration) {
 
 // setWriteDeadline applies a deadline the connection's user sets. A zero
 // one clears the user's, and leaves the bound's in force.
-func (b *writeBound) setWriteDeadline(c net.Conn, t time.Time) error {
+func (b *writeBound) setWriteDeadline(c writeDeadliner, t time.Time) error {
 	if t.IsZero() {
 		b.held.Store(false)
 		if b.until.Load() != 0 {
@@ -106,4 +114,11 @@ func (o *clientOut) Write(p []byte) (int, error) {
 	fc := (*fastConn)(o)
 	fc.wb.before(fc.c, fc.idleTimeout())
 	return fc.c.Write(p)
+}
+
+// HTTP2Config is for http.Server.HTTP2 of a gateway server that serves
+// HTTP/2: a connection on which nothing could be written for
+// IdleTimeout is closed.
+func HTTP2Config() *http.HTTP2Config {
+	return &http.HTTP2Config{WriteByteTimeout: IdleTimeout}
 }

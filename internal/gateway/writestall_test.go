@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -201,5 +202,41 @@ func TestWebsocketClientThatStopsReadingIsCut(t *testing.T) {
 		t.Logf("backend's write ended: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the gateway still relays to a WebSocket client that has read nothing for 10s")
+	}
+}
+
+// On HTTP/2 a client stalls a stream through flow control, not its
+// connection: a client that reads nothing of a body gets its stream
+// reset after the route's idle timeout (and at most half as long
+// again), and the backend's connection is closed.
+func TestHTTP2ClientThatStopsReadingIsCut(t *testing.T) {
+	backend, ended := streamingBackend(t)
+	g := New(Config{})
+	rt := route(testHost, backend)
+	rt.IdleTimeout = 200 * time.Millisecond
+	g.Update(NewRouteTable([]Route{rt}))
+	t.Cleanup(g.CloseIdleConnections)
+	addr, _, roots := strictFront(t, g, true)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: testHost}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/big", nil)
+	req.Host = testHost
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.ProtoMajor != 2 {
+		t.Fatalf("served over %s, want HTTP/2", res.Proto)
+	}
+	select {
+	case err := <-ended:
+		t.Logf("backend's write ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway still writes to an HTTP/2 stream whose client has read nothing for 10s")
+	}
+	// The stream was reset: what the client's window held, then an error.
+	if _, err := io.Copy(io.Discard, res.Body); err == nil {
+		t.Fatal("the body ended cleanly; want the stream reset")
 	}
 }
