@@ -56,7 +56,9 @@ func (l strictListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &strictConn{Conn: c}, nil
+	sc := &strictConn{}
+	sc.Conn = &boundConn{Conn: c, idle: &sc.idle}
+	return sc, nil
 }
 
 // rejectedLine replaces a rejected request's offending header line: a
@@ -82,7 +84,6 @@ type strictConn struct {
 	err     error  // to return after out and then
 	scratch []byte
 	idle    atomic.Int64 // a time.Duration: the connection's idle timeout, 0 for the server's; see idle.go
-	wb      writeBound   // how long a write may block (writestall.go)
 }
 
 func (c *strictConn) Read(p []byte) (int, error) {

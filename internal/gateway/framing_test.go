@@ -212,9 +212,12 @@ func strictGateway(t *testing.T, g *Gateway) *httptest.Server {
 
 // strictNetHTTP serves g over a StrictListener with the recommended
 // server settings, as the server package serves HTTPS/1.1.
-func strictNetHTTP(t *testing.T, g *Gateway) *httptest.Server {
+func strictNetHTTP(t *testing.T, g *Gateway, wrap func(net.Listener) net.Listener) *httptest.Server {
 	t.Helper()
 	front := httptest.NewUnstartedServer(g)
+	if wrap != nil {
+		front.Listener = wrap(front.Listener)
+	}
 	front.Listener = StrictListener(front.Listener)
 	front.Config.ReadHeaderTimeout = ReadHeaderTimeout
 	front.Config.MaxHeaderBytes = MaxHeaderBytes

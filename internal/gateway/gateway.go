@@ -468,15 +468,32 @@ func (x *exchange) Write(p []byte) (int, error) {
 		x.status = http.StatusOK
 	}
 	if x.stream != nil {
-		d := IdleTimeout
-		if x.route != nil && x.route.IdleTimeout > 0 {
-			d = x.route.IdleTimeout
-		}
-		x.wb.before(x.stream, d)
+		return x.writeStream(p)
 	}
 	n, err := x.w.Write(p)
 	x.bytes += int64(n)
 	return n, err
+}
+
+// writeStream writes p to an HTTP/2 stream a streamPiece at a time, each
+// under the stream's write deadline (writestall.go).
+func (x *exchange) writeStream(p []byte) (int, error) {
+	d := IdleTimeout
+	if x.route != nil && x.route.IdleTimeout > 0 {
+		d = x.route.IdleTimeout
+	}
+	var total int
+	for len(p) > 0 {
+		x.wb.before(x.stream, d)
+		n, err := x.w.Write(p[:min(len(p), streamPiece)])
+		total += n
+		x.bytes += int64(n)
+		if err != nil {
+			return total, err
+		}
+		p = p[n:]
+	}
+	return total, nil
 }
 
 // Flush lets ReverseProxy stream (text/event-stream, unknown lengths).

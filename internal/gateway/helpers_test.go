@@ -71,10 +71,20 @@ var viaNetHTTP = os.Getenv("SLIPWAY_TEST_GATEWAY_NETHTTP") == "1"
 // settings. front.Config is that fallback.
 func serveTestGateway(t *testing.T, g *Gateway) *httptest.Server {
 	t.Helper()
+	return serveTestGatewayOn(t, g, nil)
+}
+
+// serveTestGatewayOn is serveTestGateway with the test server's listener
+// wrapped by wrap, when not nil.
+func serveTestGatewayOn(t *testing.T, g *Gateway, wrap func(net.Listener) net.Listener) *httptest.Server {
+	t.Helper()
 	if viaNetHTTP {
-		return strictNetHTTP(t, g)
+		return strictNetHTTP(t, g, wrap)
 	}
 	front := httptest.NewUnstartedServer(g)
+	if wrap != nil {
+		front.Listener = wrap(front.Listener)
+	}
 	front.Config.ReadHeaderTimeout = ReadHeaderTimeout
 	front.Config.MaxHeaderBytes = MaxHeaderBytes
 	front.Config.IdleTimeout = IdleTimeout

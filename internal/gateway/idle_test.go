@@ -148,7 +148,7 @@ func strictFront(t *testing.T, h http.Handler, overTLS bool) (addr string, dial 
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
-		IdleTimeout: IdleTimeout, ConnContext: ConnContext, HTTP2: HTTP2Config()}
+		IdleTimeout: IdleTimeout, ConnContext: ConnContext}
 	var cert tls.Certificate
 	if overTLS {
 		cert, roots = selfSigned(t)

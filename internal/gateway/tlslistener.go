@@ -88,7 +88,10 @@ func (l *strictTLSListener) run() {
 }
 
 // handshake completes c's TLS handshake and queues it for Accept.
-func (l *strictTLSListener) handshake(c net.Conn) {
+func (l *strictTLSListener) handshake(raw net.Conn) {
+	// The bound on stalled writes goes under TLS: a write that times
+	// out leaves a tls.Conn unusable, and the bound's may go on.
+	c := &boundConn{Conn: raw}
 	tc := tls.Server(c, l.config)
 	_ = c.SetDeadline(time.Now().Add(TLSHandshakeTimeout))
 	if err := tc.Handshake(); err != nil {
@@ -104,7 +107,9 @@ func (l *strictTLSListener) handshake(c net.Conn) {
 	var out net.Conn = tc
 	switch tc.ConnectionState().NegotiatedProtocol {
 	case "", "http/1.1", "http/1.0":
-		out = &strictTLSConn{strictConn: strictConn{Conn: tc}, tls: tc}
+		sc := &strictTLSConn{strictConn: strictConn{Conn: tc}, tls: tc}
+		c.idle = &sc.idle // before the connection is handed out
+		out = sc
 	}
 	select {
 	case l.conns <- out:

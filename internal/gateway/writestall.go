@@ -1,7 +1,10 @@
 package gateway
 
 import (
-	"net/http"
+	"errors"
+	"net"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -15,29 +18,34 @@ import (
 // write side of slowloris. An ALB closes a connection on which nothing
 // was sent or received for its idle timeout, nginx one whose write made
 // no progress for send_timeout (60 s), haproxy after timeout client.
-// Here a write to a client may block for the connection's idle timeout
-// (its route's, or IdleTimeout) and at most half as long again; the
-// connection is then closed. It bounds each write, not the response: a
+// Here a connection that takes no byte of what is written to it for
+// about its idle timeout (its route's, or IdleTimeout: between one and
+// three times it) is closed. It bounds progress, not the response: a
 // slow client that keeps reading is served to the end.
 //
 // The bound is a write deadline, set lazily: a write sets it only when
 // less than the idle timeout is left of it, to 1.5 times the idle
 // timeout from now, so a connection moves its runtime timer at most
-// once per half idle timeout rather than for every write.
+// once per half idle timeout rather than for every write. A write that
+// times out having written something goes on with the rest under a new
+// deadline: the client is reading.
 //
-// It covers HTTP/1.x connections, the fast path's and net/http's, plain
-// and TLS, and the WebSockets upgraded on them. An HTTP/2 client stalls
-// a stream through flow control rather than its connection, so on
-// HTTP/2 the bound is the stream's write deadline (exchange.Write), and
-// a connection that takes no bytes for IdleTimeout is closed by the
-// server's HTTP2.WriteByteTimeout (HTTP2Config).
+// It covers the client connections of HTTP/1.x, the fast path's and
+// net/http's, plain and TLS (below TLS, whose connection a timed-out
+// write would leave unusable), the WebSockets upgraded on them, and
+// HTTP/2 connections. An HTTP/2 client can also stall a single stream,
+// through flow control: there the bound is the stream's write deadline
+// (exchange.Write), which resets the stream; it is set before each
+// streamPiece of the body, so such a client must take that much per
+// idle timeout.
 
 // writeBound is a connection's lazily set write deadline.
 type writeBound struct {
-	until atomic.Int64 // the deadline set, as a monotonic time since boundEpoch; 0: none of ours
-	// held: a deadline set by the connection's user (net/http) is in
-	// force, and stays as it was set until cleared.
-	held atomic.Bool
+	mu    sync.Mutex
+	until int64 // the deadline set, as a monotonic time since boundEpoch; 0: none of ours
+	// held: a deadline set by the connection's user (net/http, a TLS
+	// handshake) is in force, and stays as it was set until cleared.
+	held bool
 }
 
 var boundEpoch = time.Now()
@@ -49,76 +57,111 @@ type writeDeadliner interface {
 }
 
 // before is called before each write on c: it sets the write deadline
-// when less than d is left of the one set.
+// to 1.5 d from now unless what is left of the one set is between d and
+// 1.5 d (a shorter d than the last one's sets it anew).
 func (b *writeBound) before(c writeDeadliner, d time.Duration) {
-	if b.held.Load() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held {
 		return
 	}
 	now := time.Now()
 	m := int64(now.Sub(boundEpoch))
-	if until := b.until.Load(); until != 0 && until-m >= int64(d) {
+	limit := d + d/2
+	if rem := b.until - m; b.until != 0 && rem >= int64(d) && rem <= int64(limit) {
 		return
 	}
-	limit := d + d/2
-	b.until.Store(m + int64(limit))
+	b.until = m + int64(limit)
 	c.SetWriteDeadline(now.Add(limit))
+}
+
+// write writes p to c, with d bounding each stretch in which no byte
+// goes out. A timeout after some bytes went out goes on with the rest;
+// one of a deadline c's user set does not.
+func (b *writeBound) write(c net.Conn, p []byte, d time.Duration) (int, error) {
+	var total int
+	for {
+		b.before(c, d)
+		n, err := c.Write(p)
+		total += n
+		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return total, err
+		}
+		b.mu.Lock()
+		held := b.held
+		b.until = 0 // spent: the next before sets a new one
+		b.mu.Unlock()
+		if held {
+			return total, err
+		}
+		p = p[n:]
+	}
 }
 
 // setWriteDeadline applies a deadline the connection's user sets. A zero
 // one clears the user's, and leaves the bound's in force.
-func (b *writeBound) setWriteDeadline(c writeDeadliner, t time.Time) error {
+func (b *writeBound) setWriteDeadline(c net.Conn, t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if t.IsZero() {
-		b.held.Store(false)
-		if b.until.Load() != 0 {
+		b.held = false
+		if b.until != 0 {
 			return nil
 		}
 		return c.SetWriteDeadline(t)
 	}
-	b.held.Store(true)
-	b.until.Store(0)
+	b.held, b.until = true, 0
 	return c.SetWriteDeadline(t)
 }
 
-// idleTimeout is the connection's idle timeout: its route's, else the
-// server's.
-func (c *strictConn) idleTimeout() time.Duration {
-	if d := time.Duration(c.idle.Load()); d > 0 {
-		return d
+// boundConn is a client connection of StrictListener or
+// StrictTLSListener (under its TLS) with the bound above.
+type boundConn struct {
+	net.Conn
+	idle *atomic.Int64 // the strictConn's idle timeout; nil: IdleTimeout
+	wb   writeBound
+}
+
+func (c *boundConn) Write(p []byte) (int, error) {
+	d := IdleTimeout
+	if c.idle != nil {
+		if i := time.Duration(c.idle.Load()); i > 0 {
+			d = i
+		}
 	}
-	return IdleTimeout
+	return c.wb.write(c.Conn, p, d)
 }
 
-func (c *strictConn) Write(p []byte) (int, error) {
-	c.wb.before(c.Conn, c.idleTimeout())
-	return c.Conn.Write(p)
-}
-
-func (c *strictConn) SetWriteDeadline(t time.Time) error {
+func (c *boundConn) SetWriteDeadline(t time.Time) error {
 	return c.wb.setWriteDeadline(c.Conn, t)
 }
 
-func (c *strictConn) SetDeadline(t time.Time) error {
-	rerr := c.SetReadDeadline(t)
+func (c *boundConn) SetDeadline(t time.Time) error {
+	rerr := c.Conn.SetReadDeadline(t)
 	if err := c.SetWriteDeadline(t); err != nil {
 		return err
 	}
 	return rerr
 }
 
+// CloseWrite half-closes the connection, as on a *net.TCPConn.
+func (c *boundConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // clientOut is a fast connection as the writer of its responses (fc.out
 // writes to it), with the bound above. Only the connection's goroutine
-// writes.
+// writes, and nothing else sets its write deadline.
 type clientOut fastConn
 
 func (o *clientOut) Write(p []byte) (int, error) {
 	fc := (*fastConn)(o)
-	fc.wb.before(fc.c, fc.idleTimeout())
-	return fc.c.Write(p)
+	return fc.wb.write(fc.c, p, fc.idleTimeout())
 }
 
-// HTTP2Config is for http.Server.HTTP2 of a gateway server that serves
-// HTTP/2: a connection on which nothing could be written for
-// IdleTimeout is closed.
-func HTTP2Config() *http.HTTP2Config {
-	return &http.HTTP2Config{WriteByteTimeout: IdleTimeout}
-}
+// streamPiece is how much of a body an HTTP/2 stream is given at a time
+// under its write deadline.
+const streamPiece = 4 << 10

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -76,11 +77,26 @@ func TestClientThatStopsReadingIsCut(t *testing.T) {
 	}
 }
 
-// The bound is on each write, not on the response: a client that reads
-// slowly but steadily gets the whole body, though it takes many idle
-// timeouts.
+// smallSendBuffers sets a small send buffer on the gateway's client
+// connections, so that a slow client holds up its writes.
+func smallSendBuffers(ln net.Listener) net.Listener { return smallSendListener{ln} }
+
+type smallSendListener struct{ net.Listener }
+
+func (l smallSendListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(16 << 10)
+	}
+	return c, err
+}
+
+// The bound is on progress, not on a write or the response: a client
+// that reads slowly but steadily gets the whole body, though a 32 KB
+// write to it takes longer than the idle timeout and the response many
+// of them.
 func TestSlowReaderGetsWholeBody(t *testing.T) {
-	const size = 1 << 20
+	const size = 192 << 10
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		chunk := make([]byte, 32<<10)
@@ -92,18 +108,20 @@ func TestSlowReaderGetsWholeBody(t *testing.T) {
 	}))
 	t.Cleanup(backend.Close)
 	rt := route(testHost, backend)
-	rt.IdleTimeout = 300 * time.Millisecond
-	_, front := newTestGateway(t, Config{}, rt)
+	rt.IdleTimeout = 200 * time.Millisecond
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{rt}))
+	front := serveTestGatewayOn(t, g, smallSendBuffers)
 	c := dialSmallBuffer(t, front)
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
-	br := bufio.NewReaderSize(c, 4<<10)
+	br := bufio.NewReaderSize(c, 1<<10)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	buf := make([]byte, 16<<10)
+	buf := make([]byte, 4<<10)
 	var got int
 	for {
 		n, err := res.Body.Read(buf)
@@ -114,13 +132,43 @@ func TestSlowReaderGetsWholeBody(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after %d of %d bytes in %v: %v", got, size, time.Since(start), err)
 		}
-		time.Sleep(10 * time.Millisecond) // about 1.6 MB/s at most
+		time.Sleep(60 * time.Millisecond) // about 68 KB/s at most: 32 KB take 0.47 s
 	}
 	if got != size {
 		t.Fatalf("got %d bytes, want %d", got, size)
 	}
-	if took := time.Since(start); took < 3*rt.IdleTimeout {
+	if took := time.Since(start); took < 5*rt.IdleTimeout {
 		t.Fatalf("read in %v: too fast to show that a response may outlast the idle timeout", took)
+	}
+}
+
+// A connection's bound follows the idle timeout of the route it serves:
+// one set under a longer idle timeout (an unknown host's 60 s) gives way
+// to the next request's shorter one.
+func TestStalledClientCutAfterShorterIdleTimeout(t *testing.T) {
+	backend, ended := streamingBackend(t)
+	rt := route(testHost, backend)
+	rt.IdleTimeout = 200 * time.Millisecond
+	_, front := newTestGateway(t, Config{}, rt)
+	c := dialSmallBuffer(t, front)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: nowhere.localhost\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown host: %d, want 404", res.StatusCode)
+	}
+	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
+	select {
+	case err := <-ended:
+		t.Logf("backend's write ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway still writes to a client that has read nothing for 10s")
 	}
 }
 
@@ -162,6 +210,38 @@ func TestWriteBoundSetsDeadlineLazily(t *testing.T) {
 	b.setWriteDeadline(c, time.Time{}) // net/http after every request
 	if len(c.writes) != 5 {
 		t.Fatalf("clearing with no user's deadline: %v, want the bound's kept", c.writes)
+	}
+	b.before(c, d/4)
+	if len(c.writes) != 6 || time.Until(c.writes[5]) > d/4+d/8 {
+		t.Fatalf("write under a shorter idle timeout: %v, want a deadline about %v away", c.writes, d/4+d/8)
+	}
+}
+
+// A write that times out having written part of its bytes goes on with
+// the rest; one that wrote nothing, or ran into its user's deadline,
+// ends.
+func TestWriteBoundGoesOnAfterProgress(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	var b writeBound
+	go func() { // takes 10 bytes every 20 ms for longer than a deadline, then nothing
+		buf := make([]byte, 10)
+		for range 12 {
+			time.Sleep(20 * time.Millisecond)
+			if _, err := io.ReadFull(client, buf); err != nil {
+				return
+			}
+		}
+	}()
+	n, err := b.write(server, make([]byte, 200), 100*time.Millisecond)
+	if n != 120 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("wrote %d, %v; want 120 written, then a timeout", n, err)
+	}
+
+	b.setWriteDeadline(server, time.Unix(1, 0)) // the user's, in the past
+	if n, err := b.write(server, []byte("x"), time.Hour); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("under the user's deadline: %d, %v; want a timeout", n, err)
 	}
 }
 

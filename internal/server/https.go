@@ -17,7 +17,6 @@ import (
 func gatewayHTTPS(h http.Handler, tlsConfig *tls.Config, ln net.Listener) (*http.Server, net.Listener) {
 	srv := &http.Server{Handler: h, TLSConfig: tlsConfig,
 		ReadHeaderTimeout: gateway.ReadHeaderTimeout, MaxHeaderBytes: gateway.MaxHeaderBytes, IdleTimeout: gateway.IdleTimeout,
-		ConnContext: gateway.ConnContext, // per-stage idle timeouts on HTTP/1.1
-		HTTP2:       gateway.HTTP2Config()}
+		ConnContext: gateway.ConnContext} // per-stage idle timeouts on HTTP/1.1
 	return srv, gateway.StrictTLSListener(ln, tlsConfig)
 }
