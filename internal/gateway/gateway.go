@@ -233,6 +233,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now(), path: r.URL.Path}
 	if r.ProtoMajor == 2 {
 		x.stream = http.NewResponseController(w)
+		defer x.boundLastFlush()
 	}
 	x.setRequestID(r.Header)
 	if g.onRequest != nil {
@@ -426,11 +427,10 @@ type exchange struct {
 	sticky      bool
 	stickyToken string
 
-	// stream is the HTTP/2 stream's controller, whose write deadline wb
-	// sets as a connection's (writestall.go); nil on HTTP/1.x, where
-	// the connection itself is bounded.
+	// stream is the HTTP/2 stream's controller, whose write deadline
+	// bounds its writes (writeStream); nil on HTTP/1.x, where the
+	// connection itself is bounded.
 	stream *http.ResponseController
-	wb     writeBound
 
 	tried []Backend  // backends failed by earlier attempts; allocated on retry only
 	body  replayBody // the outbound body's wrapper, when the request has a body
@@ -475,17 +475,17 @@ func (x *exchange) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeStream writes p to an HTTP/2 stream a streamPiece at a time, each
-// under the stream's write deadline (writestall.go).
+// writeStream writes p to an HTTP/2 stream a streamPiece at a time,
+// each under a write deadline of the idle timeout (writestall.go). An
+// HTTP/2 stream's deadline is a timer that resets the stream when it
+// fires, written to or not, so it is cleared after each piece: a stream
+// may be quiet as long as its backend likes.
 func (x *exchange) writeStream(p []byte) (int, error) {
-	d := IdleTimeout
-	if x.route != nil && x.route.IdleTimeout > 0 {
-		d = x.route.IdleTimeout
-	}
 	var total int
 	for len(p) > 0 {
-		x.wb.before(x.stream, d)
+		x.stream.SetWriteDeadline(time.Now().Add(x.idleTimeout()))
 		n, err := x.w.Write(p[:min(len(p), streamPiece)])
+		x.stream.SetWriteDeadline(time.Time{})
 		total += n
 		x.bytes += int64(n)
 		if err != nil {
@@ -496,9 +496,31 @@ func (x *exchange) writeStream(p []byte) (int, error) {
 	return total, nil
 }
 
+// idleTimeout is the idle timeout of the exchange's route, else the
+// server's.
+func (x *exchange) idleTimeout() time.Duration {
+	if x.route != nil && x.route.IdleTimeout > 0 {
+		return x.route.IdleTimeout
+	}
+	return IdleTimeout
+}
+
+// boundLastFlush bounds, on an HTTP/2 stream, what net/http writes after
+// the handler returns (the buffered end of the body): the stream is
+// reset if that takes longer than the idle timeout. The deadline ends
+// with the stream.
+func (x *exchange) boundLastFlush() {
+	x.stream.SetWriteDeadline(time.Now().Add(x.idleTimeout()))
+}
+
 // Flush lets ReverseProxy stream (text/event-stream, unknown lengths).
+// On HTTP/2 it is bounded as writeStream's writes are.
 func (x *exchange) Flush() {
 	if f, ok := x.w.(http.Flusher); ok {
+		if x.stream != nil {
+			x.stream.SetWriteDeadline(time.Now().Add(x.idleTimeout()))
+			defer x.stream.SetWriteDeadline(time.Time{})
+		}
 		f.Flush()
 	}
 }

@@ -33,11 +33,15 @@ import (
 // It covers the client connections of HTTP/1.x, the fast path's and
 // net/http's, plain and TLS (below TLS, whose connection a timed-out
 // write would leave unusable), the WebSockets upgraded on them, and
-// HTTP/2 connections. An HTTP/2 client can also stall a single stream,
-// through flow control: there the bound is the stream's write deadline
-// (exchange.Write), which resets the stream; it is set before each
-// streamPiece of the body, so such a client must take that much per
-// idle timeout.
+// HTTP/2 connections (with the server's IdleTimeout: a connection there
+// serves many routes at once). An HTTP/2 client can also stall a single
+// stream, through flow control: there each streamPiece of the body, and
+// each flush, must be taken within the route's idle timeout, or the
+// stream is reset (exchange.writeStream).
+//
+// A client that takes a byte now and then, within the bound each time,
+// keeps its connection, as with nginx's send_timeout: the bound is
+// against clients that stop, not against slow ones.
 
 // writeBound is a connection's lazily set write deadline.
 type writeBound struct {
@@ -50,16 +54,10 @@ type writeBound struct {
 
 var boundEpoch = time.Now()
 
-// writeDeadliner is what a writeBound bounds: a connection, or an
-// HTTP/2 stream's http.ResponseController.
-type writeDeadliner interface {
-	SetWriteDeadline(time.Time) error
-}
-
 // before is called before each write on c: it sets the write deadline
 // to 1.5 d from now unless what is left of the one set is between d and
 // 1.5 d (a shorter d than the last one's sets it anew).
-func (b *writeBound) before(c writeDeadliner, d time.Duration) {
+func (b *writeBound) before(c net.Conn, d time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.held {
@@ -163,5 +161,5 @@ func (o *clientOut) Write(p []byte) (int, error) {
 }
 
 // streamPiece is how much of a body an HTTP/2 stream is given at a time
-// under its write deadline.
+// under a write deadline.
 const streamPiece = 4 << 10

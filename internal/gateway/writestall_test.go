@@ -320,3 +320,40 @@ func TestHTTP2ClientThatStopsReadingIsCut(t *testing.T) {
 		t.Fatal("the body ended cleanly; want the stream reset")
 	}
 }
+
+// An HTTP/2 stream's deadline is a timer, not a bound on a pending
+// write: a stream whose backend pauses for longer than the idle timeout
+// (server-sent events between heartbeats, say) is not reset while its
+// client reads everything.
+func TestHTTP2QuietStreamIsNotReset(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(500 * time.Millisecond)
+		io.WriteString(w, "data: two\n\n")
+	}))
+	t.Cleanup(backend.Close)
+	g := New(Config{})
+	rt := route(testHost, backend)
+	rt.IdleTimeout = 100 * time.Millisecond
+	g.Update(NewRouteTable([]Route{rt}))
+	t.Cleanup(g.CloseIdleConnections)
+	addr, _, roots := strictFront(t, g, true)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: testHost}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/events", nil)
+	req.Host = testHost
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.ProtoMajor != 2 {
+		t.Fatalf("served over %s, want HTTP/2", res.Proto)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil || string(body) != "data: one\n\ndata: two\n\n" {
+		t.Fatalf("body %q, %v; want both events", body, err)
+	}
+}
