@@ -233,7 +233,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now(), path: r.URL.Path}
 	if r.ProtoMajor == 2 {
 		x.stream = http.NewResponseController(w)
-		defer x.boundLastFlush()
 	}
 	x.setRequestID(r.Header)
 	if g.onRequest != nil {
@@ -479,7 +478,9 @@ func (x *exchange) Write(p []byte) (int, error) {
 // each under a write deadline of the idle timeout (writestall.go). An
 // HTTP/2 stream's deadline is a timer that resets the stream when it
 // fires, written to or not, so it is cleared after each piece: a stream
-// may be quiet as long as its backend likes.
+// may be quiet as long as its backend likes. (What net/http writes after
+// the handler returns, the buffered end of the body, is not bounded: a
+// deadline set then could outlive the stream and reset it, closed, later.)
 func (x *exchange) writeStream(p []byte) (int, error) {
 	var total int
 	for len(p) > 0 {
@@ -503,14 +504,6 @@ func (x *exchange) idleTimeout() time.Duration {
 		return x.route.IdleTimeout
 	}
 	return IdleTimeout
-}
-
-// boundLastFlush bounds, on an HTTP/2 stream, what net/http writes after
-// the handler returns (the buffered end of the body): the stream is
-// reset if that takes longer than the idle timeout. The deadline ends
-// with the stream.
-func (x *exchange) boundLastFlush() {
-	x.stream.SetWriteDeadline(time.Now().Add(x.idleTimeout()))
 }
 
 // Flush lets ReverseProxy stream (text/event-stream, unknown lengths).
