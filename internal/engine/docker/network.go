@@ -105,17 +105,19 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 			own = ""
 			continue
 		}
-		// A single network, seen three times in a row (200 ms apart or
+		// A single network, seen five times in a row (400 ms apart or
 		// more), is settled: a racer's network listed after our first
 		// look is then visible, even on a daemon under load (one look
-		// 100 ms later was seen to miss it).
+		// 100 ms later was seen to miss it, and under a full test run
+		// three looks 200 ms apart once did: a bridge network is listed
+		// only once its creation, iptables rules and all, is done).
 		if len(found) == 1 && keep == last {
 			same++
 		} else {
 			same = 0
 		}
 		last = keep
-		if same >= 2 || attempt >= 40 {
+		if same >= 4 || attempt >= 40 {
 			// The kept network may be a concurrent caller's, made with
 			// the other setting.
 			return keep, checkInternal(found[0], internal)
