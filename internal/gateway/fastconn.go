@@ -117,12 +117,7 @@ func (fc *fastConn) handOff() bool {
 	return fc.f.handOff(&prefixConn{Conn: fc.c, pending: pending})
 }
 
-func (fc *fastConn) idleTimeout() time.Duration {
-	if fc.idle > 0 {
-		return fc.idle
-	}
-	return IdleTimeout
-}
+func (fc *fastConn) idleTimeout() time.Duration { return idleOr(fc.idle) }
 
 const (
 	headOK = iota

@@ -500,10 +500,10 @@ func (x *exchange) writeStream(p []byte) (int, error) {
 // idleTimeout is the idle timeout of the exchange's route, else the
 // server's.
 func (x *exchange) idleTimeout() time.Duration {
-	if x.route != nil && x.route.IdleTimeout > 0 {
-		return x.route.IdleTimeout
+	if x.route == nil {
+		return IdleTimeout
 	}
-	return IdleTimeout
+	return idleOr(x.route.IdleTimeout)
 }
 
 // Flush lets ReverseProxy stream (text/event-stream, unknown lengths).

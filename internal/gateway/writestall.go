@@ -121,13 +121,20 @@ type boundConn struct {
 }
 
 func (c *boundConn) Write(p []byte) (int, error) {
-	d := IdleTimeout
+	var d time.Duration
 	if c.idle != nil {
-		if i := time.Duration(c.idle.Load()); i > 0 {
-			d = i
-		}
+		d = time.Duration(c.idle.Load())
 	}
-	return c.wb.write(c.Conn, p, d)
+	return c.wb.write(c.Conn, p, idleOr(d))
+}
+
+// idleOr is an idle timeout d set for a route or connection, or the
+// server's IdleTimeout when d is not set.
+func idleOr(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return IdleTimeout
 }
 
 func (c *boundConn) SetWriteDeadline(t time.Time) error {

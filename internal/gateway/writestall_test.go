@@ -65,16 +65,24 @@ func dialSmallBuffer(t *testing.T, front *httptest.Server) net.Conn {
 	return c
 }
 
+// stallingClient serves the gateway with one route, whose idle timeout
+// is idle, to streamingBackend, and returns a client connection to it
+// with a small receive buffer, and the backend's channel.
+func stallingClient(t *testing.T, idle time.Duration) (net.Conn, <-chan error) {
+	t.Helper()
+	backend, ended := streamingBackend(t)
+	rt := route(testHost, backend)
+	rt.IdleTimeout = idle
+	_, front := newTestGateway(t, Config{}, rt)
+	return dialSmallBuffer(t, front), ended
+}
+
 // A client that stops reading its response has its connection closed
 // after about the route's idle timeout (between one and three times it), and
 // the backend's connection goes with it, as an ALB's idle timeout would
 // close both.
 func TestClientThatStopsReadingIsCut(t *testing.T) {
-	backend, ended := streamingBackend(t)
-	rt := route(testHost, backend)
-	rt.IdleTimeout = 200 * time.Millisecond
-	_, front := newTestGateway(t, Config{}, rt)
-	c := dialSmallBuffer(t, front)
+	c, ended := stallingClient(t, 200*time.Millisecond)
 	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
 	backendCut(t, ended, "a client")
 	// What the socket buffers held is still there; then the connection ends.
@@ -154,11 +162,7 @@ func TestSlowReaderGetsWholeBody(t *testing.T) {
 // one set under a longer idle timeout (an unknown host's 60 s) gives way
 // to the next request's shorter one.
 func TestStalledClientCutAfterShorterIdleTimeout(t *testing.T) {
-	backend, ended := streamingBackend(t)
-	rt := route(testHost, backend)
-	rt.IdleTimeout = 200 * time.Millisecond
-	_, front := newTestGateway(t, Config{}, rt)
-	c := dialSmallBuffer(t, front)
+	c, ended := stallingClient(t, 200*time.Millisecond)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: nowhere.localhost\r\n\r\n")
 	br := bufio.NewReader(c)
