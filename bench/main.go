@@ -33,9 +33,10 @@ import (
 var (
 	bin      = flag.String("bin", "bin/slipway", "slipway binary")
 	deploys  = flag.Int("deploys", 5, "no-change redeploys to time")
-	duration = flag.Duration("duration", 10*time.Second, "length of each load run")
+	duration = flag.Duration("duration", 8*time.Second, "length of each load run")
 	conns    = flag.Int("c", 64, "concurrent connections")
-	rounds   = flag.Int("rounds", 3, "interleaved load rounds per target")
+	rounds   = flag.Int("rounds", 4, "interleaved load rounds per target (even: the proxy comparison reverses its order every other round)")
+	verbose  = flag.Bool("v", false, "print every load run of the proxy comparison")
 	only     = flag.String("only", "", "run one part only: proxies (the issue 6 comparison); empty: everything")
 )
 
@@ -610,7 +611,12 @@ var (
 )
 
 func runWrk(url, host string, headers ...string) (load, error) {
-	args := []string{"-t2", "-c" + strconv.Itoa(*conns), "-d" + duration.String(), "--latency"}
+	return runWrkWith(2, *conns, url, host, headers...)
+}
+
+// runWrkWith is runWrk with threads threads and c connections.
+func runWrkWith(threads, c int, url, host string, headers ...string) (load, error) {
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(c), "-d" + duration.String(), "--latency"}
 	if host != "" {
 		args = append(args, "-H", "Host: "+host)
 	}
@@ -710,8 +716,7 @@ func medianLoad(ls []load) load {
 		for i, l := range ls {
 			v[i] = f(l)
 		}
-		sort.Float64s(v)
-		return v[len(v)/2]
+		return medianOf(v)
 	}
 	errs := 0
 	for _, l := range ls {
@@ -720,6 +725,19 @@ func medianLoad(ls []load) load {
 	return load{rps: pick(func(l load) float64 { return l.rps }), p50: pick(func(l load) float64 { return l.p50 }),
 		p99: pick(func(l load) float64 { return l.p99 }), errors: errs,
 		cpuPerReq: time.Duration(pick(func(l load) float64 { return float64(l.cpuPerReq) }))}
+}
+
+// medianOf is the median of v (the mean of the middle two for an even
+// count), which it sorts.
+func medianOf(v []float64) float64 {
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,13 @@ import (
 	"syscall"
 	"time"
 )
+
+// target is one way to the comparison's backend.
+type target struct {
+	name, url, host string
+	headers         []string
+	cpu             func() time.Duration // the proxy's CPU time so far
+}
 
 // proxyScenarios is issue 6's comparison: wrk against the same kind of
 // backend (the fixture with 2 vCPU, so the proxies, not the instance, are
@@ -51,11 +59,6 @@ stages:
 	if err != nil {
 		return err
 	}
-	type target struct {
-		name, url, host string
-		headers         []string
-		cpu             func() time.Duration // the proxy's CPU time so far
-	}
 	targets := []target{{name: "direct", url: "http://" + addr + "/ping"}}
 	var stops []func()
 	defer func() {
@@ -81,9 +84,18 @@ stages:
 	targets = append(targets,
 		target{name: "slipway balancer", url: "http://" + b.gw + "/ping", host: "lb.px.localhost", cpu: srvCPU},
 		target{name: "slipway gateway (key + plan)", url: "http://" + b.gw + "/ping", host: "gw.px.localhost", headers: []string{"x-api-key: " + key}, cpu: srvCPU})
+	// The machine's speed drifts by a fifth or more from one run to the
+	// next, so every ratio is taken between runs of the same round,
+	// and the order of the targets is reversed every other round: with an
+	// even number of rounds each target runs as often early as late in
+	// a round. Each ratio printed is the median of the rounds' ratios.
 	results := map[string][]load{}
-	for range *rounds {
-		for _, t := range targets {
+	for round := range *rounds {
+		for i := range targets {
+			t := targets[i]
+			if round%2 == 1 {
+				t = targets[len(targets)-1-i]
+			}
 			var cpu0 time.Duration
 			if t.cpu != nil {
 				cpu0 = t.cpu()
@@ -95,16 +107,21 @@ stages:
 			if t.cpu != nil && l.rps > 0 {
 				l.cpuPerReq = time.Duration(float64(t.cpu()-cpu0) / (l.rps * duration.Seconds()))
 			}
+			if *verbose {
+				fmt.Fprintf(os.Stderr, "proxies round %d: %-30s %6.0f req/s, p50 %s, p99 %s, CPU/req %.1f µs\n",
+					round+1, t.name, l.rps, ms(l.p50), ms(l.p99), float64(l.cpuPerReq.Nanoseconds())/1000)
+			}
 			results[t.name] = append(results[t.name], l)
 		}
 	}
-	direct, nginx := medianLoad(results["direct"]), medianLoad(results["nginx"])
-	b.row(fmt.Sprintf("proxies: wrk -t2 -c%d, %s × %d rounds, median", *conns, *duration, *rounds), "req/s (× direct)", "p99", "× nginx req/s, p99; proxy CPU/req")
+	b.row(fmt.Sprintf("proxies: wrk -t2 -c%d, %s × %d rounds (order reversed every other), median", *conns, *duration, *rounds),
+		"req/s (× direct)", "p99", "× nginx req/s, p99; proxy CPU/req")
 	for _, t := range targets {
 		l := medianLoad(results[t.name])
 		vsNginx := ""
-		if nginx.rps > 0 && t.name != "nginx" && t.name != "direct" {
-			vsNginx = fmt.Sprintf("%.2f, %.2f", l.rps/nginx.rps, l.p99/nginx.p99)
+		if len(results["nginx"]) > 0 && t.name != "nginx" && t.name != "direct" {
+			vsNginx = fmt.Sprintf("%.2f, %.2f", pairedRatio(results[t.name], results["nginx"], loadRPS),
+				pairedRatio(results[t.name], results["nginx"], loadP99))
 		}
 		if t.cpu != nil {
 			if vsNginx != "" {
@@ -116,9 +133,75 @@ stages:
 		if l.errors > 0 {
 			errs = fmt.Sprintf(" (%d errors)", l.errors)
 		}
-		b.row("  "+t.name+errs, fmt.Sprintf("%.0f (%.2f)", l.rps, l.rps/direct.rps), ms(l.p99), vsNginx)
+		b.row("  "+t.name+errs, fmt.Sprintf("%.0f (%.2f)", l.rps, pairedRatio(results[t.name], results["direct"], loadRPS)), ms(l.p99), vsNginx)
+	}
+	var nginx, balancer *target
+	for i := range targets {
+		switch targets[i].name {
+		case "nginx":
+			nginx = &targets[i]
+		case "slipway balancer":
+			balancer = &targets[i]
+		}
+	}
+	if nginx != nil {
+		return b.besideNginx(*nginx, *balancer)
 	}
 	return nil
+}
+
+// besideNginx loads nginx and the balancer at the same time, half the
+// connections each, and compares what each proxy spends per request:
+// measured in the same seconds, the machine's drift cancels out.
+func (b *bench) besideNginx(nginx, balancer target) error {
+	const runs = 2
+	var nl, bl []load
+	for range runs {
+		n0, b0 := nginx.cpu(), balancer.cpu()
+		var ln load
+		var errN error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ln, errN = runWrkWith(1, *conns/2, nginx.url, nginx.host)
+		}()
+		lb, err := runWrkWith(1, *conns/2, balancer.url, balancer.host)
+		<-done
+		if err = errors.Join(err, errN); err != nil {
+			return fmt.Errorf("balancer beside nginx: %w", err)
+		}
+		ln.cpuPerReq = time.Duration(float64(nginx.cpu()-n0) / (ln.rps * duration.Seconds()))
+		lb.cpuPerReq = time.Duration(float64(balancer.cpu()-b0) / (lb.rps * duration.Seconds()))
+		if *verbose {
+			fmt.Fprintf(os.Stderr, "proxies side by side: nginx %6.0f req/s, CPU/req %.1f µs; balancer %6.0f req/s, CPU/req %.1f µs\n",
+				ln.rps, float64(ln.cpuPerReq.Nanoseconds())/1000, lb.rps, float64(lb.cpuPerReq.Nanoseconds())/1000)
+		}
+		nl, bl = append(nl, ln), append(bl, lb)
+	}
+	l := medianLoad(bl)
+	b.row(fmt.Sprintf("  balancer beside nginx, same seconds (wrk -t1 -c%d each, %d runs)", *conns/2, runs),
+		fmt.Sprintf("%.0f", l.rps), ms(l.p99), fmt.Sprintf("%.2f, %.2f; CPU/req %.2f× nginx's",
+			pairedRatio(bl, nl, loadRPS), pairedRatio(bl, nl, loadP99), pairedRatio(bl, nl, loadCPU)))
+	return nil
+}
+
+func loadRPS(l load) float64 { return l.rps }
+func loadP99(l load) float64 { return l.p99 }
+func loadCPU(l load) float64 { return float64(l.cpuPerReq) }
+
+// pairedRatio is the median over rounds of f(a)/f(b), a and b being the
+// same round's runs of two targets.
+func pairedRatio(a, b []load, f func(load) float64) float64 {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		if f(b[i]) > 0 {
+			rs = append(rs, f(a[i])/f(b[i]))
+		}
+	}
+	if len(rs) == 0 {
+		return 0
+	}
+	return medianOf(rs)
 }
 
 // stageAddr is the address of a stage's first instance.
