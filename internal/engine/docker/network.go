@@ -2,10 +2,14 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -36,6 +40,39 @@ func (l *networkLocks) lock(name string) func() {
 	return m.Unlock
 }
 
+// hostLockFile is the file whose flock EnsureNetwork holds.
+var hostLockFile = filepath.Join(os.TempDir(), "slipway-docker-networks.lock")
+
+// lockHost takes the lock on creating networks that every process on
+// this machine shares (an exclusive flock on hostLockFile), so that a
+// second server, or another engine, does not race this one to create a
+// network of the same name. It is best effort: when the file cannot be
+// opened it takes no lock, and callers on other machines that share a
+// daemon are not covered; for both, EnsureNetwork still settles on one
+// network after the fact.
+func lockHost(ctx context.Context) (func(), error) {
+	f, err := os.OpenFile(hostLockFile, os.O_RDONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return func() {}, nil
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil // closing the file releases the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return func() {}, nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // EnsureNetwork returns the ID of the bridge network called name,
 // creating it with labels if there is none. An internal network gets no
 // gateway out: its containers reach each other and the host reaches them
@@ -59,13 +96,20 @@ func (l *networkLocks) lock(name string) func() {
 // current client no longer sends; a name then becomes ambiguous and every
 // later create or inspect by name fails. So networks are looked up by
 // listing (never by an inspect that could be ambiguous or match an ID
-// prefix), creation is serialised per name in this process, and after
-// creating we list again: if another process raced us, every racer keeps
-// the oldest network and removes its own duplicate. Newer daemons refuse
-// the duplicate with a conflict, which lands in the same place.
+// prefix), creation is serialised per name in this process and, through
+// a file lock (lockHost), with other processes on this machine. After
+// creating we list again: if a caller the lock does not cover (on
+// another machine) raced us, every racer keeps the oldest network and
+// removes its own duplicate. Newer daemons refuse the duplicate with a
+// conflict, which lands in the same place.
 func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[string]string, internal bool) (string, error) {
 	unlock := d.networks.lock(name)
 	defer unlock()
+	unlockHost, err := lockHost(ctx)
+	if err != nil {
+		return "", d.fail(err, "create network %s", name)
+	}
+	defer unlockHost()
 
 	found, err := d.networksNamed(ctx, name)
 	if err != nil {

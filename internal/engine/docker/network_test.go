@@ -1,6 +1,8 @@
 package docker
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -98,6 +101,40 @@ func TestEnsureNetworkConcurrent(t *testing.T) {
 	}
 	if len(found) != 1 || found[0].ID != ids[0] {
 		t.Errorf("networks named %s after the race: %+v", name, found)
+	}
+}
+
+// TestLockHostExcludes: while one holder has the lock on creating
+// networks, another (here a second open of the file, as another process
+// would have) waits for it, and gives up when its context ends.
+func TestLockHostExcludes(t *testing.T) {
+	ctx := testContext(t)
+	unlock, err := lockHost(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := lockHost(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("lockHost while held = %v, want a deadline error", err)
+	}
+	got := make(chan struct{})
+	go func() {
+		defer close(got)
+		if unlock2, err := lockHost(ctx); err == nil {
+			unlock2()
+		}
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second holder took the lock while the first held it")
+	case <-time.After(200 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lock was not handed on after the first holder let go")
 	}
 }
 
