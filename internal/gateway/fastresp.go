@@ -125,6 +125,14 @@ func (h *responseHead) read(br *bufio.Reader) error {
 			}
 			h.length, hadLength, line.keep = n, true, false
 		case rTransferEncoding:
+			if proto10 {
+				// HTTP/1.0 has no transfer codings: the field is
+				// dropped and the body framed without it, as Go's
+				// reader (net/http's path) does, and the connection
+				// is not reused after such a response.
+				h.close, line.keep = true, false
+				break
+			}
 			if !asciiEqualFold(value, "chunked") || h.chunked {
 				return errors.New("backend sent an unsupported Transfer-Encoding")
 			}
