@@ -105,14 +105,23 @@ func lockHost(ctx context.Context) (func(), error) {
 func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[string]string, internal bool) (string, error) {
 	unlock := d.networks.lock(name)
 	defer unlock()
+
+	found, err := d.networksNamed(ctx, name)
+	if err != nil {
+		return "", d.fail(err, "look up network %s", name)
+	}
+	if len(found) > 0 {
+		return found[0].ID, checkInternal(found[0], internal)
+	}
+	// Only a creation waits for other processes' (the look again once
+	// it is this one's turn), so a rollout or a cold start on an
+	// existing network never does.
 	unlockHost, err := lockHost(ctx)
 	if err != nil {
 		return "", d.fail(err, "create network %s", name)
 	}
 	defer unlockHost()
-
-	found, err := d.networksNamed(ctx, name)
-	if err != nil {
+	if found, err = d.networksNamed(ctx, name); err != nil {
 		return "", d.fail(err, "look up network %s", name)
 	}
 	if len(found) > 0 {
