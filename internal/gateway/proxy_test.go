@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -153,7 +155,16 @@ func TestGatewayStreamsLargeBodies(t *testing.T) {
 		_, _ = io.Copy(w, io.LimitReader(repeatReader('z'), 3<<20))
 	}))
 	t.Cleanup(backend.Close)
-	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+	// What the gateway logs is shown if the test fails: CI once saw the
+	// download cut after 32 KiB, which no run here reproduced.
+	var logged lockedBuffer
+	_, front := newTestGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+		route(testHost, backend))
+	defer func() {
+		if t.Failed() {
+			t.Logf("the gateway logged:\n%s", logged.String())
+		}
+	}()
 
 	upload := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB, > many 32 KiB buffers
 	req, _ := http.NewRequest(http.MethodPut, front.URL+"/blob", bytes.NewReader(upload))
@@ -170,6 +181,24 @@ func TestGatewayStreamsLargeBodies(t *testing.T) {
 	if got, want := resp.Header.Get("X-Upload-Sum"), fmt.Sprintf("%x", sha256.Sum256(upload)); got != want {
 		t.Fatalf("upload corrupted: sum %s len %s", got, resp.Header.Get("X-Upload-Len"))
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that goroutines may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type repeatReader byte
