@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -181,6 +182,74 @@ func TestGatewayStreamsLargeBodies(t *testing.T) {
 	if got, want := resp.Header.Get("X-Upload-Sum"), fmt.Sprintf("%x", sha256.Sum256(upload)); got != want {
 		t.Fatalf("upload corrupted: sum %s len %s", got, resp.Header.Get("X-Upload-Len"))
 	}
+}
+
+// A backend that answers a large upload while the gateway's Transport
+// has yet to finish its write of it (it reads the client's body once
+// more after the declared length, to check there is no more): writing
+// the response's head makes net/http's server close the client's body,
+// and that late read used to fail and make the Transport close the
+// backend connection under the response, cutting the download after its
+// first piece. CI once caught it on a loaded machine; here a backend
+// connection whose writes stall after the upload holds the Transport
+// back until the response has started.
+func TestLargeUploadResponseSurvivesLateTransportWrite(t *testing.T) {
+	more := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.Copy(w, io.LimitReader(repeatReader('z'), 32<<10))
+		w.(http.Flusher).Flush()
+		<-more
+		io.Copy(w, io.LimitReader(repeatReader('z'), 3<<20-32<<10))
+	}))
+	t.Cleanup(backend.Close)
+	var logged lockedBuffer
+	g, front := newTestGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))}, route(testHost, backend))
+	upload := bytes.Repeat([]byte("0123456789abcdef"), 200_000)
+	resume := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(resume) }) }
+	t.Cleanup(release)
+	dial := g.transport.DialContext
+	g.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &stallAfter{Conn: c, after: int64(len(upload)), resume: resume}, nil
+	}
+	req, _ := http.NewRequest(http.MethodPut, front.URL+"/blob", bytes.NewReader(upload))
+	req.Host = testHost
+	resp, err := newClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	release()                          // the response is under way: the Transport goes on,
+	time.Sleep(100 * time.Millisecond) // to its read of the body after the declared length
+	close(more)
+	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != 3<<20 {
+		t.Fatalf("download %d bytes, %v; want %d\nthe gateway logged:\n%s", n, err, 3<<20, logged.String())
+	}
+}
+
+// stallAfter is a backend connection whose writes, once after bytes in
+// all went out, return only when resume is closed. Only the Transport's
+// write goroutine writes to it.
+type stallAfter struct {
+	net.Conn
+	after   int64
+	written int64
+	resume  <-chan struct{}
+}
+
+func (c *stallAfter) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written += int64(n)
+	if c.written >= c.after {
+		<-c.resume
+	}
+	return n, err
 }
 
 // lockedBuffer is a bytes.Buffer that goroutines may write at once.

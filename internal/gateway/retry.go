@@ -33,7 +33,10 @@ func (rt retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body *replayBody
 	if req.Body != nil && req.Body != http.NoBody {
 		// Only here is the outbound request copied: a GET has no body.
-		x.body = replayBody{rc: req.Body}
+		x.body = replayBody{rc: req.Body, left: -1}
+		if req.ContentLength > 0 {
+			x.body.left = req.ContentLength
+		}
 		body = &x.body
 		out := *req
 		out.Body = body
@@ -167,14 +170,38 @@ func replayable(method string, body *replayBody, nothingSent bool) bool {
 // nothing was read. ReverseProxy closes the client's body anyway when the
 // request ends. The Transport reads and closes from its own goroutine,
 // hence the atomic.
+//
+// It also ends the body itself, at its declared length or at the EOF rc
+// returned, without reading rc again. After sending a body of known
+// length the Transport reads it once more, to check it is not longer
+// (transferWriter.writeBody); by then the backend may have answered and
+// net/http's server, writing that answer's head, may have drained and
+// closed the client's body (chunkWriter.writeHeader): the read would fail
+// with ErrBodyReadAfterClose, and the Transport would close the backend
+// connection under the response being relayed, cutting it.
 type replayBody struct {
 	rc   io.ReadCloser
 	read atomic.Bool
+	left int64 // bytes of the declared length not read yet; -1: no length
+	eof  bool  // rc returned io.EOF
 }
 
 func (b *replayBody) Read(p []byte) (int, error) {
+	if b.eof || b.left == 0 {
+		return 0, io.EOF
+	}
+	if b.left > 0 && int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
 	b.read.Store(true)
-	return b.rc.Read(p)
+	n, err := b.rc.Read(p)
+	if b.left > 0 {
+		b.left -= int64(n)
+	}
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
 }
 
 func (b *replayBody) Close() error {
