@@ -156,25 +156,9 @@ func TestGatewayStreamsLargeBodies(t *testing.T) {
 		_, _ = io.Copy(w, io.LimitReader(repeatReader('z'), 3<<20))
 	}))
 	t.Cleanup(backend.Close)
-	// What the gateway logs is shown if the test fails: CI once saw the
-	// download cut after 32 KiB, which no run here reproduced.
-	var logged lockedBuffer
-	_, front := newTestGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))},
-		route(testHost, backend))
-	defer func() {
-		if t.Failed() {
-			t.Logf("the gateway logged:\n%s", logged.String())
-		}
-	}()
-
+	_, front := loggingGateway(t, backend)
 	upload := bytes.Repeat([]byte("0123456789abcdef"), 200_000) // 3.2 MB, > many 32 KiB buffers
-	req, _ := http.NewRequest(http.MethodPut, front.URL+"/blob", bytes.NewReader(upload))
-	req.Host = testHost
-	resp, err := newClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := putUpload(t, front, upload)
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil || n != 3<<20 {
 		t.Fatalf("download %d bytes, %v; want %d", n, err, 3<<20)
@@ -203,8 +187,7 @@ func TestLargeUploadResponseSurvivesLateTransportWrite(t *testing.T) {
 		io.Copy(w, io.LimitReader(repeatReader('z'), 3<<20-32<<10))
 	}))
 	t.Cleanup(backend.Close)
-	var logged lockedBuffer
-	g, front := newTestGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))}, route(testHost, backend))
+	g, front := loggingGateway(t, backend)
 	upload := bytes.Repeat([]byte("0123456789abcdef"), 200_000)
 	resume := make(chan struct{})
 	var once sync.Once
@@ -218,19 +201,40 @@ func TestLargeUploadResponseSurvivesLateTransportWrite(t *testing.T) {
 		}
 		return &stallAfter{Conn: c, after: int64(len(upload)), resume: resume}, nil
 	}
+	resp := putUpload(t, front, upload)
+	release()                          // the response is under way: the Transport goes on,
+	time.Sleep(100 * time.Millisecond) // to its read of the body after the declared length
+	close(more)
+	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != 3<<20 {
+		t.Fatalf("download %d bytes, %v; want %d", n, err, 3<<20)
+	}
+}
+
+// loggingGateway is a test gateway in front of backend whose log the
+// test prints if it fails.
+func loggingGateway(t *testing.T, backend *httptest.Server) (*Gateway, *httptest.Server) {
+	t.Helper()
+	var logged lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the gateway logged:\n%s", logged.String())
+		}
+	})
+	return newTestGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))}, route(testHost, backend))
+}
+
+// putUpload PUTs upload through front and returns the response, whose
+// body the test's end closes.
+func putUpload(t *testing.T, front *httptest.Server, upload []byte) *http.Response {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, front.URL+"/blob", bytes.NewReader(upload))
 	req.Host = testHost
 	resp, err := newClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	release()                          // the response is under way: the Transport goes on,
-	time.Sleep(100 * time.Millisecond) // to its read of the body after the declared length
-	close(more)
-	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != 3<<20 {
-		t.Fatalf("download %d bytes, %v; want %d\nthe gateway logged:\n%s", n, err, 3<<20, logged.String())
-	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }
 
 // stallAfter is a backend connection whose writes, once after bytes in
