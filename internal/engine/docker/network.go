@@ -106,12 +106,19 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 	unlock := d.networks.lock(name)
 	defer unlock()
 
-	found, err := d.networksNamed(ctx, name)
-	if err != nil {
-		return "", d.fail(err, "look up network %s", name)
+	// existing is the network called name, if there is one.
+	existing := func() (id string, ok bool, err error) {
+		found, err := d.networksNamed(ctx, name)
+		if err != nil {
+			return "", false, d.fail(err, "look up network %s", name)
+		}
+		if len(found) == 0 {
+			return "", false, nil
+		}
+		return found[0].ID, true, checkInternal(found[0], internal)
 	}
-	if len(found) > 0 {
-		return found[0].ID, checkInternal(found[0], internal)
+	if id, ok, err := existing(); ok || err != nil {
+		return id, err
 	}
 	// Only a creation waits for other processes' (the look again once
 	// it is this one's turn), so a rollout or a cold start on an
@@ -121,11 +128,8 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 		return "", d.fail(err, "create network %s", name)
 	}
 	defer unlockHost()
-	if found, err = d.networksNamed(ctx, name); err != nil {
-		return "", d.fail(err, "look up network %s", name)
-	}
-	if len(found) > 0 {
-		return found[0].ID, checkInternal(found[0], internal)
+	if id, ok, err := existing(); ok || err != nil {
+		return id, err
 	}
 
 	res, err := d.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
@@ -142,7 +146,7 @@ func (d *Docker) EnsureNetwork(ctx context.Context, name string, labels map[stri
 	// oldest one's creator never removes it, so all racers end on it.
 	own, last, same := res.ID, "", 0
 	for attempt := 0; ; attempt++ {
-		found, err = d.networksNamed(ctx, name)
+		found, err := d.networksNamed(ctx, name)
 		if err != nil {
 			return "", d.fail(err, "look up network %s", name)
 		}
