@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/certs/pebbletest"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // gatewayStub plays the server: it owns a plain and a TLS listener on
@@ -102,7 +103,7 @@ func TestManagerWithPebble(t *testing.T) {
 	root := p.IssuingRoot(t)
 	roots := x509.NewCertPool()
 	roots.AddCert(root)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("manager log:\n%s", logs)

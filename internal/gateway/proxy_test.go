@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 func TestGatewayStreamsServerSentEvents(t *testing.T) {
@@ -214,7 +216,7 @@ func TestLargeUploadResponseSurvivesLateTransportWrite(t *testing.T) {
 // test prints if it fails.
 func loggingGateway(t *testing.T, backend *httptest.Server) (*Gateway, *httptest.Server) {
 	t.Helper()
-	var logged lockedBuffer
+	var logged testutil.SyncBuffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the gateway logged:\n%s", logged.String())
@@ -254,24 +256,6 @@ func (c *stallAfter) Write(p []byte) (int, error) {
 		<-c.resume
 	}
 	return n, err
-}
-
-// lockedBuffer is a bytes.Buffer that goroutines may write at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type repeatReader byte

@@ -1,7 +1,6 @@
 package lambda
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,9 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // TestFunction runs a real aws-lambda-go function (testdata/fn) as a host
@@ -240,7 +240,7 @@ func startFunction(t *testing.T, bin, mode string) *function {
 	fn := FunctionInfo{Name: "echo", MemoryMB: 256}
 	inst := srv.Register(fnKey, fn)
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command(bin)
 	cmd.Env = append(fn.Env(strings.TrimPrefix(ts.URL, "http://")), "FN_MODE="+mode)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -302,21 +302,4 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package starter
 
 import (
-	"bytes"
 	"debug/elf"
 	"encoding/json"
 	"fmt"
@@ -13,10 +12,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // TestGoCRUDBuildsAndRuns does what a deploy does to a fresh go-crud
@@ -67,7 +67,7 @@ func TestGoCRUDBuildsAndRuns(t *testing.T) {
 // runApp starts the binary on a free port and exercises it.
 func runApp(t *testing.T, app string) {
 	port := freePort(t)
-	var stdout syncBuffer
+	var stdout testutil.SyncBuffer
 	cmd := exec.Command(app)
 	cmd.Env = []string{"PORT=" + port, "TEST_ENV_VAR=from e2e"}
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
@@ -209,7 +209,7 @@ func freePort(t *testing.T) string {
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
 
-func waitReady(t *testing.T, url string, exited <-chan error, logs *syncBuffer) {
+func waitReady(t *testing.T, url string, exited <-chan error, logs *testutil.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -248,22 +248,4 @@ func (c client) do(method, path, body string) (int, string) {
 		c.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-// syncBuffer collects the app's output, written from exec's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

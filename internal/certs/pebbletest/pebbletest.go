@@ -3,7 +3,6 @@
 package pebbletest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,9 +20,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // Pebble is a running pebble ACME server (Let's Encrypt's test CA, the
@@ -31,11 +31,11 @@ import (
 // answering every name with 127.0.0.1 so that validations reach the
 // test's listeners.
 type Pebble struct {
-	DirURL   string         // ACME directory
-	MgmtURL  string         // management interface (roots, intermediates)
-	Trust    *x509.CertPool // for pebble's own HTTPS (ACME and management)
-	CertFile string         // PEM of pebble's own HTTPS certificate
-	log      *syncBuffer    // pebble's and the DNS server's output
+	DirURL   string               // ACME directory
+	MgmtURL  string               // management interface (roots, intermediates)
+	Trust    *x509.CertPool       // for pebble's own HTTPS (ACME and management)
+	CertFile string               // PEM of pebble's own HTTPS certificate
+	log      *testutil.SyncBuffer // pebble's and the DNS server's output
 }
 
 // Start starts pebble validating HTTP-01 on httpPort and
@@ -57,7 +57,7 @@ func Start(t *testing.T, httpPort, tlsPort int) *Pebble {
 		bins[i] = path
 	}
 	dir := t.TempDir()
-	p := &Pebble{log: &syncBuffer{}}
+	p := &Pebble{log: &testutil.SyncBuffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("pebble output:\n%s", p.log)
@@ -170,7 +170,7 @@ func startProcess(t *testing.T, out io.Writer, env []string, bin string, args ..
 }
 
 // waitFor polls ready for up to 20 seconds.
-func waitFor(t *testing.T, log *syncBuffer, what string, ready func() error) {
+func waitFor(t *testing.T, log *testutil.SyncBuffer, what string, ready func() error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -259,24 +259,4 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return pool
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writers of a test
-// (child processes, certmagic's background goroutines), which may outlive
-// the test itself, so they must never write to t.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

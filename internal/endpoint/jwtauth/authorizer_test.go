@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -26,6 +25,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/slipwayhq/slipway/internal/core"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 const (
@@ -400,7 +400,7 @@ func TestFetchFailureKeepsKeysAndWarns(t *testing.T) {
 	clock := &fakeClock{now: time.Now()}
 	cfg := defaultConfig()
 	cfg.now = clock.Now
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a := newTestAuthorizer(t, testSpec(p), cfg, logger)
 	ctx := context.Background()
@@ -518,19 +518,6 @@ func TestNewValidatesSpec(t *testing.T) {
 		})
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestEncryptionKeysDoNotVerify(t *testing.T) {
 	enc := publicJWK(t, rsaKey, "enc-1", jwa.RS256())
