@@ -158,12 +158,16 @@ func (b *bench) run() error {
 	}
 	d, g := medianLoad(dRes), medianLoad(gwRes)
 	b.row(fmt.Sprintf("load: %s -c%d, %s × %d rounds, median", tool, *conns, *duration, *rounds), "gateway", "direct", "gateway/direct")
-	b.row("  requests/s", fmt.Sprintf("%.0f", g.rps), fmt.Sprintf("%.0f", d.rps), fmt.Sprintf("%.2f", g.rps/d.rps))
+	// Past the stage's throttle (10,000 req/s by default) the gateway
+	// answers 429, which a fast machine reaches: answers and successes
+	// are counted apart.
+	b.row("  requests/s, all answers", fmt.Sprintf("%.0f", g.rps), fmt.Sprintf("%.0f", d.rps), fmt.Sprintf("%.2f", g.rps/d.rps))
+	b.row("  requests/s, 2xx only", fmt.Sprintf("%.0f", okRPS(gwRes)), fmt.Sprintf("%.0f", okRPS(dRes)), fmt.Sprintf("%.2f", okRPS(gwRes)/okRPS(dRes)))
 	b.row("  p50 latency", ms(g.p50), ms(d.p50), fmt.Sprintf("%.2f", g.p50/d.p50))
 	b.row("  p99 latency", ms(g.p99), ms(d.p99), fmt.Sprintf("%.2f", g.p99/d.p99))
 	b.row("  slipway server CPU per proxied request", fmt.Sprintf("%.0f µs", float64(gwCPU.Microseconds())/gwReqs), "", "")
 	b.row("  note: the instance runs with the default 0.25 vCPU limit, which caps both paths", "", "", "")
-	b.row("  non-2xx or errors", fmt.Sprint(g.errors), fmt.Sprint(d.errors), "")
+	b.row("  non-2xx or errors (all rounds)", fmt.Sprint(g.errors), fmt.Sprint(d.errors), "")
 	if err := b.containerScenarios(); err != nil {
 		return err
 	}
@@ -708,6 +712,16 @@ func goLoad(url, host string) load {
 		return load{errors: errs}
 	}
 	return load{rps: float64(len(lat)) / duration.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100], errors: errs}
+}
+
+// okRPS is the median over runs of the successful requests a second:
+// wrk's rate less its non-2xx answers and socket errors.
+func okRPS(ls []load) float64 {
+	v := make([]float64, len(ls))
+	for i, l := range ls {
+		v[i] = max(l.rps-float64(l.errors)/duration.Seconds(), 0)
+	}
+	return medianOf(v)
 }
 
 func medianLoad(ls []load) load {

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,13 +21,16 @@ type target struct {
 	name, url, host string
 	headers         []string
 	cpu             func() time.Duration // the proxy's CPU time so far
+	backend         int                  // the PID of the instance it sends to
 }
 
 // proxyScenarios is issue 6's comparison: wrk against the same kind of
 // backend (the fixture with 2 vCPU, so the proxies, not the instance, are
 // the limit) directly, through nginx and haproxy, and through Slipway's
 // balancer and gateway (with an API key and a usage plan). nginx and
-// haproxy are Debian's; a missing one is skipped with a note.
+// haproxy are Debian's; a missing one is skipped with a note. nginx runs
+// twice: as perf-baselines.md set it up, and doing the work Slipway's
+// balancer does on top of forwarding (nginxSlipwayWork).
 func (b *bench) proxyScenarios() error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.row("proxy comparison skipped: wrk is not installed (apt-get install wrk)", "", "", "")
@@ -59,31 +64,38 @@ stages:
 	if err != nil {
 		return err
 	}
-	targets := []target{{name: "direct", url: "http://" + addr + "/ping"}}
+	gwAddr, err := b.stageAddr("px", "gw")
+	if err != nil {
+		return err
+	}
+	lbPID, gwPID := containerPID(addr), containerPID(gwAddr)
+	targets := []target{{name: "direct", url: "http://" + addr + "/ping", backend: lbPID}}
 	var stops []func()
 	defer func() {
 		for _, stop := range stops {
 			stop()
 		}
 	}()
-	if port, pid, stop, err := b.startNginx(addr); err != nil {
-		b.row("  nginx skipped: "+err.Error(), "", "", "")
-	} else {
-		stops = append(stops, stop)
-		targets = append(targets, target{name: "nginx", url: "http://127.0.0.1:" + port + "/ping",
-			cpu: func() time.Duration { return groupCPU(pid) }})
+	for _, n := range []struct{ name, dir, extra string }{{"nginx", "nginx", ""}, {nginxWork, "nginx-work", nginxSlipwayWork}} {
+		if port, pid, stop, err := b.startNginx(addr, n.dir, n.extra); err != nil {
+			b.row("  "+n.name+" skipped: "+err.Error(), "", "", "")
+		} else {
+			stops = append(stops, stop)
+			targets = append(targets, target{name: n.name, url: "http://127.0.0.1:" + port + "/ping",
+				cpu: func() time.Duration { return groupCPU(pid) }, backend: lbPID})
+		}
 	}
 	if port, pid, stop, err := b.startHAProxy(addr); err != nil {
 		b.row("  haproxy skipped: "+err.Error(), "", "", "")
 	} else {
 		stops = append(stops, stop)
 		targets = append(targets, target{name: "haproxy", url: "http://127.0.0.1:" + port + "/ping",
-			cpu: func() time.Duration { return procCPU(pid) }})
+			cpu: func() time.Duration { return procCPU(pid) }, backend: lbPID})
 	}
 	srvCPU := func() time.Duration { return procCPU(b.srv.Process.Pid) }
 	targets = append(targets,
-		target{name: "slipway balancer", url: "http://" + b.gw + "/ping", host: "lb.px.localhost", cpu: srvCPU},
-		target{name: "slipway gateway (key + plan)", url: "http://" + b.gw + "/ping", host: "gw.px.localhost", headers: []string{"x-api-key: " + key}, cpu: srvCPU})
+		target{name: "slipway balancer", url: "http://" + b.gw + "/ping", host: "lb.px.localhost", cpu: srvCPU, backend: lbPID},
+		target{name: "slipway gateway (key + plan)", url: "http://" + b.gw + "/ping", host: "gw.px.localhost", headers: []string{"x-api-key: " + key}, cpu: srvCPU, backend: gwPID})
 	// The machine's speed drifts by a fifth or more from one run to the
 	// next, so every ratio is taken between runs of the same round,
 	// and the order of the targets is reversed every other round: with an
@@ -100,6 +112,7 @@ stages:
 			if t.cpu != nil {
 				cpu0 = t.cpu()
 			}
+			busy0, be0 := busyCPU(), procCPU(t.backend)
 			l, err := runWrk(t.url, t.host, t.headers...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
@@ -108,8 +121,11 @@ stages:
 				l.cpuPerReq = time.Duration(float64(t.cpu()-cpu0) / (l.rps * duration.Seconds()))
 			}
 			if *verbose {
-				fmt.Fprintf(os.Stderr, "proxies round %d: %-30s %6.0f req/s, p50 %s, p99 %s, CPU/req %.1f µs\n",
-					round+1, t.name, l.rps, ms(l.p50), ms(l.p99), float64(l.cpuPerReq.Nanoseconds())/1000)
+				reqs := max(l.rps*duration.Seconds(), 1)
+				perReq := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / reqs }
+				fmt.Fprintf(os.Stderr, "proxies round %d: %-30s %6.0f req/s, p50 %s, p99 %s, CPU/req %.1f µs (instance %.1f µs, machine %.1f µs)\n",
+					round+1, t.name, l.rps, ms(l.p50), ms(l.p99), float64(l.cpuPerReq.Nanoseconds())/1000,
+					perReq(procCPU(t.backend)-be0), perReq(busyCPU()-busy0))
 			}
 			results[t.name] = append(results[t.name], l)
 		}
@@ -134,6 +150,16 @@ stages:
 			errs = fmt.Sprintf(" (%d errors)", l.errors)
 		}
 		b.row("  "+t.name+errs, fmt.Sprintf("%.0f (%.2f)", l.rps, pairedRatio(results[t.name], results["direct"], loadRPS)), ms(l.p99), vsNginx)
+	}
+	// The same-work comparison: what Slipway's proxies cost beyond what
+	// nginx costs doing the same job.
+	if len(results[nginxWork]) > 0 {
+		for _, t := range targets {
+			if strings.HasPrefix(t.name, "slipway") {
+				b.row("  "+t.name+" × "+nginxWork, "", "", fmt.Sprintf("%.2f, %.2f",
+					pairedRatio(results[t.name], results[nginxWork], loadRPS), pairedRatio(results[t.name], results[nginxWork], loadP99)))
+			}
+		}
 	}
 	var nginx, balancer *target
 	for i := range targets {
@@ -239,15 +265,15 @@ func freePort() string {
 }
 
 // startNginx runs nginx as a reverse proxy to backend with the
-// settings of perf-baselines.md (keepalive upstream).
-// It returns nginx's port, the process group of its master and workers,
-// and how to stop it.
-func (b *bench) startNginx(backend string) (string, int, func(), error) {
+// settings of perf-baselines.md (keepalive upstream), in b.dir/name, with
+// extra in its location block. It returns nginx's port, the process
+// group of its master and workers, and how to stop it.
+func (b *bench) startNginx(backend, name, extra string) (string, int, func(), error) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("nginx is not installed (apt-get install nginx)")
 	}
-	dir := filepath.Join(b.dir, "nginx")
+	dir := filepath.Join(b.dir, name)
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
 	port := freePort()
 	conf := fmt.Sprintf(`worker_processes auto;
@@ -256,15 +282,16 @@ error_log %[1]s/logs/error.log;
 events { worker_connections 8192; }
 http {
   access_log off;
+  log_format slipway escape=json '{"time":"$time_iso8601","request_id":"$request_id","method":"$request_method","host":"$host","path":"$uri","status":$status,"bytes":$body_bytes_sent,"latency_ms":$request_time,"instance":"$upstream_addr","client_ip":"$remote_addr"}';
   keepalive_requests 1000000;
   client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fcgi; uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;
   upstream be { server %[2]s; keepalive 512; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:%[3]s;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";%[4]s }
   }
 }
-`, dir, backend, port)
+`, dir, backend, port, extra)
 	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
 	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -278,6 +305,22 @@ http {
 	}
 	return port, cmd.Process.Pid, stop, nil
 }
+
+// nginxWork names the nginx that does nginxSlipwayWork.
+const nginxWork = "nginx doing Slipway's work"
+
+// nginxSlipwayWork makes nginx do what Slipway's balancer does beyond
+// forwarding, as a reverse proxy in front of an app usually is set up:
+// X-Forwarded-For, -Host and -Proto and an X-Request-Id to the app, the
+// id to the client too, and a JSON access log (buffered, as Slipway's
+// is written off the request path) with the fields of Slipway's.
+const nginxSlipwayWork = `
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Request-Id $request_id;
+      add_header X-Request-Id $request_id always;
+      access_log logs/access.json slipway buffer=256k flush=1s;`
 
 // startHAProxy runs haproxy as perf-baselines.md did.
 func (b *bench) startHAProxy(backend string) (string, int, func(), error) {
@@ -330,4 +373,38 @@ func waitPort(port string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// containerPID is the host PID of the container whose IP address is
+// addr's, or 0 if none is found.
+func containerPID(addr string) int {
+	ip, _, _ := strings.Cut(addr, ":")
+	ids, _ := exec.Command("docker", "ps", "-q").Output()
+	for _, id := range strings.Fields(string(ids)) {
+		out, _ := exec.Command("docker", "inspect", "-f", "{{.State.Pid}}{{range .NetworkSettings.Networks}} {{.IPAddress}}{{end}}", id).Output()
+		f := strings.Fields(string(out))
+		if len(f) > 1 && slices.Contains(f[1:], ip) {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+	}
+	return 0
+}
+
+// busyCPU is the CPU time the machine spent so far on anything but
+// idling (/proc/stat).
+func busyCPU() time.Duration {
+	data, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(data), "\n")
+	var busy int64
+	for i, f := range strings.Fields(line) {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || i == 4 || i == 5 { // "cpu", idle, iowait
+			continue
+		}
+		if i <= 8 { // user nice system idle iowait irq softirq steal; guest time is in user
+			busy += v
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
 }
