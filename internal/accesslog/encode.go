@@ -1,11 +1,10 @@
 package accesslog
 
 import (
-	"encoding/json"
-	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/slipwayhq/slipway/internal/jsonappend"
 )
 
 // appendJSON appends e as one JSON object, byte for byte what
@@ -16,26 +15,26 @@ func (e *Entry) appendJSON(b []byte) []byte {
 	b = append(b, `{"time":"`...)
 	b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","request_id":`...)
-	b = appendString(b, e.RequestID)
+	b = jsonappend.String(b, e.RequestID)
 	b = append(b, `,"stack":`...)
-	b = appendString(b, e.Stack)
+	b = jsonappend.String(b, e.Stack)
 	b = append(b, `,"stage":`...)
-	b = appendString(b, e.Stage)
+	b = jsonappend.String(b, e.Stage)
 	b = append(b, `,"method":`...)
-	b = appendString(b, e.Method)
+	b = jsonappend.String(b, e.Method)
 	b = append(b, `,"host":`...)
-	b = appendString(b, e.Host)
+	b = jsonappend.String(b, e.Host)
 	b = append(b, `,"path":`...)
-	b = appendString(b, e.Path)
+	b = jsonappend.String(b, e.Path)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, e.Bytes, 10)
 	b = append(b, `,"latency_ms":`...)
-	b = appendFloat(b, e.LatencyMS)
+	b = jsonappend.Float(b, e.LatencyMS)
 	if e.Instance != "" {
 		b = append(b, `,"instance":`...)
-		b = appendString(b, e.Instance)
+		b = jsonappend.String(b, e.Instance)
 	}
 	if e.ColdStart {
 		b = append(b, `,"cold_start":true`...)
@@ -46,79 +45,9 @@ func (e *Entry) appendJSON(b []byte) []byte {
 	}
 	if e.APIKey != "" {
 		b = append(b, `,"api_key":`...)
-		b = appendString(b, e.APIKey)
+		b = jsonappend.String(b, e.APIKey)
 	}
 	b = append(b, `,"client_ip":`...)
-	b = appendString(b, e.ClientIP)
+	b = jsonappend.String(b, e.ClientIP)
 	return append(b, '}')
-}
-
-// appendFloat formats f as encoding/json does; the rare values it would
-// write in exponent form are left to it.
-func appendFloat(b []byte, f float64) []byte {
-	if a := math.Abs(f); math.IsNaN(f) || math.IsInf(f, 0) || (a != 0 && (a < 1e-6 || a >= 1e21)) {
-		out, err := json.Marshal(f)
-		if err != nil {
-			return append(b, '0') // NaN and ±Inf: JSON has none; never a latency
-		}
-		return append(b, out...)
-	}
-	return strconv.AppendFloat(b, f, 'f', -1, 64)
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s as a JSON string the way encoding/json does
-// with HTML escaping off: invalid UTF-8 becomes U+FFFD, and U+2028 and
-// U+2029 are escaped (JavaScript reads them as line ends).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

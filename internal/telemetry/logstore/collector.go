@@ -64,8 +64,23 @@ type Collector struct {
 // since that time.
 type cursor struct {
 	time   time.Time
-	atTime map[string]int
-	resend map[string]int // what of atTime the current read has yet to send again
+	atTime map[lineKey]int
+	resend map[lineKey]int // what of atTime the current read has yet to send again
+}
+
+// lineKey tells lines at the same time apart: their stream and text.
+type lineKey struct{ stream, text string }
+
+// moveTo makes t the cursor's time, with no line seen at it yet. Almost
+// every line has a time of its own, so the map is cleared, not made
+// anew, unless it grew (clearing costs what it holds room for).
+func (cur *cursor) moveTo(t time.Time) {
+	cur.time, cur.resend = t, nil // resend is begin's copy: nothing else holds it
+	if cur.atTime == nil || len(cur.atTime) > 16 {
+		cur.atTime = map[lineKey]int{}
+		return
+	}
+	clear(cur.atTime)
 }
 
 // begin starts a read from Docker since cur.time.
@@ -198,7 +213,8 @@ func (c *Collector) follow(ctx context.Context, ct engine.Container, k Key) {
 		cur = c.cfg.Store.lastLines(k, shortID(ct.ID), notBefore)
 	}
 	cur.begin()
-	name := strings.TrimPrefix(ct.Name, "/")
+	name, container := strings.TrimPrefix(ct.Name, "/"), shortID(ct.ID)
+	var buf []byte
 	err := c.cfg.Engine.LogLines(ctx, ct.ID, engine.LogOptions{Follow: true, Timestamps: true, Since: cur.time}, func(l engine.LogLine) error {
 		if l.Time.IsZero() {
 			l.Time = cur.time // the rest of a line cut for length
@@ -206,7 +222,9 @@ func (c *Collector) follow(ctx context.Context, ct engine.Container, k Key) {
 		if cur.skip(l) {
 			return nil
 		}
-		return c.cfg.Store.Append(k, l.Time, Line{Time: l.Time, Instance: name, Container: shortID(ct.ID), Stream: l.Stream, Text: l.Text})
+		line := Line{Time: l.Time, Instance: name, Container: container, Stream: l.Stream, Text: l.Text}
+		buf = line.appendJSON(buf[:0])
+		return c.cfg.Store.AppendLine(k, l.Time, buf)
 	})
 	if err != nil && ctx.Err() == nil && !core.IsNotFound(err) {
 		log.Warn("collect instance logs", "err", err)
@@ -227,7 +245,7 @@ func (c *Collector) follow(ctx context.Context, ct engine.Container, k Key) {
 // skip says whether l is stored already, and moves the cursor past it
 // if not.
 func (cur *cursor) skip(l engine.LogLine) bool {
-	k := l.Stream + "\x00" + l.Text
+	k := lineKey{l.Stream, l.Text}
 	switch {
 	case l.Time.Before(cur.time):
 		return true
@@ -237,7 +255,7 @@ func (cur *cursor) skip(l engine.LogLine) bool {
 			return true
 		}
 	default:
-		cur.time, cur.atTime, cur.resend = l.Time, map[string]int{}, nil
+		cur.moveTo(l.Time)
 	}
 	cur.atTime[k]++
 	return false

@@ -27,7 +27,7 @@ func TestResumeSkipsWhatIsStored(t *testing.T) {
 		put("bbbbbbbbbbbb", 10+i, Stdout, "other later")
 	}
 	cur := s.lastLines(web, "aaaaaaaaaaaa", time.Time{})
-	if !cur.time.Equal(at(5)) || cur.atTime[Stdout+"\x00x"] != 2 || cur.atTime[Stderr+"\x00x"] != 1 {
+	if !cur.time.Equal(at(5)) || cur.atTime[lineKey{Stdout, "x"}] != 2 || cur.atTime[lineKey{Stderr, "x"}] != 1 {
 		t.Fatalf("cursor %v %v", cur.time, cur.atTime)
 	}
 	// Docker sends again everything since second 5, inclusive.

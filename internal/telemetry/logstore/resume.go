@@ -14,7 +14,7 @@ import (
 // notBefore (nothing of the container can be older). A container with nothing stored gets
 // the zero cursor: all of Docker's output is new.
 func (s *Store) lastLines(k Key, container string, notBefore time.Time) *cursor {
-	cur := &cursor{atTime: map[string]int{}}
+	cur := &cursor{atTime: map[lineKey]int{}}
 	snap, err := s.snapshot(k, nil)
 	if err != nil || container == "" {
 		return cur
@@ -40,10 +40,10 @@ func (s *Store) lastLines(k Key, container string, notBefore time.Time) *cursor 
 			}
 			switch {
 			case !found && l.Time.After(cur.time):
-				cur.time, cur.atTime = l.Time, map[string]int{}
+				cur.moveTo(l.Time)
 				fallthrough
 			case l.Time.Equal(cur.time):
-				cur.atTime[l.Stream+"\x00"+l.Text]++
+				cur.atTime[lineKey{l.Stream, l.Text}]++
 				atCursor = true
 			}
 		}

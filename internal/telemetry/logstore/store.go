@@ -195,8 +195,8 @@ func (s *Store) Append(k Key, t time.Time, v any) error {
 // AppendLine appends an entry its writer has encoded itself: line is one
 // JSON object, as Append would encode it, followed by a newline, and
 // starting with its "time" member. The store keeps no reference to it.
-// For writers of one entry per request (the access log), where the
-// generic encoder's cost shows.
+// For writers of an entry per request or per line (the access log, the
+// collector), where the generic encoder's cost shows.
 func (s *Store) AppendLine(k Key, t time.Time, line []byte) error {
 	if len(line) < 3 || line[0] != '{' || line[len(line)-1] != '\n' {
 		return fmt.Errorf("log entry for %s is not one JSON object ending in a newline", k)
