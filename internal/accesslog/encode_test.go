@@ -4,25 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // The hand-written encoder must write exactly what encoding/json writes,
 // so that entries read back the same and nothing depends on which wrote
 // them.
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
-	pieces := []string{"", "a", "/path?q=1&x=<y>", `"quoted"`, `back\slash`, "tab\tnew\nline\r",
-		"\x00\x01\x1f\x7f", "héllo", "日本", "\xff\xfe bad utf8", "\u2028\u2029", "emoji 🚀", "a\u00a0b"}
 	rng := rand.New(rand.NewPCG(1, 2))
-	str := func() string {
-		var b strings.Builder
-		for range rng.IntN(4) {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		return b.String()
-	}
+	str := testutil.JSONStrings(1)
 	floats := []float64{0, 0.001, 0.5, 1, 12.345, 1234567.891, 1e-7, 3e21, 0.1 + 0.2}
 	for i := range 2000 {
 		e := Entry{

@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"math/rand/v2"
-	"strings"
 	"testing"
-)
 
-// pieces are the strings that exercise every escape.
-var pieces = []string{"", "a", "/path?q=1&x=<y>", `"quoted"`, `back\slash`, "tab\tnew\nline\r",
-	"\x00\x01\x1f\x7f\b\f", "héllo", "日本", "\xff\xfe bad utf8", "\u2028\u2029", "emoji 🚀", "a\u00a0b"}
+	"github.com/slipwayhq/slipway/internal/testutil"
+)
 
 func marshal(t *testing.T, v any) []byte {
 	t.Helper()
@@ -25,13 +21,9 @@ func marshal(t *testing.T, v any) []byte {
 }
 
 func TestStringMatchesEncodingJSON(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	str := testutil.JSONStrings(1)
 	for i := range 3000 {
-		var sb strings.Builder
-		for range rng.IntN(4) {
-			sb.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		s := sb.String()
+		s := str()
 		if got, want := String([]byte("x"), s), append([]byte("x"), marshal(t, s)...); !bytes.Equal(got, want) {
 			t.Fatalf("string %d %q:\n got %s\nwant %s", i, s, got, want)
 		}

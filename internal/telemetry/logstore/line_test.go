@@ -4,26 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/engine"
+	"github.com/slipwayhq/slipway/internal/testutil"
 )
 
 // The collector's encoder must write what Append writes, so that lines
 // read back the same whichever wrote them.
 func TestLineAppendJSONMatchesAppend(t *testing.T) {
-	pieces := []string{"", "a", `{"level":"info","msg":"GET /x 200"}`, "<b>&amp;</b>", `"q"\`, "tab\tcr\r",
-		"\x00\x1f\x7f", "héllo 日本", "\xff bad", "\u2028\u2029", "🚀"}
 	rng := rand.New(rand.NewPCG(3, 4))
-	str := func() string {
-		var b strings.Builder
-		for range rng.IntN(4) {
-			b.WriteString(pieces[rng.IntN(len(pieces))])
-		}
-		return b.String()
-	}
+	str := testutil.JSONStrings(3)
 	for i := range 2000 {
 		l := Line{Time: time.Unix(1700000000+int64(rng.IntN(1e6)), int64(rng.IntN(1e9))).In(time.UTC),
 			Instance: str(), Container: str(), Stream: str(), Text: str()}
