@@ -611,6 +611,7 @@ type load struct {
 	errors        int
 	throttled     int           // 429s, where counted apart from errors (loopLoad)
 	cpuPerReq     time.Duration // the proxy's CPU per request, where measured
+	wrkCPU        time.Duration // wrk's own CPU time, where wrk ran
 }
 
 func runLoad(tool, url, host string) (load, error) {
@@ -628,23 +629,24 @@ var (
 )
 
 func runWrk(url, host string, headers ...string) (load, error) {
-	return runWrkWith(2, *conns, url, host, headers...)
+	return runWrkWith(2, *conns, *duration, url, host, headers...)
 }
 
-// runWrkWith is runWrk with threads threads and c connections.
-func runWrkWith(threads, c int, url, host string, headers ...string) (load, error) {
-	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(c), "-d" + duration.String(), "--latency"}
+// runWrkWith is runWrk with threads threads and c connections for d.
+func runWrkWith(threads, c int, d time.Duration, url, host string, headers ...string) (load, error) {
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(c), "-d" + d.String(), "--latency"}
 	if host != "" {
 		args = append(args, "-H", "Host: "+host)
 	}
 	for _, h := range headers {
 		args = append(args, "-H", h)
 	}
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+	cmd := exec.Command("wrk", append(args, url)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return load{}, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
-	var l load
+	l := load{wrkCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	s := string(out)
 	if m := wrkRPS.FindStringSubmatch(s); m != nil {
 		l.rps, _ = strconv.ParseFloat(m[1], 64)
