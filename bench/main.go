@@ -611,6 +611,8 @@ type load struct {
 	errors        int
 	throttled     int           // 429s, where counted apart from errors (loopLoad)
 	cpuPerReq     time.Duration // the proxy's CPU per request, where measured
+	instPerReq    time.Duration // the instance's CPU per request, where measured
+	machPerReq    time.Duration // the whole machine's busy CPU per request, where measured
 	wrkCPU        time.Duration // wrk's own CPU time, where wrk ran
 }
 
@@ -753,7 +755,9 @@ func medianLoad(ls []load) load {
 	}
 	return load{rps: pick(func(l load) float64 { return l.rps }), p50: pick(func(l load) float64 { return l.p50 }),
 		p99: pick(func(l load) float64 { return l.p99 }), errors: errs,
-		cpuPerReq: time.Duration(pick(func(l load) float64 { return float64(l.cpuPerReq) }))}
+		cpuPerReq:  time.Duration(pick(func(l load) float64 { return float64(l.cpuPerReq) })),
+		instPerReq: time.Duration(pick(func(l load) float64 { return float64(l.instPerReq) })),
+		machPerReq: time.Duration(pick(func(l load) float64 { return float64(l.machPerReq) }))}
 }
 
 // medianOf is the median of v (the mean of the middle two for an even

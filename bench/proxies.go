@@ -125,15 +125,14 @@ stages:
 					return fmt.Errorf("%s: %w", t.name, err)
 				}
 				if *verbose {
-					fmt.Fprintf(os.Stderr, "proxies round %d: %-30s %6.0f req/s, p50 %s, p99 %s, CPU/req %.1f µs (instance %.1f µs, machine %.1f µs); others %.1f%%\n",
-						round+1, t.name, l.rps, ms(l.p50), ms(l.p99), float64(l.cpuPerReq.Nanoseconds())/1000,
-						l.instance, l.machine, others*100)
+					fmt.Fprintf(os.Stderr, "proxies round %d: %-30s %6.0f req/s, p50 %s, p99 %s, CPU/req %s (instance %s, machine %s); others %.1f%%\n",
+						round+1, t.name, l.rps, ms(l.p50), ms(l.p99), us(l.cpuPerReq), us(l.instPerReq), us(l.machPerReq), others*100)
 				}
 				if others <= noisyShare || try == maxTries {
 					if others > noisyShare {
 						noisy[t.name]++
 					}
-					results[t.name] = append(results[t.name], l.load)
+					results[t.name] = append(results[t.name], l)
 					break
 				}
 				retried[t.name]++
@@ -153,7 +152,7 @@ stages:
 			if vsNginx != "" {
 				vsNginx += "; "
 			}
-			vsNginx += fmt.Sprintf("%.1f µs", float64(l.cpuPerReq.Nanoseconds())/1000)
+			vsNginx += us(l.cpuPerReq)
 		}
 		errs := ""
 		if l.errors > 0 {
@@ -169,6 +168,18 @@ stages:
 	}
 	if len(again) > 0 {
 		b.row(fmt.Sprintf("  runs made again, others over %.0f%% of the machine: %s", noisyShare*100, strings.Join(again, ", ")), "", "", "")
+	}
+	// Where each target's requests cost CPU: the proxy, the instance (the
+	// headers a proxy adds cost it too), and the whole machine, wrk's
+	// load and the kernel's network work included.
+	b.row("  CPU per request, medians", "proxy", "instance", "whole machine")
+	for _, t := range targets {
+		l := medianLoad(results[t.name])
+		proxy := "—"
+		if t.cpu != nil {
+			proxy = us(l.cpuPerReq)
+		}
+		b.row("    "+t.name, proxy, us(l.instPerReq), us(l.machPerReq))
 	}
 	// The same-work comparison: what Slipway's proxies cost beyond what
 	// nginx costs doing the same job.
@@ -218,8 +229,8 @@ func (b *bench) besideNginx(nginx, balancer target) error {
 		ln.cpuPerReq = time.Duration(float64(nginx.cpu()-n0) / (ln.rps * duration.Seconds()))
 		lb.cpuPerReq = time.Duration(float64(balancer.cpu()-b0) / (lb.rps * duration.Seconds()))
 		if *verbose {
-			fmt.Fprintf(os.Stderr, "proxies side by side: nginx %6.0f req/s, CPU/req %.1f µs; balancer %6.0f req/s, CPU/req %.1f µs\n",
-				ln.rps, float64(ln.cpuPerReq.Nanoseconds())/1000, lb.rps, float64(lb.cpuPerReq.Nanoseconds())/1000)
+			fmt.Fprintf(os.Stderr, "proxies side by side: nginx %6.0f req/s, CPU/req %s; balancer %6.0f req/s, CPU/req %s\n",
+				ln.rps, us(ln.cpuPerReq), lb.rps, us(lb.cpuPerReq))
 		}
 		nl, bl = append(nl, ln), append(bl, lb)
 	}
@@ -239,23 +250,16 @@ const (
 	maxTries   = 6
 )
 
-// measured is one run of the proxy comparison with what the instance and
-// the whole machine spent per request, in µs.
-type measured struct {
-	load
-	instance, machine float64
-}
-
 // measure runs wrk against t once. others is the share of the machine's
 // CPU capacity that went, during the run, to anything but wrk, t's proxy
 // and its instance; 0 when the instance's process is not known.
-func measure(t target) (m measured, others float64, err error) {
+func measure(t target) (m load, others float64, err error) {
 	var proxy0 time.Duration
 	if t.cpu != nil {
 		proxy0 = t.cpu()
 	}
 	busy0, be0, start := busyCPU(), procCPU(t.backend), time.Now()
-	m.load, err = runWrk(t.url, t.host, t.headers...)
+	m, err = runWrk(t.url, t.host, t.headers...)
 	if err != nil {
 		return m, 0, err
 	}
@@ -266,15 +270,17 @@ func measure(t target) (m measured, others float64, err error) {
 	}
 	busy, be := busyCPU()-busy0, procCPU(t.backend)-be0
 	reqs := max(m.rps*duration.Seconds(), 1)
-	perReq := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / reqs }
-	m.cpuPerReq = time.Duration(float64(proxy) / reqs)
-	m.instance, m.machine = perReq(be), perReq(busy)
+	perReq := func(d time.Duration) time.Duration { return time.Duration(float64(d) / reqs) }
+	m.cpuPerReq, m.instPerReq, m.machPerReq = perReq(proxy), perReq(be), perReq(busy)
 	if t.backend == 0 {
 		return m, 0, nil
 	}
 	rest := busy - m.wrkCPU - proxy - be
 	return m, max(float64(rest), 0) / (float64(wall) * float64(numCPU())), nil
 }
+
+// us prints d in µs.
+func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1000) }
 
 func loadRPS(l load) float64 { return l.rps }
 func loadP99(l load) float64 { return l.p99 }
