@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -303,25 +302,14 @@ func pairedRatio(a, b []load, f func(load) float64) float64 {
 
 // stageAddr is the address of a stage's first instance.
 func (b *bench) stageAddr(stack, stage string) (string, error) {
-	out, err := b.cli(b.dir, "status", stack, "-o", "json")
+	ins, err := b.instances(stack, stage)
 	if err != nil {
 		return "", err
 	}
-	var st struct {
-		Stages []struct {
-			Name      string `json:"name"`
-			Instances []struct {
-				Addr string `json:"addr"`
-			} `json:"instances"`
-		} `json:"stages"`
+	if len(ins) == 0 || ins[0].Addr == "" {
+		return "", fmt.Errorf("stage %s of %s has no instance address: %+v", stage, stack, ins)
 	}
-	json.Unmarshal([]byte(out), &st)
-	for _, s := range st.Stages {
-		if s.Name == stage && len(s.Instances) > 0 && s.Instances[0].Addr != "" {
-			return s.Instances[0].Addr, nil
-		}
-	}
-	return "", fmt.Errorf("stage %s of %s has no instance address: %s", stage, stack, out)
+	return ins[0].Addr, nil
 }
 
 // freePort asks the kernel for a loopback port.
