@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"net/http"
 	"net/url"
+	"strings"
 )
 
 // The fast path's request parser. It accepts a strict subset of
@@ -97,6 +99,9 @@ func parseHead(head []byte, req *fastRequest) bool {
 			return false
 		}
 		kind := headerKind(line[:colon])
+		if kind == hOther && bytes.IndexByte(line[:colon], '_') >= 0 && underscoreAlias(line[:colon]) {
+			kind = hDrop
+		}
 		switch kind {
 		case hHandOff:
 			return false
@@ -209,6 +214,48 @@ var requestKinds = newKindTable(hOther, map[string]uint8{
 	"x-request-id": hRequestID, "x-api-key": hAPIKey,
 	"idempotency-key": hIdempotent, "x-idempotency-key": hIdempotent,
 })
+
+// underscoreAlias reports whether name, read with "-" for each "_",
+// is one of requestKinds' names: a header the gateway sets, reads or
+// never forwards. Such a name is not that header to the gateway, but
+// servers that map header names to variables (CGI, PHP, WSGI, Rack:
+// X_Forwarded_For and X-Forwarded-For both become
+// HTTP_X_FORWARDED_FOR) would read it as that header, so a client
+// could pass, say, a forged client IP or request id through. The
+// gateway drops such headers on every path; other names with
+// underscores go through.
+func underscoreAlias[S ~string | ~[]byte](name S) bool {
+	if len(name) >= len(requestKinds.byLen) {
+		return false
+	}
+	for _, e := range requestKinds.byLen[len(name)] {
+		same := true
+		for i := 0; i < len(name) && same; i++ {
+			c := name[i]
+			switch {
+			case c == '_':
+				c = '-'
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			same = c == e.name[i]
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// dropUnderscoreAliases deletes from h the headers underscoreAlias
+// reports, for the requests net/http parses.
+func dropUnderscoreAliases(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 && underscoreAlias(k) {
+			delete(h, k)
+		}
+	}
+}
 
 // headerKind classifies a request header name, in any case.
 func headerKind(name []byte) uint8 { return requestKinds.kind(name) }

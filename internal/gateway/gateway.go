@@ -231,6 +231,7 @@ func (g *Gateway) CloseIdleConnections() {
 // retrier), release.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now(), path: r.URL.Path}
+	dropUnderscoreAliases(r.Header)
 	if r.ProtoMajor == 2 {
 		x.stream = http.NewResponseController(w)
 	}

@@ -68,6 +68,61 @@ func TestGatewayForwardingHeaders(t *testing.T) {
 	}
 }
 
+// A header whose name, with "-" for "_", is one the gateway sets, reads
+// or drops never reaches the app (CGI-style servers would take it for
+// that header); other names with underscores do.
+func TestGatewayDropsUnderscoreAliases(t *testing.T) {
+	backend := echoBackend(t, "a")
+	_, front := newTestGateway(t, Config{}, route(testHost, backend))
+
+	h := http.Header{}
+	aliases := []string{"X_Forwarded_For", "x_forwarded_host", "X_FORWARDED_PROTO", "X_Request_Id", "X_Api_Key",
+		"Proxy_Authorization", "Keep_Alive", "Transfer_Encoding", "Content_Length", "Idempotency_Key"}
+	for _, k := range aliases {
+		h[k] = []string{"forged"}
+	}
+	h["X_Custom_Header"] = []string{"kept"}
+	h["X-Forwarded_Other"] = []string{"kept too"}
+	resp, body := get(t, newClient(t), front.URL+"/", testHost, h)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	s := decodeSeen(t, body)
+	for k, v := range s.Header {
+		for _, a := range aliases {
+			if strings.EqualFold(k, a) {
+				t.Errorf("%s: %q reached the backend", k, v)
+			}
+		}
+	}
+	if got := s.Header.Get("X_custom_header"); got != "kept" {
+		t.Errorf("X_Custom_Header = %q, want it forwarded; backend saw %v", got, s.Header)
+	}
+	if got := s.Header.Get("X-Forwarded_other"); got != "kept too" {
+		t.Errorf("X-Forwarded_Other = %q, want it forwarded; backend saw %v", got, s.Header)
+	}
+	if got := s.Header.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want the gateway's", got)
+	}
+	if id := s.Header.Get("X-Request-Id"); !generatedID.MatchString(id) {
+		t.Errorf("X-Request-Id = %q, want one the gateway made", id)
+	}
+}
+
+func TestUnderscoreAlias(t *testing.T) {
+	for name, want := range map[string]bool{
+		"x_forwarded_for": true, "X_Request_ID": true, "x-api_key": true, "TRANSFER_ENCODING": true,
+		"x_forwarded_port": false, "x_custom": false, "content_type": false, "x-forwarded-for": true,
+	} {
+		if got := underscoreAlias(name); got != want {
+			t.Errorf("underscoreAlias(%q) = %v, want %v", name, got, want)
+		}
+		if got := underscoreAlias([]byte(name)); got != want {
+			t.Errorf("underscoreAlias([]byte(%q)) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestGatewayForwardedProtoHTTPS(t *testing.T) {
 	backend := echoBackend(t, "a")
 	g := New(Config{})
