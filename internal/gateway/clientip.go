@@ -100,6 +100,19 @@ func parseHop(s string) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
+// dropClientIPHeaders deletes clientIPHeaders from r unless its direct
+// peer is in trusted.
+func dropClientIPHeaders(r *http.Request, trusted []netip.Prefix) {
+	if len(trusted) > 0 {
+		if peer, ok := parseHop(r.RemoteAddr); ok && inPrefixes(peer, trusted) {
+			return
+		}
+	}
+	for _, k := range clientIPHeaders {
+		delete(r.Header, k)
+	}
+}
+
 func inPrefixes(a netip.Addr, prefixes []netip.Prefix) bool {
 	for _, p := range prefixes {
 		if p.Contains(a) {

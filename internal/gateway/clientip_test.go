@@ -80,8 +80,20 @@ func TestGatewayTrustedProxies(t *testing.T) {
 			if tt.xfp != "" {
 				h.Set("X-Forwarded-Proto", tt.xfp)
 			}
+			// The client-IP headers frameworks read before
+			// X-Forwarded-For: kept only from a trusted peer.
+			ipHeaders := []string{"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "x-client-ip", "CLIENT-IP"}
+			for _, k := range ipHeaders {
+				h[k] = []string{"6.6.6.6"}
+			}
 			_, body := get(t, newClient(t), front.URL, testHost, h)
 			s := decodeSeen(t, body)
+			peerTrusted := inPrefixes(netip.MustParseAddr("127.0.0.1"), tt.trusted)
+			for _, k := range ipHeaders {
+				if got, want := s.Header.Get(k) != "", peerTrusted; got != want {
+					t.Errorf("%s reached the backend: %v, want %v (peer trusted: %v)", k, got, want, peerTrusted)
+				}
+			}
 			if got := s.Header.Values("X-Forwarded-For"); len(got) != 1 || got[0] != tt.wantXFF {
 				t.Errorf("X-Forwarded-For = %q, want %q", got, tt.wantXFF)
 			}

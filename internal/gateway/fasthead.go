@@ -205,15 +205,31 @@ func (req *fastRequest) unescapedPath() (string, bool) {
 	return p, err == nil
 }
 
-// requestKinds are the request headers the fast path tells apart.
-var requestKinds = newKindTable(hOther, map[string]uint8{
-	"host": hHost, "content-length": hLength, "connection": hConnection,
-	"te": hHandOff, "expect": hHandOff, "upgrade": hHandOff, "trailer": hHandOff, "transfer-encoding": hHandOff,
-	"forwarded": hDrop, "keep-alive": hDrop, "x-forwarded-for": hDrop, "x-forwarded-host": hDrop,
-	"x-forwarded-proto": hDrop, "proxy-connection": hDrop, "proxy-authenticate": hDrop, "proxy-authorization": hDrop,
-	"x-request-id": hRequestID, "x-api-key": hAPIKey,
-	"idempotency-key": hIdempotent, "x-idempotency-key": hIdempotent,
-})
+// requestKinds are the request headers the fast path tells apart. It
+// serves no connection from a trusted proxy, so it drops every one of
+// clientIPHeaders.
+var requestKinds = newKindTable(hOther, func() map[string]uint8 {
+	kinds := map[string]uint8{
+		"host": hHost, "content-length": hLength, "connection": hConnection,
+		"te": hHandOff, "expect": hHandOff, "upgrade": hHandOff, "trailer": hHandOff, "transfer-encoding": hHandOff,
+		"forwarded": hDrop, "keep-alive": hDrop, "x-forwarded-for": hDrop, "x-forwarded-host": hDrop,
+		"x-forwarded-proto": hDrop, "proxy-connection": hDrop, "proxy-authenticate": hDrop, "proxy-authorization": hDrop,
+		"x-request-id": hRequestID, "x-api-key": hAPIKey,
+		"idempotency-key": hIdempotent, "x-idempotency-key": hIdempotent,
+	}
+	for _, h := range clientIPHeaders {
+		kinds[strings.ToLower(h)] = hDrop
+	}
+	return kinds
+}())
+
+// clientIPHeaders carry a client's address as a proxy in front of the
+// gateway saw it. Apps and their frameworks read them before
+// X-Forwarded-For (chi's and echo's RealIP, gin, Rails, npm's
+// request-ip), so from anyone but a trusted proxy they are dropped, as
+// the client's X-Forwarded-For is: a client could name any address.
+var clientIPHeaders = []string{"X-Real-Ip", "True-Client-Ip", "Client-Ip", "X-Client-Ip", "X-Cluster-Client-Ip",
+	"Cf-Connecting-Ip", "Fastly-Client-Ip"}
 
 // underscoreAlias reports whether name, read with "-" for each "_",
 // is one of requestKinds' names: a header the gateway sets, reads or

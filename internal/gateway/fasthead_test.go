@@ -147,6 +147,7 @@ func TestHeaderKindAnyCase(t *testing.T) {
 		"forwarded": hDrop, "keep-alive": hDrop, "x-forwarded-for": hDrop, "x-forwarded-host": hDrop,
 		"x-forwarded-proto": hDrop, "proxy-connection": hDrop, "proxy-authenticate": hDrop, "proxy-authorization": hDrop,
 		"x-request-id": hRequestID, "x-api-key": hAPIKey, "idempotency-key": hIdempotent, "x-idempotency-key": hIdempotent,
+		"x-real-ip": hDrop, "true-client-ip": hDrop, "x-cluster-client-ip": hDrop, "fastly-client-ip": hDrop,
 		"accept": hOther, "x-forwarded-port": hOther, "content-type": hOther,
 	} {
 		for _, n := range []string{name, strings.ToUpper(name), http.CanonicalHeaderKey(name)} {

@@ -232,6 +232,7 @@ func (g *Gateway) CloseIdleConnections() {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, start: time.Now(), path: r.URL.Path}
 	dropUnderscoreAliases(r.Header)
+	dropClientIPHeaders(r, g.trusted)
 	if r.ProtoMajor == 2 {
 		x.stream = http.NewResponseController(w)
 	}

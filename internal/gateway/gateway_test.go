@@ -77,7 +77,7 @@ func TestGatewayDropsUnderscoreAliases(t *testing.T) {
 
 	h := http.Header{}
 	aliases := []string{"X_Forwarded_For", "x_forwarded_host", "X_FORWARDED_PROTO", "X_Request_Id", "X_Api_Key",
-		"Proxy_Authorization", "Keep_Alive", "Transfer_Encoding", "Content_Length", "Idempotency_Key"}
+		"Proxy_Authorization", "Keep_Alive", "Transfer_Encoding", "Content_Length", "Idempotency_Key", "X_Real_IP"}
 	for _, k := range aliases {
 		h[k] = []string{"forged"}
 	}
