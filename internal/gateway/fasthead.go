@@ -91,15 +91,23 @@ func parseHead(head []byte, req *fastRequest) bool {
 			return false
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
-			return false // no name, a space before the colon, obs-fold
+		if colon <= 0 {
+			return false // no name, obs-fold
+		}
+		name := line[:colon]
+		underscore := false
+		for _, c := range name { // isToken, noting an underscore on the way
+			if !tokenChar[c] {
+				return false // a space before the colon, say
+			}
+			underscore = underscore || c == '_'
 		}
 		value := trimOWS(line[colon+1:])
 		if !fieldValue(value) {
 			return false
 		}
-		kind := headerKind(line[:colon])
-		if kind == hOther && bytes.IndexByte(line[:colon], '_') >= 0 && underscoreAlias(line[:colon]) {
+		kind := headerKind(name)
+		if underscore && kind == hOther && underscoreAlias(name) {
 			kind = hDrop
 		}
 		switch kind {
