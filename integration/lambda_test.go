@@ -50,11 +50,13 @@ stages:
 	s.mustRun(app, "deploy", "-q")
 	host := "dev.fnl.localhost"
 
-	code, body, h := s.gw("POST", host, "/hello?x=1", `{"n":1}`)
+	// The client's own X-Forwarded-For is not believed (no trusted
+	// proxies): the event has the gateway's, and its peer as sourceIp.
+	code, body, h := s.gwHeaders("POST", host, "/hello?x=1", `{"n":1}`, map[string]string{"X-Forwarded-For": "6.6.6.6"})
 	var echo map[string]string
 	json.Unmarshal([]byte(body), &echo)
 	if code != 201 || echo["method"] != "POST" || echo["path"] != "/hello" || echo["query"] != "x=1" || echo["body"] != `{"n":1}` ||
-		echo["stage"] != "dev" || echo["greeting"] != "hi" {
+		echo["stage"] != "dev" || echo["greeting"] != "hi" || echo["sourceIp"] != "127.0.0.1" || echo["xff"] != "127.0.0.1" {
 		t.Fatalf("POST /hello: %d %s", code, body)
 	}
 	if h.Get("X-Fn") != "lambdafn" || !strings.Contains(h.Get("Set-Cookie"), "flavour=lemon") || h.Get("X-Slipway-Cold-Start") != "false" {

@@ -70,6 +70,13 @@ func TestServerlessHTTP(t *testing.T) {
 		t.Fatalf("first request: %d %q cold=%q", code, body, h.Get("X-Slipway-Cold-Start"))
 	}
 
+	// The instance gets the gateway's X-Forwarded-For (no trusted
+	// proxies: the peer alone), never the client's.
+	sent++
+	if code, body, _ := s.gwHeaders("GET", host, "/header?name=X-Forwarded-For", "", map[string]string{"X-Forwarded-For": "6.6.6.6"}); code != 200 || body != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For at the instance: %d %q, want 127.0.0.1", code, body)
+	}
+
 	t.Run("scales to zero and serves again", func(t *testing.T) {
 		eventually(t, 30*time.Second, "dev scaled to zero", func() error {
 			if n := liveInstances(t, s, "fn", "dev"); n != 0 {

@@ -143,6 +143,22 @@ func setForwarded(x *exchange, in *http.Request, h http.Header, trusted []netip.
 	h["X-Forwarded-Proto"] = x.fwd[2:3:3]
 }
 
+// replaceForwarded puts setForwarded's headers in r's own header, in
+// place of the client's Forwarded and X-Forwarded-*, for a handler that
+// serves r in-process (a serverless stage) as a backend would: it gets
+// what every backend gets, never what the client wrote.
+func replaceForwarded(x *exchange, r *http.Request, trusted []netip.Prefix) {
+	hasFor := forwardedValues(x, r, trusted)
+	for _, k := range [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		delete(r.Header, k)
+	}
+	if hasFor {
+		r.Header["X-Forwarded-For"] = x.fwd[0:1:1]
+	}
+	r.Header["X-Forwarded-Host"] = x.fwd[1:2:2]
+	r.Header["X-Forwarded-Proto"] = x.fwd[2:3:3]
+}
+
 // forwardedValues computes setForwarded's values into x.fwd: the
 // X-Forwarded-For chain (reporting whether there is one), the host and
 // the scheme. It reads the client's headers and changes nothing.

@@ -327,6 +327,7 @@ func (g *Gateway) forward(x *exchange, w http.ResponseWriter, r *http.Request) {
 	delete(r.Header, "X-Api-Key")
 	if backend.Serve != nil {
 		x.attempts = 1
+		replaceForwarded(x, r, g.trusted)
 		x.w.Header()["X-Request-Id"] = x.requestID
 		r.Header["X-Request-Id"] = x.requestID
 		backend.Serve.ServeHTTP(w, r.WithContext(ctx))

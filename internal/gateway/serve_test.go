@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,5 +66,57 @@ func TestRouteUpstreamsAndSelfServingBackends(t *testing.T) {
 	if got[0].Status != http.StatusTeapot || got[0].BackendID != "fn-1" || got[0].Attempts != 1 || !got[0].ColdStart || got[0].Init != 250*time.Millisecond ||
 		got[1].ColdStart || got[2].Status != 429 {
 		t.Errorf("access log: %+v", got)
+	}
+}
+
+// headerServing is an Upstreams whose one in-process backend sends the
+// headers it was handed to seen.
+type headerServing struct{ seen chan http.Header }
+
+func (u headerServing) Acquire(context.Context, *Route) (Backend, func(), error) {
+	return Backend{ID: "fn-1", Serve: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u.seen <- req.Header.Clone()
+	})}, func() {}, nil
+}
+
+// A backend that serves in process (a serverless stage) gets the
+// forwarding headers every backend gets, never the client's own.
+func TestSelfServingBackendGetsGatewayForwarding(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		wantXFF string
+	}{
+		{"no trusted proxies", nil, "127.0.0.1"},
+		{"peer trusted", prefixes(t, "127.0.0.0/8"), "198.51.100.1, 127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := headerServing{seen: make(chan http.Header, 1)}
+			_, front := newTestGateway(t, Config{TrustedProxies: tt.trusted},
+				Route{Host: "dev.fn.localhost", Stack: "fn", Stage: "dev", Upstreams: up})
+			h := http.Header{"X-Forwarded-For": {"198.51.100.1"}, "X-Forwarded-Host": {"evil.example"},
+				"Forwarded": {"for=192.0.2.60"}, "X-Real-Ip": {"6.6.6.6"}, "X_Forwarded_For": {"6.6.6.6"}}
+			if resp, body := get(t, newClient(t), front.URL+"/x", "dev.fn.localhost", h); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			seen := <-up.seen
+			if got := seen.Values("X-Forwarded-For"); len(got) != 1 || got[0] != tt.wantXFF {
+				t.Errorf("X-Forwarded-For = %q, want [%s]", got, tt.wantXFF)
+			}
+			if got := seen.Values("X-Forwarded-Host"); len(got) != 1 || got[0] != "dev.fn.localhost" {
+				t.Errorf("X-Forwarded-Host = %q, want the client's Host", got)
+			}
+			if got := seen.Values("X-Forwarded-Proto"); len(got) != 1 || got[0] != "http" {
+				t.Errorf("X-Forwarded-Proto = %q, want [http]", got)
+			}
+			for _, k := range []string{"Forwarded", "X_Forwarded_For"} {
+				if v, ok := seen[k]; ok {
+					t.Errorf("the client's %s reached the backend: %q", k, v)
+				}
+			}
+			if _, ok := seen["X-Real-Ip"]; ok != (tt.trusted != nil) {
+				t.Errorf("X-Real-Ip reached the backend: %v, want %v", ok, tt.trusted != nil)
+			}
+		})
 	}
 }

@@ -201,10 +201,7 @@ type source struct {
 }
 
 func newSource(r *http.Request, now time.Time) source {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
+	ip := clientIP(r)
 	domain := r.Host
 	if h, _, err := net.SplitHostPort(domain); err == nil {
 		domain = h
@@ -248,6 +245,25 @@ func (s source) extraHeaders(r *http.Request) map[string]string {
 		extra["Host"] = r.Host
 	}
 	return extra
+}
+
+// clientIP is the event's sourceIp: the leftmost X-Forwarded-For entry
+// when it is an IP address, else RemoteAddr's host. The gateway gives a
+// function X-Forwarded-For with the client first and nothing the client
+// wrote itself, and RemoteAddr is only its direct peer (a trusted proxy
+// in front, say).
+func clientIP(r *http.Request) string {
+	if v := r.Header.Get("X-Forwarded-For"); v != "" {
+		first, _, _ := strings.Cut(v, ",")
+		if first = strings.TrimSpace(first); net.ParseIP(first) != nil {
+			return first
+		}
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
 }
 
 // splitCookies turns Cookie headers into the v2 event's cookies list.

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/slipwayhq/slipway/internal/core"
@@ -146,14 +146,20 @@ func (q *request) proxy(ctx context.Context, r *http.Request, body []byte) (*res
 		out.Header.Del(h)
 	}
 	out.Host = r.Host
-	if ip, _, ok := strings.Cut(r.RemoteAddr, ":"); ok {
-		if prior := out.Header.Get("X-Forwarded-For"); prior != "" {
-			ip = prior + ", " + ip
+	// The gateway has put its X-Forwarded-* in place of the client's
+	// (its direct peer last); a request from elsewhere (an invoke) gets
+	// the ones it lacks.
+	if _, ok := out.Header["X-Forwarded-For"]; !ok {
+		if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			out.Header.Set("X-Forwarded-For", ip)
 		}
-		out.Header.Set("X-Forwarded-For", ip)
 	}
-	out.Header.Set("X-Forwarded-Host", r.Host)
-	out.Header.Set("X-Forwarded-Proto", "http")
+	if _, ok := out.Header["X-Forwarded-Host"]; !ok {
+		out.Header.Set("X-Forwarded-Host", r.Host)
+	}
+	if _, ok := out.Header["X-Forwarded-Proto"]; !ok {
+		out.Header.Set("X-Forwarded-Proto", "http")
+	}
 	resp, err := q.c.transport.RoundTrip(out)
 	if err != nil {
 		return nil, err

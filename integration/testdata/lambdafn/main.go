@@ -57,6 +57,7 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	body, _ := json.Marshal(map[string]string{
 		"method": ev.RequestContext.HTTP.Method, "path": ev.RawPath, "query": ev.RawQueryString,
 		"body": ev.Body, "stage": ev.RequestContext.Stage, "greeting": os.Getenv("GREETING"),
+		"sourceIp": ev.RequestContext.HTTP.SourceIP, "xff": ev.Headers["x-forwarded-for"],
 	})
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: http.StatusCreated,
