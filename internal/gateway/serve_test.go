@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -118,5 +120,24 @@ func TestSelfServingBackendGetsGatewayForwarding(t *testing.T) {
 				t.Errorf("X-Real-Ip reached the backend: %v, want %v", ok, tt.trusted != nil)
 			}
 		})
+	}
+}
+
+// Over HTTPS an in-process backend is told so, as a forwarded one is.
+func TestSelfServingBackendForwardedProtoHTTPS(t *testing.T) {
+	up := headerServing{seen: make(chan http.Header, 1)}
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{{Host: "dev.fn.localhost", Stack: "fn", Stage: "dev", Upstreams: up}}))
+	req := httptest.NewRequest(http.MethodGet, "https://dev.fn.localhost/", nil)
+	req.TLS = &tls.ConnectionState{}
+	req.RemoteAddr = "192.0.2.1:43210"
+	req.Header.Set("X-Forwarded-Proto", "http")
+	g.ServeHTTP(httptest.NewRecorder(), req)
+	seen := <-up.seen
+	if got := seen.Values("X-Forwarded-Proto"); len(got) != 1 || got[0] != "https" {
+		t.Errorf("X-Forwarded-Proto = %q, want [https]", got)
+	}
+	if got := seen.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "192.0.2.1" {
+		t.Errorf("X-Forwarded-For = %q, want [192.0.2.1]", got)
 	}
 }
