@@ -136,7 +136,12 @@ func inPrefixes(a netip.Addr, prefixes []netip.Prefix) bool {
 // chain from the outbound request, from which ReverseProxy has already
 // removed it. Without trusted proxies it allocates nothing.
 func setForwarded(x *exchange, in *http.Request, h http.Header, trusted []netip.Prefix) {
-	if forwardedValues(x, in, trusted) {
+	putForwarded(x, h, forwardedValues(x, in, trusted))
+}
+
+// putForwarded sets in h the values forwardedValues computed into x.fwd.
+func putForwarded(x *exchange, h http.Header, hasFor bool) {
+	if hasFor {
 		h["X-Forwarded-For"] = x.fwd[0:1:1]
 	}
 	h["X-Forwarded-Host"] = x.fwd[1:2:2]
@@ -152,11 +157,7 @@ func replaceForwarded(x *exchange, r *http.Request, trusted []netip.Prefix) {
 	for _, k := range [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 		delete(r.Header, k)
 	}
-	if hasFor {
-		r.Header["X-Forwarded-For"] = x.fwd[0:1:1]
-	}
-	r.Header["X-Forwarded-Host"] = x.fwd[1:2:2]
-	r.Header["X-Forwarded-Proto"] = x.fwd[2:3:3]
+	putForwarded(x, r.Header, hasFor)
 }
 
 // forwardedValues computes setForwarded's values into x.fwd: the
