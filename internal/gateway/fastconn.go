@@ -47,7 +47,11 @@ type fastConn struct {
 // peerOf works out a connection's client address as forwardedValues and
 // ClientIP do for its requests.
 func peerOf(c net.Conn, g *Gateway) (peer string, ok, trusted bool) {
-	remote := c.RemoteAddr().String()
+	return peerOfAddr(c.RemoteAddr().String(), g)
+}
+
+// peerOfAddr is peerOf for a connection's remote address, host:port.
+func peerOfAddr(remote string, g *Gateway) (peer string, ok, trusted bool) {
 	if len(g.trusted) == 0 {
 		host, _, err := net.SplitHostPort(remote)
 		return host, err == nil, false
@@ -66,7 +70,11 @@ const (
 	handOff
 )
 
-func (fc *fastConn) serve() {
+func (fc *fastConn) serve() { fc.serveAfter(nil) }
+
+// serveAfter serves the connection after first, the end of an exchange
+// an event loop began (evloop_linux.go), when not nil.
+func (fc *fastConn) serveAfter(first func() int) {
 	handed := false
 	defer func() {
 		if !handed {
@@ -75,7 +83,18 @@ func (fc *fastConn) serve() {
 		}
 		fc.f.forget(fc)
 	}()
-	if fc.trustedPeer {
+	if first != nil {
+		switch first() {
+		case closeConn:
+			return
+		case handOff:
+			handed = fc.handOff()
+			return
+		}
+		if fc.f.closing.Load() {
+			return
+		}
+	} else if fc.trustedPeer {
 		handed = fc.handOff()
 		return
 	}
@@ -418,6 +437,14 @@ func (fc *fastConn) forward(body []byte, closeAfter bool) int {
 	x.fwd[1] = fc.host
 	x.fwd[2] = "http"
 	x.fwd[0] = fc.peer
+	return fc.attempt(body, closeAfter)
+}
+
+// attempt makes round trips for the exchange until one gets a response,
+// which it relays, or the retries end.
+func (fc *fastConn) attempt(body []byte, closeAfter bool) int {
+	g, x := fc.f.g, &fc.x
+	ctx := context.Background()
 	for {
 		x.attempts++
 		uc, err := fc.roundTrip(body)
@@ -473,28 +500,8 @@ func (fc *fastConn) roundTrip(body []byte) (*upstreamConn, error) {
 // The response-header timeout and the route's timeout bound it, through
 // the sweeper, which also watches the client while a backend is slow.
 func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
-	x := &fc.x
-	f := fc.f.g.fwd
-	limit := f.responseHeaderMax
-	if t := x.route.Timeout; t > 0 {
-		if rest := time.Until(x.start.Add(t)); limit <= 0 || rest < limit {
-			limit = max(rest, time.Nanosecond)
-		}
-	}
-	fc.enter(phaseBackend, limit, uc)
-	defer func() {
-		timedOut, gone := fc.leave()
-		switch {
-		case gone:
-			uc.conn.Close()
-			err = errClientGone
-		case timedOut && err == nil:
-			// The head came as the sweeper ended the wait: late all
-			// the same, and uc's deadline is spent.
-			uc.conn.Close()
-			err = os.ErrDeadlineExceeded
-		}
-	}()
+	fc.enter(phaseBackend, fc.backendLimit(), uc)
+	defer fc.leaveBackend(uc, &err)
 	uc.lr.read = 0
 	// The first read of the response may send the request (after a peek
 	// at a reused connection), then wait for the response, when nothing
@@ -517,6 +524,42 @@ func (fc *fastConn) exchangeHead(uc *upstreamConn, body []byte) (err error) {
 	} else if err := uc.bw.Flush(); err != nil {
 		return err
 	}
+	return fc.readFinalHead(uc)
+}
+
+// backendLimit is how long an exchange may wait for its response's head
+// from now: the response-header timeout, or what is left of the route's
+// timeout when that is less.
+func (fc *fastConn) backendLimit() time.Duration {
+	limit := fc.f.g.fwd.responseHeaderMax
+	if t := fc.x.route.Timeout; t > 0 {
+		if rest := time.Until(fc.x.start.Add(t)); limit <= 0 || rest < limit {
+			limit = max(rest, time.Nanosecond)
+		}
+	}
+	return limit
+}
+
+// leaveBackend ends the wait for uc's response head that enter began,
+// turning into *err a client that left or a head that came too late.
+func (fc *fastConn) leaveBackend(uc *upstreamConn, err *error) {
+	timedOut, gone := fc.leave()
+	switch {
+	case gone:
+		uc.conn.Close()
+		*err = errClientGone
+	case timedOut && *err == nil:
+		// The head came as the sweeper ended the wait: late all
+		// the same, and uc's deadline is spent.
+		uc.conn.Close()
+		*err = os.ErrDeadlineExceeded
+	}
+}
+
+// readFinalHead reads the final response's head from uc, passing 1xx
+// informational responses (but 101) to the client.
+func (fc *fastConn) readFinalHead(uc *upstreamConn) error {
+	x := &fc.x
 	uc.lr.n = maxResponseHeader
 	for {
 		if err := fc.rhead.read(uc.br); err != nil {
@@ -571,6 +614,54 @@ func (fc *fastConn) writeRequest(bw *bufio.Writer, body []byte) {
 		}
 	}
 	writeRequestTail(bw, x, fc.hasPeer, req.method, body)
+}
+
+// retryExchange goes on, on the connection's goroutine, with an
+// exchange whose attempt an event loop made failed with err before any
+// byte of a response (evloop_linux.go): as forward after a failed round
+// trip.
+func (fc *fastConn) retryExchange(err error) int {
+	g, x := fc.f.g, &fc.x
+	defer fc.report()
+	defer x.releaseBackend()
+	ctx := context.Background()
+	if err := g.nextAttempt(ctx, x, fc.req.method, nil, err); err != nil {
+		g.proxyFailed(ctx, x, err)
+		return fc.writeResp(fc.req.close)
+	}
+	return fc.attempt(nil, fc.req.close)
+}
+
+// resumeExchange ends, on the connection's goroutine, an exchange an
+// event loop began and handed over (evloop_linux.go): its request was
+// sent on uc, whose reads replay what the loop read of the response. It
+// reads the response's head as exchangeHead does, until deadline (none
+// when zero), and relays the response; a backend failing then gets the
+// answer forward gives after its last attempt.
+func (fc *fastConn) resumeExchange(uc *upstreamConn, deadline time.Time) int {
+	x := &fc.x
+	defer fc.report()
+	defer x.releaseBackend()
+	err := func() (err error) {
+		var limit time.Duration
+		if !deadline.IsZero() {
+			limit = max(time.Until(deadline), time.Nanosecond)
+		}
+		fc.enter(phaseBackend, limit, uc)
+		defer fc.leaveBackend(uc, &err)
+		return fc.readFinalHead(uc)
+	}()
+	if err != nil {
+		uc.conn.Close()
+		if errors.Is(err, errClientGone) {
+			x.status = StatusClientClosedRequest
+			return closeConn
+		}
+		fc.f.g.proxyFailed(context.Background(), x, err)
+		return fc.writeResp(fc.req.close)
+	}
+	fc.rhead.close = true // uc replays the loop's bytes: not pooled
+	return fc.relay(uc, fc.req.close)
 }
 
 // relay sends the response whose head is in rhead, and its body, to the

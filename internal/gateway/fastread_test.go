@@ -243,6 +243,7 @@ func TestUnheardPeekAfterTheWaitBegan(t *testing.T) {
 // (it may also be held before it sends anything, as good).
 func TestLargeRequestAnsweredBeforeTheWaitIsNotSentTwice(t *testing.T) {
 	frontOnly(t)
+	goroutinesOnly(t)
 	var posts atomic.Int32
 	answered := make(chan struct{}, 1)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

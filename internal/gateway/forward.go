@@ -199,6 +199,11 @@ func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error
 	if err != nil {
 		return nil, err
 	}
+	return newUpstreamConn(c, addr), nil
+}
+
+// newUpstreamConn wraps c, a connection to addr, for the pool.
+func newUpstreamConn(c net.Conn, addr string) *upstreamConn {
 	uc := &upstreamConn{conn: c, addr: addr, stillOpen: peeker(c)}
 	uc.lr.c = c
 	uc.lr.n = -1
@@ -206,7 +211,7 @@ func (f *forwarder) dial(ctx context.Context, addr string) (*upstreamConn, error
 	uc.br = bufio.NewReaderSize(&uc.lr, 4<<10)
 	uc.bw = bufio.NewWriterSize(c, 4<<10)
 	uc.flush = uc.bw.Flush
-	return uc, nil
+	return uc
 }
 
 // sweepEvery is how often put closes the idle connections past the idle

@@ -48,6 +48,14 @@ type Frontend struct {
 	ticks   atomic.Int64 // the sweeper's clock (fastclock.go)
 
 	headerTimeout time.Duration // ReadHeaderTimeout; shorter in tests
+
+	// The event loops serving the listener, if any (evloop_linux.go);
+	// hardClose tells them to close every connection, done that serving
+	// ends.
+	loops     []*evLoop
+	hardClose atomic.Bool
+	done      chan struct{}
+	doneOnce  sync.Once
 }
 
 // FrontendConfig configures a Frontend.
@@ -70,7 +78,7 @@ func (g *Gateway) NewFrontend(cfg FrontendConfig) *Frontend {
 			MaxHeaderBytes: MaxHeaderBytes, IdleTimeout: IdleTimeout, ConnContext: ConnContext}
 	}
 	return &Frontend{g: g, fallback: cfg.Fallback, bypass: cfg.Bypass, conns: map[*fastConn]struct{}{},
-		headerTimeout: ReadHeaderTimeout}
+		headerTimeout: ReadHeaderTimeout, done: make(chan struct{})}
 }
 
 // Serve accepts connections on ln until Shutdown or Close, and returns
@@ -93,6 +101,10 @@ func (f *Frontend) Serve(ln net.Listener) error {
 		fallbackErr <- f.fallback.Serve(StrictListener(f.handoff))
 	}()
 	go f.sweep()
+	if f.serveLoops(ln) {
+		<-f.done
+		return http.ErrServerClosed
+	}
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -142,6 +154,7 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 		fc.wakeIfIdle()
 	}
 	f.mu.Unlock()
+	f.end()
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
 	var err error
@@ -149,6 +162,8 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		f.hardClose.Store(true)
+		f.wakeLoops()
 		f.closeConns()
 	}
 	if ferr := f.fallback.Shutdown(ctx); err == nil {
@@ -161,13 +176,21 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 // fallback server.
 func (f *Frontend) Close() error {
 	f.closing.Store(true)
+	f.hardClose.Store(true)
 	f.mu.Lock()
 	if f.ln != nil {
 		f.ln.Close()
 	}
 	f.mu.Unlock()
+	f.end()
 	f.closeConns()
 	return f.fallback.Close()
+}
+
+// end tells the event loops, and Serve, that serving ends.
+func (f *Frontend) end() {
+	f.doneOnce.Do(func() { close(f.done) })
+	f.wakeLoops()
 }
 
 func (f *Frontend) closeConns() {

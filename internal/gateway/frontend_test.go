@@ -45,6 +45,13 @@ func frontOnly(t *testing.T) {
 	}
 }
 
+// goroutinesOnly turns the event loops off for a test of how the fast
+// path's goroutines serve a connection from its first request.
+func goroutinesOnly(t *testing.T) {
+	t.Helper()
+	t.Setenv("SLIPWAY_EVENT_LOOPS", "0")
+}
+
 // counted wraps a test server's handler to count the requests it gets.
 func markedBackend(t *testing.T, mark string) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
