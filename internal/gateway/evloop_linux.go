@@ -35,7 +35,7 @@ import (
 // from the listener and serving its connections' requests with
 // non-blocking reads and writes and no goroutine. A loop takes only the
 // exchanges that make up nearly all traffic: a GET or HEAD without a
-// body, on a route the fast path serves that needs no admission, whose
+// body, on a route the fast path serves (admission included), whose
 // response is framed by a Content-Length (or has no body). Everything
 // else goes to a goroutine: at a request the loop does not take, the
 // connection, with the bytes it read, becomes a fastConn served as if
@@ -152,6 +152,7 @@ type evLoop struct {
 	wake   int // an eventfd: Shutdown and Close write it
 	events []syscall.EpollEvent
 	fds    []evItem // by descriptor
+	gen    uint32
 	conns  map[*evClient]struct{}
 	idle   map[string][]*evUp
 	addrs  map[string]syscall.Sockaddr // backend addresses, parsed
@@ -168,9 +169,13 @@ type evLoop struct {
 	mu sync.Mutex // guards wakeFd's use against release
 }
 
+// evItem is what a descriptor of the loop's is: a client's connection
+// or a backend's. gen tells events for a descriptor closed, and its
+// number reused, within one batch from those for its new use.
 type evItem struct {
-	c *evClient
-	u *evUp
+	c   *evClient
+	u   *evUp
+	gen uint32
 }
 
 // evClient is a client connection a loop serves. Its fastConn holds the
@@ -207,6 +212,7 @@ type evUp struct {
 	eof        bool  // the backend closed its side (or failed): read to the end
 	err        error // how a read failed
 	idleAt     time.Time
+	dialAt     time.Time
 }
 
 // sliceWriter collects what a bufio.Writer flushes.
@@ -382,7 +388,7 @@ func (l *evLoop) run() {
 			case fd == l.wake:
 				var b [8]byte
 				syscall.Read(l.wake, b[:])
-			case fd < len(l.fds):
+			case fd < len(l.fds) && l.fds[fd].gen == uint32(ev.Pad):
 				if it := l.fds[fd]; it.c != nil {
 					l.clientEvent(it.c, mask)
 				} else if it.u != nil {
@@ -400,11 +406,16 @@ func (l *evLoop) run() {
 	}
 }
 
-func (l *evLoop) set(fd int, it evItem) {
+// register adds fd, which is it, to the loop's epoll instance.
+func (l *evLoop) register(fd int, it evItem) error {
 	for fd >= len(l.fds) {
 		l.fds = append(l.fds, make([]evItem, max(64, len(l.fds)))...)
 	}
+	l.gen++
+	it.gen = l.gen
 	l.fds[fd] = it
+	ev := syscall.EpollEvent{Events: evConnEvents, Fd: int32(fd), Pad: int32(it.gen)}
+	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &ev)
 }
 
 func (l *evLoop) accept() {
@@ -450,9 +461,8 @@ func (l *evLoop) adopt(fd int, remote string) {
 	fc.peer, fc.hasPeer, fc.trustedPeer = peerOfAddr(remote, f.g)
 	c := &evClient{fd: fd, fc: fc, state: evIdle, until: l.now.Add(IdleTimeout), ready: true}
 	fc.out = bufio.NewWriterSize((*evOut)(c), 4<<10)
-	l.set(fd, evItem{c: c})
 	l.conns[c] = struct{}{}
-	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: evConnEvents, Fd: int32(fd)}); err != nil {
+	if err := l.register(fd, evItem{c: c}); err != nil {
 		l.closeClient(c)
 		return
 	}
@@ -611,31 +621,53 @@ func (l *evLoop) start(c *evClient, headLen int) bool {
 		return false
 	}
 	route, found := g.wrapped.Load().table.Lookup(host)
-	if !found || !fastRoute(route, path) || route.Admit != nil {
+	if !found || !fastRoute(route, path) {
 		return false
 	}
+	// As serveRequest and forward.
 	x := &fc.x
-	*x = exchange{w: &fc.resp, start: l.now, path: path, route: route, upstreams: g.upstreams}
-	backend, release, err := x.upstreams.Acquire(context.Background(), route)
-	if err == nil && backend.Addr != "" && l.sockaddr(backend.Addr) == nil {
-		release()
-		return false // a name to resolve: the goroutine's dialer does
-	}
+	*x = exchange{w: &fc.resp, start: l.now, path: path, route: route}
 	fc.setRequestID()
 	fc.idle = route.IdleTimeout
 	c.head = fc.r
 	fc.r += headLen
 	c.closeAfter = req.close
+	c.state = evBackend
+	ctx := context.Background()
+	if route.Admit != nil {
+		a := route.Admit(AdmitRequest{APIKey: string(req.apiKey), ContentLength: req.contentLength})
+		x.apiKey = a.APIKeyName
+		if a.Status != 0 {
+			for k, v := range a.Header {
+				fc.resp.h[k] = v
+			}
+			x.WriteHeader(a.Status)
+			x.Write(a.Body)
+			l.answered(c, fc.writeResp(c.closeAfter))
+			return true
+		}
+	}
+	x.upstreams = g.upstreams
+	backend, release, err := x.upstreams.Acquire(ctx, route)
 	if err == nil && backend.Addr == "" {
 		err = ErrNoBackend
 	}
 	if err != nil {
-		g.acquireFailed(context.Background(), x, x, route, err, release)
-		c.state = evBackend
+		g.acquireFailed(ctx, x, x, route, err, release)
 		l.answered(c, fc.writeResp(c.closeAfter))
 		return true
 	}
 	sa := l.sockaddr(backend.Addr)
+	if sa == nil {
+		// A name to resolve: the goroutine's dialer does.
+		release()
+		closeAfter := c.closeAfter
+		l.handOver(c, func() int {
+			defer fc.report()
+			return fc.forward(nil, closeAfter)
+		})
+		return true
+	}
 	x.backend, x.release = backend, release
 	x.fwd = [3]string{fc.peer, fc.host, "http"}
 	x.attempts = 1
@@ -698,7 +730,7 @@ func (l *evLoop) dial(addr string, sa syscall.Sockaddr) (*evUp, error) {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("socket", err)}
 	}
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	u := &evUp{fd: fd, addr: addr, buf: make([]byte, evUpBuf)}
+	u := &evUp{fd: fd, addr: addr, buf: make([]byte, evUpBuf), dialAt: l.now}
 	switch err := syscall.Connect(fd, sa); err {
 	case nil:
 	case syscall.EINPROGRESS:
@@ -707,8 +739,7 @@ func (l *evLoop) dial(addr string, sa syscall.Sockaddr) (*evUp, error) {
 		syscall.Close(fd)
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
 	}
-	l.set(fd, evItem{u: u})
-	if err := syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: evConnEvents, Fd: int32(fd)}); err != nil {
+	if err := l.register(fd, evItem{u: u}); err != nil {
 		l.closeUp(u)
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("epoll_ctl", err)}
 	}
@@ -1148,6 +1179,10 @@ func (l *evLoop) sweep() {
 		}
 		if c.state == evBackend && c.rdhup && l.now.Sub(c.fc.x.start) >= watchAfter {
 			l.abort(c) // the client left while its backend is slow
+			continue
+		}
+		if u := c.up; u != nil && u.connecting && l.now.Sub(u.dialAt) >= l.f.g.fwd.dialer.Timeout {
+			l.upFailed(c, u, &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded})
 			continue
 		}
 		if c.until.IsZero() || l.now.Before(c.until) {

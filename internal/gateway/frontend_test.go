@@ -28,11 +28,30 @@ func TestSuiteThroughNetHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the package's tests a second time")
 	}
-	cmd := exec.Command(os.Args[0], "-test.count=1", "-test.skip=^(TestSuiteThroughNetHTTP|Fuzz.*)$")
+	cmd := exec.Command(os.Args[0], "-test.count=1", "-test.skip=^(TestSuiteThroughNetHTTP|TestSuiteWithoutEventLoops|Fuzz.*)$")
 	cmd.Env = append(os.Environ(), "SLIPWAY_TEST_GATEWAY_NETHTTP=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the tests through net/http failed: %v\n%s", err, out)
+	}
+}
+
+// TestSuiteWithoutEventLoops runs this package's tests again with the
+// Frontend's event loops off (SLIPWAY_EVENT_LOOPS=0), as on systems
+// without epoll and listeners that are not TCP listeners: the fast
+// path's goroutines then serve every connection from its first request.
+func TestSuiteWithoutEventLoops(t *testing.T) {
+	if viaNetHTTP || os.Getenv("SLIPWAY_EVENT_LOOPS") == "0" {
+		t.Skip("already running without event loops")
+	}
+	if testing.Short() {
+		t.Skip("runs the package's tests another time")
+	}
+	cmd := exec.Command(os.Args[0], "-test.count=1", "-test.skip=^(TestSuiteThroughNetHTTP|TestSuiteWithoutEventLoops|Fuzz.*)$")
+	cmd.Env = append(os.Environ(), "SLIPWAY_EVENT_LOOPS=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the tests without event loops failed: %v\n%s", err, out)
 	}
 }
 

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveFrontend serves g with a Frontend on a new TCP listener, and
+// returns both.
+func serveFrontend(t *testing.T, g *Gateway) (*Frontend, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := g.NewFrontend(FrontendConfig{})
+	done := make(chan error, 1)
+	go func() { done <- fe.Serve(ln) }()
+	t.Cleanup(func() {
+		fe.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Frontend.Serve: %v", err)
+		}
+		g.CloseIdleConnections()
+	})
+	return fe, ln.Addr().String()
+}
+
+// goroutines is how many of fe's connections goroutines serve.
+func (f *Frontend) goroutines() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
+}
+
+// The event loops serve GETs themselves; a request they do not take (a
+// POST with a body) hands the connection, with the requests read after
+// it, to a goroutine, which serves them all in order.
+func TestEventLoopsServeAndHandOver(t *testing.T) {
+	frontOnly(t)
+	if eventLoops() == 0 {
+		t.Skip("event loops are off")
+	}
+	backend, _ := markedBackend(t, "a")
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
+	fe, addr := serveFrontend(t, g)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	h := "Host: " + testHost + "\r\n"
+	for i := range 3 {
+		fmt.Fprintf(c, "GET /g%d HTTP/1.1\r\n%s\r\n", i, h)
+		if got := readResponses(t, br, 1)[0]; got != fmt.Sprintf("200 a GET /g%d ", i) {
+			t.Fatalf("GET %d: %q", i, got)
+		}
+	}
+	fe.mu.Lock()
+	loops := len(fe.loops)
+	fe.mu.Unlock()
+	if loops != eventLoops() {
+		t.Fatalf("%d event loops, want %d", loops, eventLoops())
+	}
+	if n := fe.goroutines(); n != 0 {
+		t.Fatalf("%d connections served by goroutines after GETs, want 0 (the loops serve them)", n)
+	}
+	// A POST and a GET in one write: the loop hands both over.
+	io.WriteString(c, "POST /p HTTP/1.1\r\n"+h+"Content-Length: 4\r\n\r\nbody"+"GET /after HTTP/1.1\r\n"+h+"\r\n")
+	got := readResponses(t, br, 2)
+	if got[0] != "200 a POST /p body" || got[1] != "200 a GET /after " {
+		t.Fatalf("after the hand-over: %q", got)
+	}
+	if n := fe.goroutines(); n != 1 {
+		t.Fatalf("%d connections served by goroutines after a POST, want 1", n)
+	}
+}
+
+// A response the loop does not relay itself (chunked) goes, with the
+// exchange, to a goroutine mid-way; what the loop read of it is not
+// lost, and the connection goes on serving.
+func TestEventLoopHandsOverChunkedResponse(t *testing.T) {
+	frontOnly(t)
+	if eventLoops() == 0 {
+		t.Skip("event loops are off")
+	}
+	backend := newChunkedBackend(t)
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
+	fe, addr := serveFrontend(t, g)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		fmt.Fprintf(c, "GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(body) != strings.Repeat("chunk;", 3) || len(resp.TransferEncoding) == 0 {
+			t.Fatalf("response %d: %q %v, transfer encoding %v", i, body, err, resp.TransferEncoding)
+		}
+	}
+	if n := fe.goroutines(); n != 1 {
+		t.Fatalf("%d connections served by goroutines, want 1", n)
+	}
+}
+
+// newChunkedBackend answers with three flushed pieces, chunked.
+func newChunkedBackend(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 3 {
+			io.WriteString(w, "chunk;")
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
