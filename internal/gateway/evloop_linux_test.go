@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +135,31 @@ func newChunkedBackend(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// Each running loop has a P of its own on top of GOMAXPROCS (see
+// loopProcs), given back when the loops end.
+func TestEventLoopsTakePsOfTheirOwn(t *testing.T) {
+	frontOnly(t)
+	if os.Getenv("GOMAXPROCS") != "" || eventLoops() == 0 {
+		t.Skip("GOMAXPROCS is set, or event loops are off")
+	}
+	base := eventLoops()
+	waitProcs := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); runtime.GOMAXPROCS(0) != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("GOMAXPROCS %d, want %d", runtime.GOMAXPROCS(0), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitProcs(base) // an earlier test's loops may still be ending
+	fe, _ := serveFrontend(t, New(Config{}))
+	waitProcs(base + base)
+	if n := eventLoops(); n != base {
+		t.Fatalf("a second Frontend would run %d loops, want %d", n, base)
+	}
+	fe.Close()
+	waitProcs(base)
 }
