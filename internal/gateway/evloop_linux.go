@@ -669,18 +669,9 @@ func (l *evLoop) start(c *evClient, headLen int) bool {
 	c.closeAfter = req.close
 	c.state = evBackend
 	ctx := context.Background()
-	if route.Admit != nil {
-		a := route.Admit(AdmitRequest{APIKey: string(req.apiKey), ContentLength: req.contentLength})
-		x.apiKey = a.APIKeyName
-		if a.Status != 0 {
-			for k, v := range a.Header {
-				fc.resp.h[k] = v
-			}
-			x.WriteHeader(a.Status)
-			x.Write(a.Body)
-			l.answered(c, fc.writeResp(c.closeAfter))
-			return true
-		}
+	if route.Admit != nil && !fc.admit(route) {
+		l.answered(c, fc.writeResp(c.closeAfter))
+		return true
 	}
 	x.upstreams = g.upstreams
 	backend, release, err := x.upstreams.Acquire(ctx, route)

@@ -83,37 +83,32 @@ func (fc *fastConn) serveAfter(first func() int) {
 		}
 		fc.f.forget(fc)
 	}()
-	if first != nil {
-		switch first() {
-		case closeConn:
-			return
-		case handOff:
-			handed = fc.handOff()
-			return
-		}
-		if fc.f.closing.Load() {
-			return
-		}
-	} else if fc.trustedPeer {
+	if first == nil && fc.trustedPeer {
 		handed = fc.handOff()
 		return
 	}
 	for {
-		n, st := fc.readHead()
-		switch st {
-		case headClosed:
-			return
-		case headOther, headTooLarge:
-			// net/http answers a head over the limit (431, closing
-			// the connection gently) as it did before the fast path.
-			handed = fc.handOff()
-			return
+		var outcome int
+		if first != nil {
+			outcome, first = first(), nil
+		} else {
+			n, st := fc.readHead()
+			switch st {
+			case headClosed:
+				return
+			case headOther, headTooLarge:
+				// net/http answers a head over the limit (431, closing
+				// the connection gently) as it did before the fast path.
+				handed = fc.handOff()
+				return
+			}
+			if !parseHead(fc.buf[fc.r:fc.r+n], &fc.req) {
+				handed = fc.handOff()
+				return
+			}
+			outcome = fc.serveRequest(n)
 		}
-		if !parseHead(fc.buf[fc.r:fc.r+n], &fc.req) {
-			handed = fc.handOff()
-			return
-		}
-		switch fc.serveRequest(n) {
+		switch outcome {
 		case closeConn:
 			return
 		case handOff:
@@ -298,19 +293,26 @@ func (fc *fastConn) serveRequest(headLen int) int {
 		return fc.writeResp(closeAfter)
 	}
 	x.route = route
-	if route.Admit != nil {
-		a := route.Admit(AdmitRequest{APIKey: string(req.apiKey), ContentLength: req.contentLength})
-		x.apiKey = a.APIKeyName
-		if a.Status != 0 {
-			for k, v := range a.Header {
-				fc.resp.h[k] = v
-			}
-			x.WriteHeader(a.Status)
-			x.Write(a.Body)
-			return fc.writeResp(closeAfter)
-		}
+	if route.Admit != nil && !fc.admit(route) {
+		return fc.writeResp(closeAfter)
 	}
 	return fc.forward(body, closeAfter)
+}
+
+// admit makes route's checks of the head (Route.Admit). false: they
+// refused the request, and resp holds the answer.
+func (fc *fastConn) admit(route *Route) bool {
+	a := route.Admit(AdmitRequest{APIKey: string(fc.req.apiKey), ContentLength: fc.req.contentLength})
+	fc.x.apiKey = a.APIKeyName
+	if a.Status == 0 {
+		return true
+	}
+	for k, v := range a.Header {
+		fc.resp.h[k] = v
+	}
+	fc.x.WriteHeader(a.Status)
+	fc.x.Write(a.Body)
+	return false
 }
 
 // fastRoute reports whether the fast path can serve route's requests
