@@ -2,9 +2,10 @@
 // (<stage>.<stack>.<domain>) to a backend instance.
 //
 // On plain HTTP, a Frontend serves the listener with its own HTTP/1.1
-// server loop (frontend.go, fastconn.go): the fast path reads a request
-// head into the connection's buffer, parses a strict subset of HTTP/1.1
-// in place (fasthead.go), and relays the backend's response as it was
+// server (frontend.go, fastconn.go; on Linux, event loops first,
+// evloop_linux.go): the fast path reads a request head into the
+// connection's buffer, parses a strict subset of HTTP/1.1 in place
+// (fasthead.go), and relays the backend's response as it was
 // framed, with no http.Request, header map or per-request goroutine. It
 // takes the requests that make up nearly all traffic, on container
 // routes without sticky sessions or a matching path route, and with no

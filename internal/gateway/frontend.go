@@ -34,6 +34,11 @@ import (
 // every connection before the fast path existed. A response the fast path
 // writes is never followed by net/http's on the same connection in a way
 // a client could tell apart: requests are answered in order.
+//
+// On Linux, a TCP listener is served by event loops (evloop_linux.go),
+// which serve the simplest exchanges themselves and give a connection
+// to a fastConn's goroutine at the first request or response they do
+// not take.
 type Frontend struct {
 	g        *Gateway
 	fallback *http.Server
