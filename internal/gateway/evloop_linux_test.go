@@ -36,6 +36,22 @@ func serveFrontend(t *testing.T, g *Gateway) (*Frontend, string) {
 	return fe, ln.Addr().String()
 }
 
+// loopClient serves a route to backend with a Frontend, and connects to
+// it.
+func loopClient(t *testing.T, backend *httptest.Server) (*Frontend, net.Conn, *bufio.Reader) {
+	t.Helper()
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
+	fe, addr := serveFrontend(t, g)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return fe, c, bufio.NewReader(c)
+}
+
 // goroutines is how many of fe's connections goroutines serve.
 func (f *Frontend) goroutines() int {
 	f.mu.Lock()
@@ -52,16 +68,7 @@ func TestEventLoopsServeAndHandOver(t *testing.T) {
 		t.Skip("event loops are off")
 	}
 	backend, _ := markedBackend(t, "a")
-	g := New(Config{})
-	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
-	fe, addr := serveFrontend(t, g)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	fe, c, br := loopClient(t, backend)
 	h := "Host: " + testHost + "\r\n"
 	for i := range 3 {
 		fmt.Fprintf(c, "GET /g%d HTTP/1.1\r\n%s\r\n", i, h)
@@ -97,17 +104,7 @@ func TestEventLoopHandsOverChunkedResponse(t *testing.T) {
 	if eventLoops() == 0 {
 		t.Skip("event loops are off")
 	}
-	backend := newChunkedBackend(t)
-	g := New(Config{})
-	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
-	fe, addr := serveFrontend(t, g)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	fe, c, br := loopClient(t, newChunkedBackend(t))
 	for i := range 2 {
 		fmt.Fprintf(c, "GET /stream HTTP/1.1\r\nHost: %s\r\n\r\n", testHost)
 		resp, err := http.ReadResponse(br, nil)
