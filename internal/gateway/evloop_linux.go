@@ -41,11 +41,10 @@ import (
 // connection, with the bytes it read, becomes a fastConn served as if
 // it had been from the start (which may hand it on to net/http); at a
 // response it does not relay (chunked or unframed, 1xx, a head larger
-// than its buffer, a backend failing after its first byte, or one that
-// does not answer within the limit), the exchange itself goes to the
-// goroutine, which reads the response as the fast path does, replaying
-// the bytes the loop read. A connection handed over stays with its
-// goroutine.
+// than its buffer or one it cannot parse), the exchange itself goes to
+// the goroutine, which reads the response as the fast path does,
+// replaying the bytes the loop read. A connection handed over stays with
+// its goroutine.
 //
 // The loop keeps the fast path's other rules: the same parsing
 // (parseHead, responseHead), the same request and response heads
@@ -53,10 +52,12 @@ import (
 // access-log hook, and the timeouts: the idle timeout, ReadHeaderTimeout,
 // the response-header timeout and the route's timeout, and a client that
 // takes nothing of a response for 1.5 idle timeouts is dropped
-// (writestall.go). A request that fails on a connection the loop reused,
-// before any byte of a response, is sent again on a new one; a failure
-// on a new one marks the instance failed (Failover) and gives the request
-// to a goroutine, which retries it on another instance.
+// (writestall.go); a timeout or a head cut short gets the fast path's 504
+// or 502 from the loop. A request that fails on a connection the loop
+// reused, before any byte of a response, is sent again on a new one; a
+// failure on a new one gives the exchange to a goroutine, which goes on
+// as forward does after a failed attempt (nextAttempt: the instance
+// marked failed, the retry rules, another instance).
 
 // eventLoops is how many loops a Frontend runs: SLIPWAY_EVENT_LOOPS when
 // set (0 turns them off), else GOMAXPROCS (before loopProcs raised it).
@@ -80,9 +81,9 @@ func eventLoops() int {
 // goroutines (the access log, metrics, the control plane, hand-overs)
 // would get one only when the runtime's monitor takes it back from a
 // waiting loop, and the loop must then wait for a P when it wakes: the
-// thread hand-offs the loops exist to avoid. (On the reference 2-core
-// machine the balancer's throughput against nginx's rose from 0.83-0.89
-// to 0.99 in single runs of make bench.) Not when GOMAXPROCS is set in
+// thread hand-offs the loops exist to avoid. (In make bench on a 2-core
+// machine, the balancer's throughput against nginx's was 0.83 and 0.89
+// with 2 loops on 2 Ps, 0.91-1.01 on 4.) Not when GOMAXPROCS is set in
 // the environment: the operator chose.
 var loopProcs struct {
 	sync.Mutex
