@@ -549,8 +549,9 @@ func (l *evLoop) flush(c *evClient) bool {
 		l.closeClient(c)
 		return false
 	case c.state == evRelay && (c.up.ready || c.up.eof):
-		l.relay(c)
-		return l.fds[c.fd].c == c
+		l.relay(c) // which may end the connection, or hand it over
+		_, serving := l.conns[c]
+		return serving
 	}
 	return true
 }

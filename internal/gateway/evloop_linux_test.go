@@ -160,3 +160,34 @@ func TestEventLoopsTakePsOfTheirOwn(t *testing.T) {
 	fe.Close()
 	waitProcs(base)
 }
+
+// A response larger than the socket takes waits for the client, which
+// then gets it; the request pipelined after it, which the loop does not
+// take, goes to a goroutine from there.
+func TestEventLoopHandsOverAfterSlowResponse(t *testing.T) {
+	frontOnly(t)
+	if eventLoops() == 0 {
+		t.Skip("event loops are off")
+	}
+	big := strings.Repeat("b", 4<<20)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method == http.MethodGet {
+			body = []byte(big)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body)
+	}))
+	t.Cleanup(backend.Close)
+	fe, c, br := loopClient(t, backend)
+	h := "Host: " + testHost + "\r\n"
+	io.WriteString(c, "GET /big HTTP/1.1\r\n"+h+"\r\n"+"POST /p HTTP/1.1\r\n"+h+"Content-Length: 4\r\n\r\nbody")
+	time.Sleep(100 * time.Millisecond) // the loop fills the socket and waits
+	got := readResponses(t, br, 2)
+	if got[0] != "200 "+big || got[1] != "200 body" {
+		t.Fatalf("got %d and %q", len(got[0]), got[1])
+	}
+	if n := fe.goroutines(); n != 1 {
+		t.Fatalf("%d connections served by goroutines, want 1", n)
+	}
+}
