@@ -1143,23 +1143,26 @@ func (l *evLoop) handOverExchange(c *evClient, u *evUp, deadline time.Time) {
 	}
 	uc := newUpstreamConn(&prefixConn{Conn: nc, pending: u.buf[:u.n]}, u.addr)
 	fc := c.fc
-	l.handOver(c, func() int { return fc.resumeExchange(uc, deadline) })
+	if !l.handOver(c, func() int { return fc.resumeExchange(uc, deadline) }) {
+		uc.conn.Close()
+	}
 }
 
 // handOver gives the client's connection to a goroutine (see fastConn),
 // which serves the request in buf[r:], or, when first is not nil, ends
-// the exchange in flight with first.
-func (l *evLoop) handOver(c *evClient, first func() int) {
+// the exchange in flight with first. false: the connection could not be
+// given, and is closed.
+func (l *evLoop) handOver(c *evClient, first func() int) bool {
 	f, fc := l.f, c.fc
 	delete(l.conns, c)
 	l.fds[c.fd] = evItem{}
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
-	nc, err := fdConn(c.fd)
+	nc, err := fdConn(c.fd) // which closes c.fd, failing or not
+	c.fd = -1
 	if err != nil {
 		l.abortDetached(c)
-		return
+		return false
 	}
-	c.fd = -1
 	fc.c = nc
 	pend := c.pend
 	fc.out = bufio.NewWriterSize((*clientOut)(fc), 4<<10)
@@ -1171,17 +1174,15 @@ func (l *evLoop) handOver(c *evClient, first func() int) {
 	f.wg.Add(1)
 	f.mu.Unlock()
 	go fc.serveAfter(first)
+	return true
 }
 
-// abortDetached ends a client connection handOver could not give away.
+// abortDetached ends the exchange of a client connection handOver could
+// not give away (its descriptor is closed).
 func (l *evLoop) abortDetached(c *evClient) {
 	if c.state >= evBackend {
 		c.fc.x.releaseBackend()
 		c.fc.report()
-	}
-	if c.fd >= 0 {
-		syscall.Close(c.fd)
-		c.fd = -1
 	}
 }
 
