@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,7 +35,8 @@ import (
 // connections with event loops like nginx's workers: one per P, each an
 // OS thread of its own (locked) with its own epoll instance, accepting
 // from the listener and serving its connections' requests with
-// non-blocking reads and writes and no goroutine. A loop takes only the
+// non-blocking reads and writes and no goroutine. The loops share the
+// connections (accept). A loop takes only the
 // exchanges that make up nearly all traffic: a GET or HEAD without a
 // body, on a route the fast path serves (admission included), whose
 // response is framed by a Content-Length (or has no body). Everything
@@ -147,6 +150,7 @@ func (f *Frontend) serveLoops(ln net.Listener) (ok bool) {
 	f.mu.Unlock()
 	addLoopProcs(len(loops))
 	for _, l := range loops {
+		l.peers = loops
 		go l.run()
 	}
 	return true
@@ -182,6 +186,8 @@ const (
 // and idle backend connections.
 type evLoop struct {
 	f      *Frontend
+	peers  []*evLoop    // the Frontend's loops, this one included
+	load   atomic.Int32 // len(conns); math.MaxInt32 once stopped
 	ep     int
 	lfd    int // its own descriptor of the listener; -1 once closed
 	wake   int // an eventfd: Shutdown and Close write it
@@ -365,7 +371,7 @@ func newEvLoop(f *Frontend, lfd int) (*evLoop, error) {
 		conns: map[*evClient]struct{}{}, idle: map[string][]*evUp{}, addrs: map[string]syscall.Sockaddr{}}
 	l.req = *bufio.NewWriterSize(&l.reqBuf, 4<<10)
 	l.rb = bufio.NewReaderSize(&l.rr, 4<<10)
-	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, lfd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(lfd)}); err != nil {
+	if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, lfd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive | epollET, Fd: int32(lfd)}); err != nil {
 		l.release()
 		return nil, err
 	}
@@ -403,6 +409,7 @@ func (l *evLoop) run() {
 	defer l.f.wg.Done()
 	defer addLoopProcs(-1)
 	defer l.release()
+	defer l.load.Store(math.MaxInt32) // given no more connections
 	for !l.stopped {
 		wait := -1
 		if len(l.conns) > 0 || len(l.idle) > 0 || !l.pauseAc.IsZero() {
@@ -424,6 +431,9 @@ func (l *evLoop) run() {
 			case fd == l.wake:
 				var b [8]byte
 				syscall.Read(l.wake, b[:])
+				if l.lfd >= 0 && l.pauseAc.IsZero() {
+					l.accept() // another loop may have passed connections on
+				}
 			case fd < len(l.fds) && l.fds[fd].gen == uint32(ev.Pad):
 				if it := l.fds[fd]; it.c != nil {
 					l.clientEvent(it.c, mask)
@@ -454,21 +464,33 @@ func (l *evLoop) register(fd int, it evItem) error {
 	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &ev)
 }
 
+// accept takes the listener's pending connections while the loop
+// serves no more than its share of the loops' connections. Past that it
+// wakes the loop that serves fewest, which goes on accepting: the
+// listener is edge-triggered, so a loop that left connections pending
+// would not hear of them again before the next one arrived. Without the
+// shares, the loop that woke first took a burst of new connections
+// whole (in make bench, 63 of wrk's 64), and served them on one core.
 func (l *evLoop) accept() {
 	for !l.f.closing.Load() {
+		if to := l.fewer(); to != nil {
+			to.wakeUp()
+			return
+		}
 		nfd, sa, err := syscall.Accept4(l.lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		switch err {
 		case nil:
+		case syscall.EAGAIN:
+			return // none left
 		case syscall.EINTR, syscall.ECONNABORTED:
 			continue
-		case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
-			// Out of descriptors: stop listening a while, as net/http
-			// backs off.
+		default:
+			// Out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) or
+			// another failure: stop listening a while, as net/http backs
+			// off. Listening again tells the loop of what is pending.
 			syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, l.lfd, nil)
 			l.pauseAc = l.now.Add(100 * time.Millisecond)
 			return
-		default:
-			return // EAGAIN: none left
 		}
 		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 		// As net.Listen's connections: keep-alive probes after 15 s.
@@ -490,6 +512,25 @@ func sockaddrString(sa syscall.Sockaddr) string {
 }
 
 // adopt starts serving an accepted connection.
+// fewer returns the loop that serves fewest connections, when this one
+// serves more than that and its share of slack, or nil.
+func (l *evLoop) fewer() *evLoop {
+	least, m := l, l.load.Load()
+	for _, p := range l.peers {
+		if n := p.load.Load(); n < m {
+			least, m = p, n
+		}
+	}
+	if l.load.Load() <= m+acceptSlack+m/16 {
+		return nil
+	}
+	return least
+}
+
+// acceptSlack is how many connections a loop may serve beyond the least
+// busy loop's before it passes new ones on (plus one in 16 of those).
+const acceptSlack = 1
+
 func (l *evLoop) adopt(fd int, remote string) {
 	f := l.f
 	fc := &fastConn{f: f, buf: make([]byte, 4<<10)}
@@ -498,6 +539,7 @@ func (l *evLoop) adopt(fd int, remote string) {
 	c := &evClient{fd: fd, fc: fc, state: evIdle, until: l.now.Add(IdleTimeout), ready: true}
 	fc.out = bufio.NewWriterSize((*evOut)(c), 4<<10)
 	l.conns[c] = struct{}{}
+	l.load.Store(int32(len(l.conns)))
 	if err := l.register(fd, evItem{c: c}); err != nil {
 		l.closeClient(c)
 		return
@@ -737,11 +779,9 @@ func (l *evLoop) upstream(addr string, sa syscall.Sockaddr) (*evUp, error) {
 	if list := l.idle[addr]; len(list) > 0 {
 		u := list[len(list)-1]
 		list[len(list)-1] = nil
-		if len(list) == 1 {
-			delete(l.idle, addr)
-		} else {
-			l.idle[addr] = list[:len(list)-1]
-		}
+		// An empty list stays for pool to append to without allocating;
+		// the sweep deletes it.
+		l.idle[addr] = list[:len(list)-1]
 		u.reused = true
 		return u, nil
 	}
@@ -1108,6 +1148,7 @@ func (l *evLoop) closeClient(c *evClient) {
 		return
 	}
 	delete(l.conns, c)
+	l.load.Store(int32(len(l.conns)))
 	l.fds[c.fd] = evItem{}
 	syscall.Close(c.fd)
 	c.dead = true
@@ -1155,6 +1196,7 @@ func (l *evLoop) handOverExchange(c *evClient, u *evUp, deadline time.Time) {
 func (l *evLoop) handOver(c *evClient, first func() int) bool {
 	f, fc := l.f, c.fc
 	delete(l.conns, c)
+	l.load.Store(int32(len(l.conns)))
 	l.fds[c.fd] = evItem{}
 	syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, c.fd, nil)
 	nc, err := fdConn(c.fd) // which closes c.fd, failing or not
@@ -1199,7 +1241,7 @@ func fdConn(fd int) (net.Conn, error) {
 func (l *evLoop) sweep() {
 	if !l.pauseAc.IsZero() && !l.now.Before(l.pauseAc) && l.lfd >= 0 {
 		l.pauseAc = time.Time{}
-		syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.lfd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive, Fd: int32(l.lfd)})
+		syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.lfd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive | epollET, Fd: int32(l.lfd)})
 	}
 	for c := range l.conns {
 		if len(c.pend) > 0 && l.now.Sub(c.stallSince) > c.fc.idleTimeout()*3/2 {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,49 @@ func TestEventLoopsTakePsOfTheirOwn(t *testing.T) {
 	}
 	fe.Close()
 	waitProcs(base)
+}
+
+// Connections are shared among the loops: one that arrives while a loop
+// serves more than its share goes to the loop that serves fewest. (The
+// listener wakes the first loop waiting on it, so without the shares
+// connections opened one after another would all go to one loop.)
+func TestEventLoopsShareConnections(t *testing.T) {
+	frontOnly(t)
+	if eventLoops() == 0 {
+		t.Skip("event loops are off")
+	}
+	t.Setenv("SLIPWAY_EVENT_LOOPS", "3")
+	backend, _ := markedBackend(t, "a")
+	g := New(Config{})
+	g.Update(NewRouteTable([]Route{route(testHost, backend)}))
+	fe, addr := serveFrontend(t, g)
+	const conns = 30
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /c%d HTTP/1.1\r\nHost: %s\r\n\r\n", i, testHost)
+		if got := readResponses(t, bufio.NewReader(c), 1)[0]; got != fmt.Sprintf("200 a GET /c%d ", i) {
+			t.Fatalf("connection %d: %q", i, got)
+		}
+	}
+	fe.mu.Lock()
+	loops := fe.loops
+	fe.mu.Unlock()
+	if len(loops) != 3 {
+		t.Fatalf("%d loops, want 3", len(loops))
+	}
+	var loads []int32
+	for _, l := range loops {
+		loads = append(loads, l.load.Load())
+	}
+	lo, hi := slices.Min(loads), slices.Max(loads)
+	if sum := loads[0] + loads[1] + loads[2]; sum != conns || hi-lo > acceptSlack+1 {
+		t.Fatalf("the loops serve %v connections, want %d shared within %d", loads, conns, acceptSlack+1)
+	}
 }
 
 // A response larger than the socket takes waits for the client, which
