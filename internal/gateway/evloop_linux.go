@@ -188,6 +188,7 @@ type evLoop struct {
 	f      *Frontend
 	peers  []*evLoop    // the Frontend's loops, this one included
 	load   atomic.Int32 // len(conns); math.MaxInt32 once stopped
+	paused atomic.Bool  // not accepting for now (pauseAc)
 	ep     int
 	lfd    int // its own descriptor of the listener; -1 once closed
 	wake   int // an eventfd: Shutdown and Close write it
@@ -490,6 +491,7 @@ func (l *evLoop) accept() {
 			// off. Listening again tells the loop of what is pending.
 			syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_DEL, l.lfd, nil)
 			l.pauseAc = l.now.Add(100 * time.Millisecond)
+			l.paused.Store(true)
 			return
 		}
 		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
@@ -511,13 +513,12 @@ func sockaddrString(sa syscall.Sockaddr) string {
 	return ""
 }
 
-// adopt starts serving an accepted connection.
 // fewer returns the loop that serves fewest connections, when this one
 // serves more than that and its share of slack, or nil.
 func (l *evLoop) fewer() *evLoop {
 	least, m := l, l.load.Load()
 	for _, p := range l.peers {
-		if n := p.load.Load(); n < m {
+		if n := p.load.Load(); n < m && !p.paused.Load() {
 			least, m = p, n
 		}
 	}
@@ -531,6 +532,7 @@ func (l *evLoop) fewer() *evLoop {
 // busy loop's before it passes new ones on (plus one in 16 of those).
 const acceptSlack = 1
 
+// adopt starts serving an accepted connection.
 func (l *evLoop) adopt(fd int, remote string) {
 	f := l.f
 	fc := &fastConn{f: f, buf: make([]byte, 4<<10)}
@@ -1241,6 +1243,7 @@ func fdConn(fd int) (net.Conn, error) {
 func (l *evLoop) sweep() {
 	if !l.pauseAc.IsZero() && !l.now.Before(l.pauseAc) && l.lfd >= 0 {
 		l.pauseAc = time.Time{}
+		l.paused.Store(false)
 		syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, l.lfd, &syscall.EpollEvent{Events: syscall.EPOLLIN | epollExclusive | epollET, Fd: int32(l.lfd)})
 	}
 	for c := range l.conns {
