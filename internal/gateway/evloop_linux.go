@@ -719,13 +719,8 @@ func (l *evLoop) start(c *evClient, headLen int) bool {
 		l.answered(c, fc.writeResp(c.closeAfter))
 		return true
 	}
-	x.upstreams = g.upstreams
-	backend, release, err := x.upstreams.Acquire(ctx, route)
-	if err == nil && backend.Addr == "" {
-		err = ErrNoBackend
-	}
-	if err != nil {
-		g.acquireFailed(ctx, x, x, route, err, release)
+	backend, release, ok := fc.acquire(ctx)
+	if !ok {
 		l.answered(c, fc.writeResp(c.closeAfter))
 		return true
 	}

@@ -412,20 +412,30 @@ func (fc *fastConn) readBody(headLen int, route *Route) ([]byte, *[fastBodyMax]b
 	return pooled[:n], pooled, nil
 }
 
-// forward sends the request to an instance of its route and relays the
-// response, retrying on other instances as forwardFast does.
-func (fc *fastConn) forward(body []byte, closeAfter bool) int {
-	g := fc.f.g
-	x := &fc.x
-	route := x.route
-	ctx := context.Background()
+// acquire picks an instance of the exchange's route from the gateway's
+// balancer. ok false: there is none, and the gateway's answer
+// (acquireFailed's) waits in fc.resp.
+func (fc *fastConn) acquire(ctx context.Context) (backend Backend, release func(), ok bool) {
+	g, x := fc.f.g, &fc.x
 	x.upstreams = g.upstreams
-	backend, release, err := x.upstreams.Acquire(ctx, route)
+	backend, release, err := x.upstreams.Acquire(ctx, x.route)
 	if err == nil && backend.Addr == "" {
 		err = ErrNoBackend
 	}
 	if err != nil {
-		g.acquireFailed(ctx, x, x, route, err, release)
+		g.acquireFailed(ctx, x, x, x.route, err, release)
+		return Backend{}, nil, false
+	}
+	return backend, release, true
+}
+
+// forward sends the request to an instance of its route and relays the
+// response, retrying on other instances as forwardFast does.
+func (fc *fastConn) forward(body []byte, closeAfter bool) int {
+	x := &fc.x
+	ctx := context.Background()
+	backend, release, ok := fc.acquire(ctx)
+	if !ok {
 		return fc.writeResp(closeAfter)
 	}
 	x.backend, x.release = backend, release

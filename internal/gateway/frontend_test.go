@@ -28,11 +28,18 @@ func TestSuiteThroughNetHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the package's tests a second time")
 	}
+	rerunSuite(t, "SLIPWAY_TEST_GATEWAY_NETHTTP=1", "through net/http")
+}
+
+// rerunSuite runs this package's tests, but for the suites and fuzz
+// targets, in a process with env added to its environment.
+func rerunSuite(t *testing.T, env, how string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.count=1", "-test.skip=^(TestSuiteThroughNetHTTP|TestSuiteWithoutEventLoops|Fuzz.*)$")
-	cmd.Env = append(os.Environ(), "SLIPWAY_TEST_GATEWAY_NETHTTP=1")
+	cmd.Env = append(os.Environ(), env)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the tests through net/http failed: %v\n%s", err, out)
+		t.Fatalf("the tests %s failed: %v\n%s", how, err, out)
 	}
 }
 
@@ -47,12 +54,7 @@ func TestSuiteWithoutEventLoops(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the package's tests another time")
 	}
-	cmd := exec.Command(os.Args[0], "-test.count=1", "-test.skip=^(TestSuiteThroughNetHTTP|TestSuiteWithoutEventLoops|Fuzz.*)$")
-	cmd.Env = append(os.Environ(), "SLIPWAY_EVENT_LOOPS=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the tests without event loops failed: %v\n%s", err, out)
-	}
+	rerunSuite(t, "SLIPWAY_EVENT_LOOPS=0", "without event loops")
 }
 
 // frontOnly skips a test about the fast path itself when the suite runs
